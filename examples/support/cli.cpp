@@ -1,0 +1,40 @@
+// examples/support/cli.cpp — CLI11 behind examples/support/cli.hpp.
+#include "cli.hpp"
+
+#include <CLI/CLI.hpp>
+#include <cstdlib>
+#include <iostream>
+
+namespace typenet::examples {
+
+run_options parse(int argc, char** argv, const std::string& description, run_options o) {
+    CLI::App app{description};
+    app.add_option("--epochs", o.epochs, "passes over the training set")->check(CLI::NonNegativeNumber)->capture_default_str();
+    app.add_option("--batch", o.batch, "samples per step")->check(CLI::PositiveNumber)->capture_default_str();
+    app.add_option("--lr", o.lr, "learning rate")->check(CLI::NonNegativeNumber)->capture_default_str();
+    app.add_option("--optimizer", o.optimizer, "sgd | adam | adamw")
+        ->check(CLI::IsMember({"sgd", "adam", "adamw"}))->capture_default_str();
+    app.add_option("--momentum", o.momentum, "sgd momentum")->check(CLI::NonNegativeNumber)->capture_default_str();
+    app.add_option("--weight-decay", o.weight_decay, "weight decay (adamw: decoupled)")
+        ->check(CLI::NonNegativeNumber)->capture_default_str();
+    app.add_option("--lr-decay", o.lr_decay, "multiply lr by this after each epoch")
+        ->check(CLI::PositiveNumber)->capture_default_str();
+    app.add_option("--label-smoothing", o.label_smoothing, "cross-entropy label smoothing in [0, 1]")
+        ->check(CLI::Range(0.0, 1.0))->capture_default_str();
+    app.add_option("--threads", o.threads, "kernel threads (0: all cores)")->check(CLI::NonNegativeNumber)->capture_default_str();
+    app.add_option("--limit", o.limit, "train on the first N samples only (0: all)")
+        ->check(CLI::NonNegativeNumber)->capture_default_str();
+    app.add_option("--seed", o.seed, "seed of the initial weights and the shuffling")->capture_default_str();
+    app.add_option("--data", o.data, "directory of the data set (default: the Debian package's)");
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::CallForHelp& e) {
+        std::exit(app.exit(e));
+    } catch (const CLI::ParseError& e) {
+        std::cerr << argv[0] << ": " << e.what() << " (see --help)\n";
+        std::exit(2);
+    }
+    return o;
+}
+
+}  // namespace typenet::examples

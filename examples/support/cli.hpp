@@ -1,0 +1,28 @@
+// examples/support/cli.hpp — the examples' shared flags. Parsed by CLI11 in cli.cpp, compiled once
+// into a small library, so no model's translation unit pays CLI11's compile time (DESIGN §9).
+#pragma once
+#include <cstdint>
+#include <string>
+
+namespace typenet::examples {
+
+struct run_options {
+    int epochs = 5;
+    long batch = 64;
+    double lr = 1e-3;
+    std::string optimizer = "adam";   // sgd | adam | adamw
+    double momentum = 0.9;            // sgd only
+    double weight_decay = 0.0;
+    double lr_decay = 1.0;            // lr *= lr_decay after each epoch (torch ExponentialLR)
+    double label_smoothing = 0.0;     // cross-entropy label smoothing
+    int threads = 0;                  // 0: OpenMP's default
+    long limit = 0;                   // train on the first N samples only (0: all)
+    std::uint64_t seed = 1;
+    std::string data;                 // directory of the data set; empty: the Debian location
+};
+
+// Parses argv into `defaults`; --help prints usage and exits 0, a bad flag prints one line and
+// exits 2.
+run_options parse(int argc, char** argv, const std::string& description, run_options defaults);
+
+}  // namespace typenet::examples

@@ -1,0 +1,91 @@
+// core/layer.hpp — the contract every layer keeps, written once.
+//
+// An unbound layer (dense<120>) holds hyper-parameters. `L::accepts<In>` says whether it takes a
+// per-sample input shape; `L::bound<In>` is the layer bound to that shape:
+//   output_shape                      shape of one output sample
+//   param_count                       trainable scalars (0 when absent), a slice of the network's
+//                                     one parameter buffer; the layer's order within it is fixed
+//   cache_per_sample                  scratch kept from forward to backward (0 when absent)
+//   init(p, gen)                      fills its parameters from the seeded generator
+//   forward(fwd_args)                 y = f(x)
+//   backward(bwd_args)                requires: forward ran on the same x in the same pass.
+//                                     ensures:  dx = dL/dx  (written, =; skipped when dx is null)
+//                                               dp += dL/dp (accumulated into the gradient twin)
+// `layer_check<I, L, In>` holds the readable compile errors for layer I (STYLE rule 6).
+#pragma once
+#include <cstddef>
+#include <string>
+#include <type_traits>
+
+#include "typenet/core/random.hpp"
+#include "typenet/core/shape.hpp"
+
+namespace typenet {
+
+// Training and evaluation differ for dropout and batch norm: always explicit, never global state.
+enum class mode { eval, train };
+
+template <class T>
+struct fwd_args {
+    index_t batch;          // B
+    mode m;
+    const T* p;             // (param_count) this layer's parameters
+    const T* x;             // (B, in...)
+    T* y;                   // (B, out...)
+    T* cache;               // (B, cache_per_sample)
+    rng* gen;               // for layers that draw at train time (dropout)
+};
+
+template <class T>
+struct bwd_args {
+    index_t batch;          // B
+    const T* p;             // (param_count)
+    const T* x;             // (B, in...)  the forward input
+    const T* y;             // (B, out...) the forward output
+    const T* dy;            // (B, out...)
+    T* dx;                  // (B, in...)  written; null when the input needs no gradient
+    T* dp;                  // (param_count) accumulated
+    T* cache;               // (B, cache_per_sample) as forward left it
+};
+
+// ---- compile-time checks --------------------------------------------------------------------------
+// Layers whose only condition is `accepts` need no specialization; the others specialize it to
+// say what is wrong and how to fix it. Only instantiated for a valid input shape.
+template <std::size_t I, class Layer, class In>
+struct layer_check {
+    static_assert(Layer::template accepts<In>, "typenet: this layer does not accept its input shape");
+    static constexpr bool ok = Layer::template accepts<In>;
+};
+
+// ---- optional members, with defaults --------------------------------------------------------------
+template <class B> constexpr std::size_t param_count_of() {
+    if constexpr (requires { B::param_count; }) return B::param_count; else return 0;
+}
+template <class B> constexpr std::size_t cache_per_sample_of() {
+    if constexpr (requires { B::cache_per_sample; }) return B::cache_per_sample; else return 0;
+}
+
+// A layer bound to In, when it accepts In; the fold of network<> never names a rejected binding.
+template <class Layer, class In>
+concept binds_to = is_valid_shape<In> && Layer::template accepts<In>;
+
+template <class Layer, class In>
+struct output_of { using type = invalid_shape; };
+template <class Layer, class In> requires binds_to<Layer, In>
+struct output_of<Layer, In> { using type = typename Layer::template bound<In>::output_shape; };
+
+// What a bound layer must provide (checked where the network uses it).
+template <class B, class T>
+concept bound_layer = requires(const B& b, const fwd_args<T>& f, const bwd_args<T>& g, T* p, rng& r) {
+    typename B::output_shape;
+    { B::name() } -> std::convertible_to<std::string>;
+    b.forward(f);
+    b.backward(g);
+};
+
+// Parameter-free layers inherit this: no init, no parameters.
+struct no_params {
+    template <class T> void init(T*, rng&) const {}
+};
+
+}  // namespace typenet

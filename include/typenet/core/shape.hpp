@@ -1,0 +1,55 @@
+// core/shape.hpp — per-sample shapes as types: shape<C, H, W>. The batch axis is never part of one.
+#pragma once
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace typenet {
+
+using index_t = std::ptrdiff_t;   // every runtime size and stride (STYLE rule 8)
+
+template <std::size_t... E>
+struct shape {
+    static constexpr std::size_t rank = sizeof...(E);
+    static constexpr std::size_t size = (std::size_t{1} * ... * E);   // elements per sample
+    static constexpr std::array<std::size_t, rank> extents{E...};
+    static std::string str() {                                        // "(16, 5, 5)"
+        std::string s = "(";
+        std::size_t i = 0;
+        ((s += (i++ ? ", " : "") + std::to_string(E)), ...);
+        return s + ")";
+    }
+};
+
+// The output of a layer that rejected its input: layers after it are not checked again, so a
+// mis-wired model reports one error, at the first layer that is wrong.
+struct invalid_shape {
+    static constexpr std::size_t rank = 0, size = 0;
+};
+
+template <class S> inline constexpr bool is_shape = false;
+template <std::size_t... E> inline constexpr bool is_shape<shape<E...>> = true;
+
+template <class S> inline constexpr bool is_valid_shape = is_shape<S>;
+
+// Named conditions, so g++ prints the shape when a check fails (STYLE rule 6).
+template <class S> inline constexpr bool is_flat = false;
+template <std::size_t N> inline constexpr bool is_flat<shape<N>> = true;
+
+template <class S> inline constexpr bool is_nonempty = false;
+template <std::size_t... E> inline constexpr bool is_nonempty<shape<E...>> = sizeof...(E) > 0 && ((E > 0) && ...);
+
+template <class S> inline constexpr std::size_t last_extent = 0;       // features of the last axis
+template <std::size_t... E>
+inline constexpr std::size_t last_extent<shape<E...>> = std::array<std::size_t, sizeof...(E)>{E...}[sizeof...(E) - 1];
+
+// The model's input: input<1, 28, 28> is a 1-channel 28x28 image, input<784> a flat vector.
+template <std::size_t... E>
+struct input {
+    static_assert(sizeof...(E) > 0, "typenet: input needs at least one extent, e.g. input<784>");
+    static_assert(((E > 0) && ...), "typenet: input needs every extent > 0");
+    using shape = typenet::shape<E...>;
+};
+
+}  // namespace typenet

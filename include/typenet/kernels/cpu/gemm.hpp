@@ -1,0 +1,184 @@
+// kernels/cpu/gemm.hpp — C := A*B + beta*C, BLIS style: pack A and B into micro-panels, cache
+// blocking sized for L1/L2, an xsimd register-blocked micro-kernel, edge tiles inside.
+// Operands take a row and a column stride (BLIS's general strides), so A^T or B^T is a stride swap.
+//
+//   gemm(m, n, k, a, rsa, csa, b, rsb, csb, beta, c, ldc)     (M,K) x (K,N) => (M,N)
+//   gemm_ref(...)                                              plain loops: the oracle for tests
+#pragma once
+#include <algorithm>
+#include <cstring>
+
+#include "typenet/kernels/cpu/common.hpp"
+
+namespace typenet::kernels::cpu {
+
+template <class T, class Arch>
+struct blocking {
+    static constexpr index_t w = xsimd::batch<T, Arch>::size;   // lanes
+    static constexpr index_t nv = 2;                             // vectors across a tile row
+    static constexpr index_t mr = 6;                             // MR x NR accumulators: 12 registers
+    static constexpr index_t nr = nv * w;
+    static constexpr index_t kc = 256;                           // kc x nr B micro-panel stays in L1
+    static constexpr index_t mc = mr * 24;                       // mc x kc A block stays in L2
+    static constexpr index_t nc = nr * 64;                       // kc x nc B block in L2/L3
+};
+
+// A (m, k) block -> panels of mr rows, each (k, mr) with p outermost; rows past m are zero.
+template <class T>
+inline void pack_a(index_t mr, index_t m, index_t k, const T* a, index_t rsa, index_t csa, T* ap) {
+    for (index_t i0 = 0; i0 < m; i0 += mr, ap += mr * k) {
+        const index_t rows = std::min(mr, m - i0);
+        for (index_t p = 0; p < k; ++p) {
+            const T* src = a + i0 * rsa + p * csa;
+            T* dst = ap + p * mr;
+            index_t r = 0;
+            for (; r < rows; ++r) dst[r] = src[r * rsa];
+            for (; r < mr; ++r) dst[r] = T(0);
+        }
+    }
+}
+
+// B (k, n) panel of nr columns -> (k, nr) with p outermost; columns past n are zero.
+template <class T>
+inline void pack_b_panel(index_t nr, index_t n, index_t k, const T* b, index_t rsb, index_t csb, T* bp) {
+    const index_t cols = std::min(nr, n);
+    if (rsb == 1 && csb != 1) {                              // B^T stored row-major: read along k
+        for (index_t j = 0; j < nr; ++j)
+            for (index_t p = 0; p < k; ++p) bp[p * nr + j] = j < cols ? b[p + j * csb] : T(0);
+        return;
+    }
+    for (index_t p = 0; p < k; ++p) {
+        const T* src = b + p * rsb;
+        T* dst = bp + p * nr;
+        index_t j = 0;
+        if (csb == 1) { std::memcpy(dst, src, sizeof(T) * static_cast<std::size_t>(cols)); j = cols; }
+        else for (; j < cols; ++j) dst[j] = src[j * csb];
+        for (; j < nr; ++j) dst[j] = T(0);
+    }
+}
+
+// One MR x NR tile of C from packed panels: C := acc + beta*C (beta == 0: C is not read).
+// Edge tiles (rows < MR or cols < NR) go through a local tile, so C is never touched past its edge.
+struct gemm_micro_kernel {
+    template <class Arch, class T>
+    void operator()(Arch, index_t kc, const T* ap, const T* bp, T beta, T* c, index_t ldc,
+                    index_t rows, index_t cols) const;
+};
+
+template <class Arch, class T>
+inline void gemm_micro_kernel::operator()(Arch, index_t kc, const T* ap, const T* bp, T beta, T* c,
+                                          index_t ldc, index_t rows, index_t cols) const {
+    using batch = xsimd::batch<T, Arch>;
+    using blk = blocking<T, Arch>;
+    constexpr index_t mr = blk::mr, nv = blk::nv, w = blk::w, nr = blk::nr;
+    batch acc[mr][nv];
+#pragma GCC unroll 8
+    for (index_t r = 0; r < mr; ++r)
+#pragma GCC unroll 4
+        for (index_t v = 0; v < nv; ++v) acc[r][v] = batch(T(0));
+    for (index_t p = 0; p < kc; ++p) {                      // k innermost: rank-1 updates in registers
+        batch b[nv];
+#pragma GCC unroll 4
+        for (index_t v = 0; v < nv; ++v) b[v] = batch::load_aligned(bp + p * nr + v * w);
+#pragma GCC unroll 8
+        for (index_t r = 0; r < mr; ++r) {
+            const batch a(ap[p * mr + r]);
+#pragma GCC unroll 4
+            for (index_t v = 0; v < nv; ++v) acc[r][v] = xsimd::fma(a, b[v], acc[r][v]);
+        }
+    }
+    if (rows == mr && cols == nr) {
+#pragma GCC unroll 8
+        for (index_t r = 0; r < mr; ++r)
+#pragma GCC unroll 4
+            for (index_t v = 0; v < nv; ++v) {
+                T* cp = c + r * ldc + v * w;
+                batch out = acc[r][v];
+                if (beta != T(0)) out = xsimd::fma(batch(beta), batch::load_unaligned(cp), out);
+                out.store_unaligned(cp);
+            }
+        return;
+    }
+    alignas(64) T tile[mr * nr];
+    for (index_t r = 0; r < mr; ++r)
+        for (index_t v = 0; v < nv; ++v) acc[r][v].store_aligned(tile + r * nr + v * w);
+    for (index_t r = 0; r < rows; ++r)
+        for (index_t j = 0; j < cols; ++j) {
+            T& cj = c[r * ldc + j];
+            cj = (beta != T(0) ? beta * cj : T(0)) + tile[r * nr + j];
+        }
+}
+
+template <class T>
+inline void gemm_ref(index_t m, index_t n, index_t k, const T* a, index_t rsa, index_t csa,
+                     const T* b, index_t rsb, index_t csb, T beta, T* c, index_t ldc) {
+    for (index_t i = 0; i < m; ++i)
+        for (index_t j = 0; j < n; ++j) {
+            T s = 0;
+            for (index_t p = 0; p < k; ++p) s += a[i * rsa + p * csa] * b[p * rsb + j * csb];
+            c[i * ldc + j] = s + (beta != T(0) ? beta * c[i * ldc + j] : T(0));
+        }
+}
+
+namespace detail {
+// Pack buffers of the calling thread; worker threads read them.
+inline scratch& gemm_scratch_a() { static thread_local scratch s; return s; }
+inline scratch& gemm_scratch_b() { static thread_local scratch s; return s; }
+}  // namespace detail
+
+// Loops, outermost first: jc (nc columns of B) > pc (kc of K) > ic (mc rows of A) > tiles (jr, ir).
+// Threads split the packing and the tiles of each block; below ~2^17 multiply-adds one thread
+// is faster than waking a second.
+template <class T, class Arch = arch>
+inline void gemm(index_t m, index_t n, index_t k, const T* a, index_t rsa, index_t csa,
+                 const T* b, index_t rsb, index_t csb, T beta, T* c, index_t ldc) {
+    using blk = blocking<T, Arch>;
+    constexpr index_t mr = blk::mr, nr = blk::nr, kc_max = blk::kc, mc_max = blk::mc, nc_max = blk::nc;
+    if (m <= 0 || n <= 0) return;
+    if (k <= 0) {                                            // C := beta*C
+        for (index_t i = 0; i < m; ++i)
+            for (index_t j = 0; j < n; ++j) c[i * ldc + j] = beta != T(0) ? beta * c[i * ldc + j] : T(0);
+        return;
+    }
+    const index_t kc_blk = std::min(k, kc_max);
+    const index_t mc_blk = std::min((m + mr - 1) / mr * mr, mc_max);
+    const index_t nc_blk = std::min((n + nr - 1) / nr * nr, nc_max);
+    T* ap = detail::gemm_scratch_a().get<T>(static_cast<std::size_t>(mc_blk * kc_blk));
+    T* bp = detail::gemm_scratch_b().get<T>(static_cast<std::size_t>(kc_blk * nc_blk));
+    const double work = double(m) * double(n) * double(k);
+    const int threads = work >= double(1 << 17) ? max_threads() : 1;
+
+    const unsigned caller_fp = fp_mode::current();
+#pragma omp parallel num_threads(threads) if (threads > 1)
+    {
+    const fp_mode same_fp_as_caller(caller_fp);
+    for (index_t jc = 0; jc < n; jc += nc_max) {
+        const index_t nc = std::min(nc_max, n - jc);
+        const index_t npanels = (nc + nr - 1) / nr;
+        for (index_t pc = 0; pc < k; pc += kc_max) {
+            const index_t kc = std::min(kc_max, k - pc);
+            const T beta_k = pc == 0 ? beta : T(1);          // later k blocks accumulate
+#pragma omp for schedule(static)
+            for (index_t jp = 0; jp < npanels; ++jp)
+                pack_b_panel(nr, nc - jp * nr, kc, b + pc * rsb + (jc + jp * nr) * csb, rsb, csb,
+                             bp + jp * nr * kc);
+            for (index_t ic = 0; ic < m; ic += mc_max) {
+                const index_t mc = std::min(mc_max, m - ic);
+                const index_t mpanels = (mc + mr - 1) / mr;
+#pragma omp for schedule(static)
+                for (index_t ip = 0; ip < mpanels; ++ip)
+                    pack_a(mr, std::min(mr, mc - ip * mr), kc, a + (ic + ip * mr) * rsa + pc * csa, rsa,
+                           csa, ap + ip * mr * kc);
+#pragma omp for collapse(2) schedule(static)
+                for (index_t jp = 0; jp < npanels; ++jp)
+                    for (index_t ip = 0; ip < mpanels; ++ip)
+                        gemm_micro_kernel{}(Arch{}, kc, ap + ip * mr * kc, bp + jp * nr * kc, beta_k,
+                                            c + (ic + ip * mr) * ldc + jc + jp * nr, ldc,
+                                            std::min(mr, mc - ip * mr), std::min(nr, nc - jp * nr));
+            }
+        }
+    }
+    }
+}
+
+}  // namespace typenet::kernels::cpu

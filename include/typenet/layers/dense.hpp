@@ -1,0 +1,61 @@
+// layers/dense.hpp — fully connected: y = x w^T + b, torch.nn.Linear's layout. B = batch.
+// w (Out, In) then b (Out), contiguous in the network's parameter buffer.
+#pragma once
+#include <string>
+
+#include "typenet/core/init.hpp"
+#include "typenet/core/layer.hpp"
+#include "typenet/kernels/cpu/elementwise.hpp"
+#include "typenet/kernels/cpu/gemm.hpp"
+
+namespace typenet {
+
+template <std::size_t Out, init::initializer Init = init::torch_default>
+struct dense {
+    static_assert(Out > 0, "typenet: dense<Out> needs Out > 0");
+    template <class In> static constexpr bool accepts = is_flat<In>;
+    template <class In> struct bound;                               // defined for flat inputs only
+};
+
+template <std::size_t Out, init::initializer Init>
+template <std::size_t In>
+struct dense<Out, Init>::bound<shape<In>> {
+    using input_shape = shape<In>;
+    using output_shape = shape<Out>;
+    static constexpr std::size_t param_count = Out * In + Out;   // w (Out, In), b (Out)
+    static std::string name() { return "dense<" + std::to_string(Out) + ">"; }
+
+    template <class T> void init(T* p, rng& g) const {
+        Init::weight(p, Out * In, In, Out, g);
+        init::bias(p + Out * In, Out, In, g);
+    }
+
+    template <class T> void forward(const fwd_args<T>& a) const {
+        namespace k = kernels::cpu;
+        const index_t n = a.batch, in = In, out = Out;
+        const T* w = a.p;                                   // (Out, In)
+        const T* b = a.p + Out * In;                        // (Out)
+        k::broadcast_rows(n, out, b, a.y, out);             // y (B, Out) := b
+        k::gemm(n, out, in, a.x, in, 1, w, 1, in, T(1), a.y, out);   // y += x (B, In) w^T (In, Out)
+    }
+
+    template <class T> void backward(const bwd_args<T>& a) const {
+        namespace k = kernels::cpu;
+        const index_t n = a.batch, in = In, out = Out;
+        const T* w = a.p;                                   // (Out, In)
+        T* dw = a.dp;                                       // (Out, In)
+        T* db = a.dp + Out * In;                            // (Out)
+        if (a.dx) k::gemm(n, in, out, a.dy, out, 1, w, in, 1, T(0), a.dx, in);   // dx (B, In) = dy w
+        k::gemm(out, in, n, a.dy, 1, out, a.x, in, 1, T(1), dw, in);             // dw += dy^T (Out, B) x
+        k::add_column_sums(n, out, a.dy, out, db);                                // db += sum_B dy
+    }
+};
+
+// dense is a matrix product over one axis: a feature map must be flattened first.
+template <std::size_t I, std::size_t Out, class Init, class In>
+struct layer_check<I, dense<Out, Init>, In> {
+    static_assert(is_flat<In>, "typenet: dense needs a flat input; put 'flatten' before it");
+    static constexpr bool ok = is_flat<In>;
+};
+
+}  // namespace typenet

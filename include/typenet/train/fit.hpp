@@ -1,0 +1,178 @@
+// train/fit.hpp — the training loop: seeded shuffling, mini-batches, one optimizer step per batch,
+// a validation split, per-epoch loss and accuracy; and evaluate() for a held-out set.
+// Buffers are allocated before the first step, so steady-state steps allocate nothing here.
+#pragma once
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <numeric>
+#include <stdexcept>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "typenet/core/network.hpp"
+#include "typenet/data/dataset.hpp"
+#include "typenet/losses/losses.hpp"
+#include "typenet/optim/optimizers.hpp"
+
+namespace typenet {
+
+struct fit_options {
+    int epochs = 1;
+    index_t batch = 32;
+    double validation = 0.0;        // fraction of the training set held out (its last samples)
+    std::uint64_t seed = 0;         // the shuffling order
+    bool shuffle = true;
+    bool flush_denormals = true;    // FTZ/DAZ while training: see kernels/cpu/common.hpp
+};
+
+struct evaluation {
+    double loss = 0;
+    double accuracy = 0;            // fraction of correct argmax predictions, in [0, 1]
+    std::size_t samples = 0;
+};
+
+struct epoch_stats {
+    int epoch = 0;                  // 1-based
+    evaluation train;               // running mean over the epoch's batches
+    evaluation validation;          // samples == 0 without a validation split
+    double seconds = 0;             // the epoch's training time
+    double samples_per_second = 0;
+};
+
+namespace detail {
+template <class Net, class Data>
+void check_data(const Data& d, const char* who) {
+    using In = typename Net::input_shape;
+    if (d.sample_size() != In::size)
+        throw std::invalid_argument(std::string("typenet: ") + who + ": samples have " + std::to_string(d.sample_size()) +
+                                    " values, the network's input " + In::str() + " needs " + std::to_string(In::size));
+    if (d.x.size() != d.size() * d.sample_size())
+        throw std::invalid_argument(std::string("typenet: ") + who + ": dataset holds " + std::to_string(d.x.size()) +
+                                    " values for " + std::to_string(d.size()) + " samples of " +
+                                    std::to_string(d.sample_size()));
+}
+
+// Correct predictions in a batch: argmax of each output row against the label.
+template <class T, class Label>
+std::size_t count_correct(index_t batch, index_t c, const T* y, const Label* t) {
+    std::size_t n = 0;
+    for (index_t b = 0; b < batch; ++b) {
+        const T* row = y + b * c;
+        n += index_t(std::max_element(row, row + c) - row) == index_t(t[b]);
+    }
+    return n;
+}
+
+// Gathers samples idx[first, first + n) into contiguous x (n, sample) and y (n).
+template <class Data, class T, class Target>
+void gather(const Data& d, const std::size_t* idx, index_t n, T* x, Target* y) {
+    const std::size_t s = d.sample_size();
+    for (index_t i = 0; i < n; ++i) {
+        const std::size_t j = idx[i];
+        std::copy(d.x.begin() + std::ptrdiff_t(j * s), d.x.begin() + std::ptrdiff_t((j + 1) * s), x + i * index_t(s));
+        y[i] = d.y[j];
+    }
+}
+
+template <class Loss, class T, class Data>
+constexpr void check_loss_targets() {
+    static_assert(Loss::per_sample_targets && std::is_same_v<typename Loss::template target_type<T>, typename Data::target_type>,
+                  "typenet: fit/evaluate on a labelled dataset need a loss over class labels, e.g. loss::cross_entropy");
+}
+}  // namespace detail
+
+// Loss and accuracy of `net` on `data` in eval mode, batch by batch.
+template <model Net, class Data, class Loss = loss::cross_entropy>
+evaluation evaluate(Net& net, const Data& data, const Loss& loss = {}, index_t batch = 256) {
+    using T = typename Net::scalar;
+    detail::check_loss_targets<Loss, T, Data>();
+    detail::check_data<Net>(data, "evaluate");
+    if (batch <= 0) throw std::invalid_argument("typenet: evaluate: batch size must be > 0, got " + std::to_string(batch));
+    constexpr index_t c = Net::output_shape::size;
+    evaluation e;
+    const std::size_t s = data.sample_size();
+    for (std::size_t first = 0; first < data.size(); first += std::size_t(batch)) {
+        const index_t n = index_t(std::min<std::size_t>(std::size_t(batch), data.size() - first));
+        const T* y = net.forward(n, data.x.data() + first * s, mode::eval);
+        e.loss += double(loss(n, c, y, data.y.data() + first)) * double(n);
+        e.accuracy += double(detail::count_correct(n, c, y, data.y.data() + first));
+        e.samples += std::size_t(n);
+    }
+    if (e.samples) { e.loss /= double(e.samples); e.accuracy /= double(e.samples); }
+    return e;
+}
+
+// Trains `net` with `opt` on `loss` over `data`. Each callback is called after each epoch with its
+// epoch_stats; one that returns false stops training. Returns one epoch_stats per epoch run.
+template <model Net, optim::optimizer Opt, class Loss, class Data, class... Callback>
+std::vector<epoch_stats> fit(Net& net, Opt& opt, const Loss& loss, const Data& data, fit_options o, Callback&&... cb) {
+    using T = typename Net::scalar;
+    using Target = typename Data::target_type;
+    detail::check_loss_targets<Loss, T, Data>();
+    detail::check_data<Net>(data, "fit");
+    if (o.batch <= 0) throw std::invalid_argument("typenet: fit: batch size must be > 0, got " + std::to_string(o.batch));
+    if (o.epochs < 0) throw std::invalid_argument("typenet: fit: epochs must be >= 0, got " + std::to_string(o.epochs));
+    if (!(o.validation >= 0.0 && o.validation < 1.0))
+        throw std::invalid_argument("typenet: fit: validation must be a fraction in [0, 1), got " + std::to_string(o.validation));
+    const std::size_t n_val = std::size_t(double(data.size()) * o.validation);
+    const std::size_t n_train = data.size() - n_val;
+    if (n_train == 0) throw std::invalid_argument("typenet: fit: no training samples (dataset of " + std::to_string(data.size()) + ")");
+    const Data val = n_val ? data.slice(n_train, n_val) : Data{};
+
+    constexpr index_t c = Net::output_shape::size;
+    const index_t b_max = std::min<index_t>(o.batch, index_t(n_train));
+    const std::size_t s = data.sample_size();
+    aligned_vector<T> xb(std::size_t(b_max) * s), dy(std::size_t(b_max) * std::size_t(c));
+    std::vector<Target> yb(static_cast<std::size_t>(b_max));
+    std::vector<std::size_t> order(n_train);
+    std::iota(order.begin(), order.end(), std::size_t{0});
+    net.reserve(b_max);
+    rng shuffler(seed{o.seed});
+    const kernels::cpu::fp_mode fp(o.flush_denormals ? kernels::cpu::fp_mode::current() | kernels::cpu::fp_mode::flush_bits
+                                                     : kernels::cpu::fp_mode::current());
+
+    std::vector<epoch_stats> history;
+    long step = 0;
+    for (int epoch = 1; epoch <= o.epochs; ++epoch) {
+        if (o.shuffle) shuffler.shuffle(order.begin(), order.end());
+        const auto t0 = std::chrono::steady_clock::now();
+        double loss_sum = 0;
+        std::size_t correct = 0;
+        for (std::size_t first = 0; first < n_train; first += std::size_t(b_max)) {
+            const index_t n = index_t(std::min<std::size_t>(std::size_t(b_max), n_train - first));
+            detail::gather(data, order.data() + first, n, xb.data(), yb.data());
+            opt.zero_grad();
+            const T* y = net.forward(n, xb.data(), mode::train);
+            const T l = loss(n, c, y, yb.data(), dy.data());
+            ++step;
+            if (!std::isfinite(l))
+                throw std::runtime_error("typenet: fit: the loss is " + std::to_string(double(l)) + " at epoch " +
+                                         std::to_string(epoch) + ", step " + std::to_string(step) +
+                                         "; lower the learning rate or check the data");
+            correct += detail::count_correct(n, c, y, yb.data());
+            loss_sum += double(l) * double(n);
+            net.backward(dy.data());
+            opt.step();
+        }
+        epoch_stats st;
+        st.epoch = epoch;
+        st.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        st.samples_per_second = double(n_train) / st.seconds;
+        st.train = {loss_sum / double(n_train), double(correct) / double(n_train), n_train};
+        if (n_val) st.validation = evaluate(net, val, loss);
+        history.push_back(st);
+        bool go_on = true;
+        auto call = [&](auto&& f) {
+            if constexpr (std::is_same_v<decltype(f(st)), bool>) go_on = f(st) && go_on;
+            else f(st);
+        };
+        (call(cb), ...);
+        if (!go_on) break;
+    }
+    return history;
+}
+
+}  // namespace typenet
