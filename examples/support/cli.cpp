@@ -7,23 +7,38 @@
 
 namespace typenet::examples {
 
+namespace {
+// "--batch: must be > 0, got 0" rather than CLI11's range of 300 digits.
+CLI::Validator bounded(double min, bool strict) {
+    const std::string need = std::string(strict ? "> " : ">= ") + CLI::detail::to_string(min);
+    return CLI::Validator(
+        [=](std::string& in) -> std::string {
+            double v = 0;
+            if (!CLI::detail::lexical_cast(in, v)) return "must be a number, got '" + in + "'";
+            return (strict ? v > min : v >= min) ? std::string() : "must be " + need + ", got " + in;
+        },
+        need);
+}
+const CLI::Validator positive = bounded(0, true), non_negative = bounded(0, false);
+}  // namespace
+
 run_options parse(int argc, char** argv, const std::string& description, run_options o) {
     CLI::App app{description};
-    app.add_option("--epochs", o.epochs, "passes over the training set")->check(CLI::NonNegativeNumber)->capture_default_str();
-    app.add_option("--batch", o.batch, "samples per step")->check(CLI::PositiveNumber)->capture_default_str();
-    app.add_option("--lr", o.lr, "learning rate")->check(CLI::NonNegativeNumber)->capture_default_str();
+    app.add_option("--epochs", o.epochs, "passes over the training set")->check(non_negative)->capture_default_str();
+    app.add_option("--batch", o.batch, "samples per step")->check(positive)->capture_default_str();
+    app.add_option("--lr", o.lr, "learning rate")->check(non_negative)->capture_default_str();
     app.add_option("--optimizer", o.optimizer, "sgd | adam | adamw")
         ->check(CLI::IsMember({"sgd", "adam", "adamw"}))->capture_default_str();
-    app.add_option("--momentum", o.momentum, "sgd momentum")->check(CLI::NonNegativeNumber)->capture_default_str();
+    app.add_option("--momentum", o.momentum, "sgd momentum")->check(non_negative)->capture_default_str();
     app.add_option("--weight-decay", o.weight_decay, "weight decay (adamw: decoupled)")
-        ->check(CLI::NonNegativeNumber)->capture_default_str();
+        ->check(non_negative)->capture_default_str();
     app.add_option("--lr-decay", o.lr_decay, "multiply lr by this after each epoch")
-        ->check(CLI::PositiveNumber)->capture_default_str();
+        ->check(positive)->capture_default_str();
     app.add_option("--label-smoothing", o.label_smoothing, "cross-entropy label smoothing in [0, 1]")
         ->check(CLI::Range(0.0, 1.0))->capture_default_str();
-    app.add_option("--threads", o.threads, "kernel threads (0: all cores)")->check(CLI::NonNegativeNumber)->capture_default_str();
+    app.add_option("--threads", o.threads, "kernel threads (0: all cores)")->check(non_negative)->capture_default_str();
     app.add_option("--limit", o.limit, "train on the first N samples only (0: all)")
-        ->check(CLI::NonNegativeNumber)->capture_default_str();
+        ->check(non_negative)->capture_default_str();
     app.add_option("--seed", o.seed, "seed of the initial weights and the shuffling")->capture_default_str();
     app.add_option("--data", o.data, "directory of the data set (default: the Debian package's)");
     try {

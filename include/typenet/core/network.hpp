@@ -72,6 +72,7 @@ struct network_traits {
     static_assert(sizeof...(Layers) > 0, "typenet: network needs at least one layer after input<...>");
     using chain = decltype(detail::shape_chain<typename Input::shape, Layers...>());
     static constexpr bool well_formed =
+        sizeof...(Layers) > 0 && is_valid_shape<typename Input::shape> &&
         detail::all_checks<chain, std::index_sequence_for<Layers...>, Layers...>::ok;
     template <std::size_t... I>
     static auto body(std::index_sequence<I...>)

@@ -31,7 +31,9 @@ struct invalid_shape {
 template <class S> inline constexpr bool is_shape = false;
 template <std::size_t... E> inline constexpr bool is_shape<shape<E...>> = true;
 
-template <class S> inline constexpr bool is_valid_shape = is_shape<S>;
+// A shape a layer can be bound to: rank >= 1, every extent > 0.
+template <class S> inline constexpr bool is_valid_shape = false;
+template <std::size_t... E> inline constexpr bool is_valid_shape<shape<E...>> = sizeof...(E) > 0 && ((E > 0) && ...);
 
 // Named conditions, so g++ prints the shape when a check fails (STYLE rule 6).
 template <class S> inline constexpr bool is_flat = false;

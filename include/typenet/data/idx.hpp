@@ -25,7 +25,13 @@ public:
 };
 
 namespace detail {
-inline std::string quoted(const std::filesystem::path& p) { return "'" + p.string() + "'"; }
+// Appends rather than '"'" + s + "'"', which trips g++ 12's -Wrestrict false positive (PR105651).
+inline std::string quoted(const std::filesystem::path& p) {
+    std::string s(1, '\'');
+    s += p.string();
+    s += '\'';
+    return s;
+}
 inline std::string hex(std::uint8_t b) {
     const char* d = "0123456789ABCDEF";
     return std::string("0x") + d[b >> 4] + d[b & 15];

@@ -61,7 +61,7 @@ struct gelu {                                          // x Phi(x), exact (erf):
         k::gelu_backward(n, x, dy, dx);
     }
 };
-template <float Slope>
+template <double Slope>
 struct leaky_relu {                                    // x > 0 ? x : Slope x
     static std::string name() { return "leaky_relu<" + std::to_string(Slope) + ">"; }
     template <class T> static void forward(index_t n, const T* x, T* y) { k::leaky_relu_forward(n, T(Slope), x, y); }
@@ -76,10 +76,11 @@ struct relu : pointwise<ops::relu> {};
 struct sigmoid : pointwise<ops::sigmoid> {};
 struct tanh : pointwise<ops::tanh> {};
 struct gelu : pointwise<ops::gelu> {};
-// torch.nn.LeakyReLU; the slope is part of the type: leaky_relu<> is 0.01, leaky_relu<0.2f>.
-template <float Slope = 0.01f>
+// torch.nn.LeakyReLU; the slope is part of the type: leaky_relu<> is 0.01, leaky_relu<0.2>.
+// A double, not a float: 0.2f is 0.2000000030, which a double network would carry into every value.
+template <double Slope = 0.01>
 struct leaky_relu : pointwise<ops::leaky_relu<Slope>> {
-    static_assert(Slope >= 0.0f, "typenet: leaky_relu<Slope> needs Slope >= 0");
+    static_assert(Slope >= 0.0, "typenet: leaky_relu<Slope> needs Slope >= 0");
 };
 
 // softmax / log_softmax over the last axis (torch dim = -1); rows = everything before it.

@@ -77,22 +77,24 @@ void gather(const Data& d, const std::size_t* idx, index_t n, T* x, Target* y) {
     }
 }
 
+// Class-labelled data needs a loss over labels; the callers compile their body only when it fits,
+// so a mismatch is this one error.
 template <class Loss, class T, class Data>
-constexpr void check_loss_targets() {
-    static_assert(Loss::per_sample_targets && std::is_same_v<typename Loss::template target_type<T>, typename Data::target_type>,
-                  "typenet: fit/evaluate on a labelled dataset need a loss over class labels, e.g. loss::cross_entropy");
-}
+inline constexpr bool loss_takes_labels =
+    Loss::per_sample_targets && std::is_same_v<typename Loss::template target_type<T>, typename Data::target_type>;
 }  // namespace detail
 
 // Loss and accuracy of `net` on `data` in eval mode, batch by batch.
 template <model Net, class Data, class Loss = loss::cross_entropy>
 evaluation evaluate(Net& net, const Data& data, const Loss& loss = {}, index_t batch = 256) {
     using T = typename Net::scalar;
-    detail::check_loss_targets<Loss, T, Data>();
+    constexpr bool fits = detail::loss_takes_labels<Loss, T, Data>;
+    static_assert(fits, "typenet: fit/evaluate on a labelled dataset need a loss over class labels, e.g. loss::cross_entropy");
+    evaluation e;
+    if constexpr (fits) {
     detail::check_data<Net>(data, "evaluate");
     if (batch <= 0) throw std::invalid_argument("typenet: evaluate: batch size must be > 0, got " + std::to_string(batch));
     constexpr index_t c = Net::output_shape::size;
-    evaluation e;
     const std::size_t s = data.sample_size();
     for (std::size_t first = 0; first < data.size(); first += std::size_t(batch)) {
         const index_t n = index_t(std::min<std::size_t>(std::size_t(batch), data.size() - first));
@@ -102,6 +104,7 @@ evaluation evaluate(Net& net, const Data& data, const Loss& loss = {}, index_t b
         e.samples += std::size_t(n);
     }
     if (e.samples) { e.loss /= double(e.samples); e.accuracy /= double(e.samples); }
+    }
     return e;
 }
 
@@ -111,7 +114,10 @@ template <model Net, optim::optimizer Opt, class Loss, class Data, class... Call
 std::vector<epoch_stats> fit(Net& net, Opt& opt, const Loss& loss, const Data& data, fit_options o, Callback&&... cb) {
     using T = typename Net::scalar;
     using Target = typename Data::target_type;
-    detail::check_loss_targets<Loss, T, Data>();
+    constexpr bool fits = detail::loss_takes_labels<Loss, T, Data>;
+    static_assert(fits, "typenet: fit/evaluate on a labelled dataset need a loss over class labels, e.g. loss::cross_entropy");
+    std::vector<epoch_stats> history;
+    if constexpr (fits) {
     detail::check_data<Net>(data, "fit");
     if (o.batch <= 0) throw std::invalid_argument("typenet: fit: batch size must be > 0, got " + std::to_string(o.batch));
     if (o.epochs < 0) throw std::invalid_argument("typenet: fit: epochs must be >= 0, got " + std::to_string(o.epochs));
@@ -134,7 +140,6 @@ std::vector<epoch_stats> fit(Net& net, Opt& opt, const Loss& loss, const Data& d
     const kernels::cpu::fp_mode fp(o.flush_denormals ? kernels::cpu::fp_mode::current() | kernels::cpu::fp_mode::flush_bits
                                                      : kernels::cpu::fp_mode::current());
 
-    std::vector<epoch_stats> history;
     long step = 0;
     for (int epoch = 1; epoch <= o.epochs; ++epoch) {
         if (o.shuffle) shuffler.shuffle(order.begin(), order.end());
@@ -171,6 +176,7 @@ std::vector<epoch_stats> fit(Net& net, Opt& opt, const Loss& loss, const Data& d
         };
         (call(cb), ...);
         if (!go_on) break;
+    }
     }
     return history;
 }

@@ -5,11 +5,13 @@
 #include <cstdlib>
 #include <new>
 // g++ 12.2's AVX-512 intrinsics declare `__m512 __Y = __Y;` and then warn about it under
-// -Wmaybe-uninitialized when inlined (GCC PR105593, fixed in 12.3). Silence it for those headers
-// only: the pragma covers the lines where they are first included.
+// -Wmaybe-uninitialized, or -Wuninitialized in optimised builds, when inlined (GCC PR105593,
+// fixed in 12.3). Silence both for those headers only: the pragma covers the lines where they are
+// first included.
 #if defined(__GNUC__) && !defined(__clang__) && (defined(__x86_64__) || defined(__i386__))
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #include <immintrin.h>
 #pragma GCC diagnostic pop
 #endif
@@ -19,6 +21,13 @@
 #endif
 #if defined(_OPENMP)
 #include <omp.h>
+#endif
+
+// OpenMP pragmas that vanish without -fopenmp, so -Wall -Werror builds without OpenMP stay clean.
+#if defined(_OPENMP)
+#define TYPENET_OMP(directive) _Pragma(#directive)
+#else
+#define TYPENET_OMP(directive)
 #endif
 
 namespace typenet::kernels::cpu {

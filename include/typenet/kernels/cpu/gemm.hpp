@@ -149,7 +149,7 @@ inline void gemm(index_t m, index_t n, index_t k, const T* a, index_t rsa, index
     const int threads = work >= double(1 << 17) ? max_threads() : 1;
 
     const unsigned caller_fp = fp_mode::current();
-#pragma omp parallel num_threads(threads) if (threads > 1)
+TYPENET_OMP(omp parallel num_threads(threads) if (threads > 1))
     {
     const fp_mode same_fp_as_caller(caller_fp);
     for (index_t jc = 0; jc < n; jc += nc_max) {
@@ -158,18 +158,18 @@ inline void gemm(index_t m, index_t n, index_t k, const T* a, index_t rsa, index
         for (index_t pc = 0; pc < k; pc += kc_max) {
             const index_t kc = std::min(kc_max, k - pc);
             const T beta_k = pc == 0 ? beta : T(1);          // later k blocks accumulate
-#pragma omp for schedule(static)
+TYPENET_OMP(omp for schedule(static))
             for (index_t jp = 0; jp < npanels; ++jp)
                 pack_b_panel(nr, nc - jp * nr, kc, b + pc * rsb + (jc + jp * nr) * csb, rsb, csb,
                              bp + jp * nr * kc);
             for (index_t ic = 0; ic < m; ic += mc_max) {
                 const index_t mc = std::min(mc_max, m - ic);
                 const index_t mpanels = (mc + mr - 1) / mr;
-#pragma omp for schedule(static)
+TYPENET_OMP(omp for schedule(static))
                 for (index_t ip = 0; ip < mpanels; ++ip)
                     pack_a(mr, std::min(mr, mc - ip * mr), kc, a + (ic + ip * mr) * rsa + pc * csa, rsa,
                            csa, ap + ip * mr * kc);
-#pragma omp for collapse(2) schedule(static)
+TYPENET_OMP(omp for collapse(2) schedule(static))
                 for (index_t jp = 0; jp < npanels; ++jp)
                     for (index_t ip = 0; ip < mpanels; ++ip)
                         gemm_micro_kernel{}(Arch{}, kc, ap + ip * mr * kc, bp + jp * nr * kc, beta_k,

@@ -12,7 +12,7 @@ namespace typenet::kernels::cpu {
 template <class T>
 inline void sgd_update(index_t n, T lr, T momentum, T dampening, T weight_decay, bool nesterov, bool first,
                        T* p, const T* grad, T* buf) {
-#pragma omp simd
+TYPENET_OMP(omp simd)
     for (index_t i = 0; i < n; ++i) {
         T g = grad[i] + weight_decay * p[i];
         if (momentum != T(0)) {
@@ -33,7 +33,7 @@ inline void adam_update(index_t n, T lr, T beta1, T beta2, T eps, T weight_decay
     const T step_size = lr / bc1;
     const T decay = decoupled ? T(1) - lr * weight_decay : T(1);
     const T l2 = decoupled ? T(0) : weight_decay;
-#pragma omp simd
+TYPENET_OMP(omp simd)
     for (index_t i = 0; i < n; ++i) {
         const T g = grad[i] + l2 * p[i];
         m[i] = beta1 * m[i] + (T(1) - beta1) * g;

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs every Debian package typenet's build, tests, examples and benchmarks need.
+# Idempotent: when all are present it installs nothing. `--compare` adds PyTorch for the
+# comparison scripts (scripts/compare-mlp-torch) and the parity generator (tests/parity/gen.py).
+set -euo pipefail
+
+packages=(
+    g++ cmake make pkg-config                  # toolchain
+    libxtensor-dev libxsimd-dev xtl-dev        # tensors, SIMD
+    libboost-dev                               # Boost.Hana
+    zlib1g-dev                                 # gzip IDX files
+    doctest-dev libbenchmark-dev               # tests, benchmarks
+    libcli11-dev                               # the examples' flags
+    dataset-fashion-mnist                      # the examples' data
+)
+if [[ "${1:-}" == "--compare" ]]; then
+    packages+=(python3-torch python3-numpy)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+done
+if ((${#missing[@]} == 0)); then
+    echo "deps: all ${#packages[@]} packages present"
+    exit 0
+fi
+
+echo "deps: installing ${missing[*]}"
+sudo=""
+if [[ $(id -u) -ne 0 ]]; then sudo="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update
+$sudo apt-get install -y --no-install-recommends "${missing[@]}"

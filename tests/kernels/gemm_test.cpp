@@ -1,0 +1,91 @@
+// tests/kernels/gemm_test.cpp — the packed GEMM against plain loops on ragged sizes, every operand
+// layout, beta, blocks past kc/mc/nc, and one and several threads.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <vector>
+
+#include "typenet/core/random.hpp"
+#include "typenet/kernels/cpu/gemm.hpp"
+
+namespace k = typenet::kernels::cpu;
+using k::index_t;
+
+namespace {
+template <class T>
+double max_rel_diff(const std::vector<T>& a, const std::vector<T>& b) {
+    double e = 0;
+    for (std::size_t i = 0; i < a.size(); ++i)
+        e = std::max(e, std::abs(double(a[i]) - double(b[i])) / std::max(1.0, std::abs(double(b[i]))));
+    return e;
+}
+
+// C (m, n) with a guard band of ldc - n columns that must stay untouched.
+template <class T>
+bool check_case(index_t m, index_t n, index_t kk, bool ta, bool tb, T beta, std::uint64_t s) {
+    typenet::rng g(typenet::seed{s});
+    std::vector<T> a(std::size_t(m * kk)), b(std::size_t(kk * n));
+    const index_t ldc = n + 3;
+    std::vector<T> c(std::size_t(m * ldc)), ref;
+    for (auto& v : a) v = T(g.uniform(-1, 1));
+    for (auto& v : b) v = T(g.uniform(-1, 1));
+    for (auto& v : c) v = T(g.uniform(-1, 1));
+    ref = c;
+    // A (m, k): row-major, or stored transposed as (k, m); likewise B.
+    const index_t rsa = ta ? 1 : kk, csa = ta ? m : 1;
+    const index_t rsb = tb ? 1 : n, csb = tb ? kk : 1;
+    k::gemm(m, n, kk, a.data(), rsa, csa, b.data(), rsb, csb, beta, c.data(), ldc);
+    k::gemm_ref(m, n, kk, a.data(), rsa, csa, b.data(), rsb, csb, beta, ref.data(), ldc);
+    const double tol = std::is_same_v<T, float> ? 2e-5 * std::sqrt(double(kk) + 1) : 1e-12 * double(kk + 1);
+    const double e = max_rel_diff(c, ref);   // includes the guard columns: they must be equal too
+    if (e > tol)
+        std::printf("gemm m=%td n=%td k=%td ta=%d tb=%d beta=%g: max error %g > %g\n", m, n, kk, ta, tb, double(beta), e, tol);
+    return e <= tol;
+}
+}  // namespace
+
+TEST_CASE_TEMPLATE("gemm matches the reference on ragged sizes 1..67", T, float, double) {
+    const index_t sizes[] = {1, 2, 3, 5, 6, 7, 8, 13, 16, 17, 31, 32, 33, 47, 64, 67};
+    int failures = 0, cases = 0;
+    std::uint64_t s = 1;
+    for (index_t m : sizes)
+        for (index_t n : sizes)
+            for (index_t kk : {1, 4, 17, 67}) {
+                const bool ta = (m + kk) % 2, tb = (n + kk) % 3 == 0;
+                const T beta = (m + n) % 3 == 0 ? T(0) : T(0.5);
+                failures += !check_case<T>(m, n, kk, ta, tb, beta, s++);
+                ++cases;
+            }
+    CHECK(failures == 0);
+    CHECK(cases == 16 * 16 * 4);
+}
+
+TEST_CASE_TEMPLATE("gemm: every operand layout and beta", T, float, double) {
+    for (bool ta : {false, true})
+        for (bool tb : {false, true})
+            for (T beta : {T(0), T(1), T(-0.75)}) CHECK(check_case<T>(29, 37, 41, ta, tb, beta, 11));
+}
+
+TEST_CASE("gemm: blocks past kc, mc and nc, with threads") {
+    CHECK(check_case<float>(300, 700, 600, false, false, 0.0f, 21));
+    CHECK(check_case<float>(150, 1100, 260, true, true, 1.0f, 22));
+    k::set_num_threads(1);
+    CHECK(check_case<float>(200, 300, 300, false, true, 0.0f, 23));
+    k::set_num_threads(2);
+    CHECK(check_case<float>(200, 300, 300, false, true, 0.0f, 23));
+}
+
+TEST_CASE("gemm: beta = 0 never reads C, so NaN in C does not leak") {
+    std::vector<float> a(6, 1.0f), b(6, 1.0f), c(4, std::nanf(""));
+    k::gemm<float>(2, 2, 3, a.data(), 3, 1, b.data(), 2, 1, 0.0f, c.data(), 2);
+    for (float v : c) CHECK(v == 3.0f);
+}
+
+TEST_CASE("gemm: k = 0 scales C by beta; empty m or n touch nothing") {
+    std::vector<float> c{1, 2, 3, 4};
+    k::gemm<float>(2, 2, 0, nullptr, 0, 1, nullptr, 2, 1, 0.5f, c.data(), 2);
+    CHECK(c == std::vector<float>{0.5f, 1, 1.5f, 2});
+    k::gemm<float>(0, 2, 3, nullptr, 3, 1, nullptr, 2, 1, 0.0f, c.data(), 2);
+    CHECK(c == std::vector<float>{0.5f, 1, 1.5f, 2});
+}

@@ -1,0 +1,66 @@
+// tests/support/gradcheck.hpp — finite-difference gradient checks of a whole network, in double.
+// L = sum(y * r) for a fixed random r, so dL/dy = r; every parameter and input value is perturbed
+// by +-h and the central difference compared with backward's gradient.
+#pragma once
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <vector>
+
+#include "typenet/core/network.hpp"
+
+namespace typenet::test {
+
+struct gradcheck_result {
+    double max_rel_error = 0;   // max |a - n| / max(1, |a|, |n|)
+    std::size_t checked = 0;
+};
+
+// Checks d(sum(y r))/dp and /dx for `net` at a random x (B, in...). `draw` fills x; the default
+// draws U(-1, 1). Values where the function is not differentiable (relu at 0) are unlikely at
+// random points and h = 1e-6.
+template <class Net>
+gradcheck_result gradcheck(Net& net, index_t batch, std::uint64_t s = 7, double h = 1e-6, mode m = mode::train) {
+    static_assert(std::is_same_v<typename Net::scalar, double>, "gradcheck runs in double precision");
+    constexpr std::size_t in = Net::input_shape::size, out = Net::output_shape::size;
+    rng g(seed{s});
+    std::vector<double> x(std::size_t(batch) * in), r(std::size_t(batch) * out), dx(x.size());
+    for (auto& v : x) v = g.uniform(-1, 1);
+    for (auto& v : r) v = g.uniform(-1, 1);
+    auto loss = [&](const std::vector<double>& xs) {
+        const double* y = net.forward(batch, xs.data(), m);
+        double l = 0;
+        for (std::size_t i = 0; i < r.size(); ++i) l += y[i] * r[i];
+        return l;
+    };
+    net.zero_grad();
+    loss(x);
+    net.backward(r.data(), dx.data());
+    const std::vector<double> dp(net.gradients().begin(), net.gradients().end());
+
+    gradcheck_result res;
+    auto compare = [&](double analytic, double numeric, const char* what, std::size_t i) {
+        const double e = std::abs(analytic - numeric) / std::max({1.0, std::abs(analytic), std::abs(numeric)});
+        if (e > res.max_rel_error) res.max_rel_error = e;
+        if (e > 1e-6) std::printf("  %s[%zu]: backward %.10g, finite difference %.10g\n", what, i, analytic, numeric);
+        ++res.checked;
+    };
+    auto p = net.parameters();
+    for (std::size_t i = 0; i < p.size(); ++i) {
+        const double keep = p[i];
+        p[i] = keep + h; const double lp = loss(x);
+        p[i] = keep - h; const double lm = loss(x);
+        p[i] = keep;
+        compare(dp[i], (lp - lm) / (2 * h), "dparam", i);
+    }
+    for (std::size_t i = 0; i < x.size(); ++i) {
+        auto xp = x, xm = x;
+        xp[i] += h; xm[i] -= h;
+        compare(dx[i], (loss(xp) - loss(xm)) / (2 * h), "dx", i);
+    }
+    return res;
+}
+
+}  // namespace typenet::test
