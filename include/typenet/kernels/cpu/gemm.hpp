@@ -121,55 +121,38 @@ inline void gemm_ref(index_t m, index_t n, index_t k, const T* a, index_t rsa, i
 }
 
 namespace detail {
-// Pack buffers of the calling thread; worker threads read them.
+// Pack buffers of the executing thread: each thread packs for itself, so threads never wait on
+// each other inside a GEMM.
 inline scratch& gemm_scratch_a() { static thread_local scratch s; return s; }
 inline scratch& gemm_scratch_b() { static thread_local scratch s; return s; }
-}  // namespace detail
 
-// Loops, outermost first: jc (nc columns of B) > pc (kc of K) > ic (mc rows of A) > tiles (jr, ir).
-// Threads split the packing and the tiles of each block; below ~2^17 multiply-adds one thread
-// is faster than waking a second.
-template <class T, class Arch = arch>
-inline void gemm(index_t m, index_t n, index_t k, const T* a, index_t rsa, index_t csa,
-                 const T* b, index_t rsb, index_t csb, T beta, T* c, index_t ldc) {
+// One thread's GEMM. Loops, outermost first: jc (nc columns of B) > pc (kc of K) > ic (mc rows of
+// A) > jr (nr-column micro-panels) > ir (mr-row micro-panels): a packed B micro-panel stays in L1
+// across all ir, the packed A block in L2 across all jr.
+// noipa: kept out of its callers' constant propagation. Inlined into a call with small constant
+// sizes, g++ 12 warns (-Warray-bounds) about full-tile stores that the edge test never reaches.
+template <class T, class Arch>
+[[gnu::noipa]] inline void gemm_serial(index_t m, index_t n, index_t k, const T* a, index_t rsa, index_t csa,
+                        const T* b, index_t rsb, index_t csb, T beta, T* c, index_t ldc) {
     using blk = blocking<T, Arch>;
     constexpr index_t mr = blk::mr, nr = blk::nr, kc_max = blk::kc, mc_max = blk::mc, nc_max = blk::nc;
-    if (m <= 0 || n <= 0) return;
-    if (k <= 0) {                                            // C := beta*C
-        for (index_t i = 0; i < m; ++i)
-            for (index_t j = 0; j < n; ++j) c[i * ldc + j] = beta != T(0) ? beta * c[i * ldc + j] : T(0);
-        return;
-    }
     const index_t kc_blk = std::min(k, kc_max);
     const index_t mc_blk = std::min((m + mr - 1) / mr * mr, mc_max);
     const index_t nc_blk = std::min((n + nr - 1) / nr * nr, nc_max);
-    T* ap = detail::gemm_scratch_a().get<T>(static_cast<std::size_t>(mc_blk * kc_blk));
-    T* bp = detail::gemm_scratch_b().get<T>(static_cast<std::size_t>(kc_blk * nc_blk));
-    const double work = double(m) * double(n) * double(k);
-    const int threads = work >= double(1 << 17) ? max_threads() : 1;
-
-    const unsigned caller_fp = fp_mode::current();
-TYPENET_OMP(omp parallel num_threads(threads) if (threads > 1))
-    {
-    const fp_mode same_fp_as_caller(caller_fp);
+    T* ap = gemm_scratch_a().get<T>(static_cast<std::size_t>(mc_blk * kc_blk));
+    T* bp = gemm_scratch_b().get<T>(static_cast<std::size_t>(kc_blk * nc_blk));
     for (index_t jc = 0; jc < n; jc += nc_max) {
         const index_t nc = std::min(nc_max, n - jc);
         const index_t npanels = (nc + nr - 1) / nr;
         for (index_t pc = 0; pc < k; pc += kc_max) {
             const index_t kc = std::min(kc_max, k - pc);
             const T beta_k = pc == 0 ? beta : T(1);          // later k blocks accumulate
-TYPENET_OMP(omp for schedule(static))
             for (index_t jp = 0; jp < npanels; ++jp)
-                pack_b_panel(nr, nc - jp * nr, kc, b + pc * rsb + (jc + jp * nr) * csb, rsb, csb,
-                             bp + jp * nr * kc);
+                pack_b_panel(nr, nc - jp * nr, kc, b + pc * rsb + (jc + jp * nr) * csb, rsb, csb, bp + jp * nr * kc);
             for (index_t ic = 0; ic < m; ic += mc_max) {
                 const index_t mc = std::min(mc_max, m - ic);
                 const index_t mpanels = (mc + mr - 1) / mr;
-TYPENET_OMP(omp for schedule(static))
-                for (index_t ip = 0; ip < mpanels; ++ip)
-                    pack_a(mr, std::min(mr, mc - ip * mr), kc, a + (ic + ip * mr) * rsa + pc * csa, rsa,
-                           csa, ap + ip * mr * kc);
-TYPENET_OMP(omp for collapse(2) schedule(static))
+                pack_a(mr, mc, kc, a + ic * rsa + pc * csa, rsa, csa, ap);
                 for (index_t jp = 0; jp < npanels; ++jp)
                     for (index_t ip = 0; ip < mpanels; ++ip)
                         gemm_micro_kernel{}(Arch{}, kc, ap + ip * mr * kc, bp + jp * nr * kc, beta_k,
@@ -178,6 +161,51 @@ TYPENET_OMP(omp for collapse(2) schedule(static))
             }
         }
     }
+}
+}  // namespace detail
+
+// Threads split C into column (or, when C is tall and narrow, row) slices of whole micro-panels;
+// each computes its slice alone, so a call has one fork and one join and no barrier inside.
+// That keeps a GEMM fast when the machine is oversubscribed (ctest -j, other processes): with a
+// barrier per packed block, a descheduled thread stalled every other one, up to 50x here.
+// Below ~2^18 multiply-adds per thread, one thread is faster than waking another.
+template <class T, class Arch = arch>
+inline void gemm(index_t m, index_t n, index_t k, const T* a, index_t rsa, index_t csa,
+                 const T* b, index_t rsb, index_t csb, T beta, T* c, index_t ldc) {
+    using blk = blocking<T, Arch>;
+    if (m <= 0 || n <= 0) return;
+    if (k <= 0) {                                            // C := beta*C
+        for (index_t i = 0; i < m; ++i)
+            for (index_t j = 0; j < n; ++j) c[i * ldc + j] = beta != T(0) ? beta * c[i * ldc + j] : T(0);
+        return;
+    }
+    const double work = double(m) * double(n) * double(k);
+    const bool split_rows = m > 2 * n;
+    const index_t panels = split_rows ? (m + blk::mr - 1) / blk::mr : (n + blk::nr - 1) / blk::nr;
+    const int threads = int(std::min<double>({double(max_threads()), work / double(1 << 18), double(panels)}));
+    if (threads <= 1) {
+        detail::gemm_serial<T, Arch>(m, n, k, a, rsa, csa, b, rsb, csb, beta, c, ldc);
+        return;
+    }
+    const unsigned caller_fp = fp_mode::current();
+TYPENET_OMP(omp parallel num_threads(threads))
+    {
+        const fp_mode same_fp_as_caller(caller_fp);
+#if defined(_OPENMP)
+        const index_t t = omp_get_thread_num(), nt = omp_get_num_threads();
+#else
+        const index_t t = 0, nt = 1;
+#endif
+        const index_t p0 = panels * t / nt, p1 = panels * (t + 1) / nt;
+        if (split_rows) {
+            const index_t i0 = p0 * blk::mr, i1 = std::min(m, p1 * blk::mr);
+            if (i1 > i0)
+                detail::gemm_serial<T, Arch>(i1 - i0, n, k, a + i0 * rsa, rsa, csa, b, rsb, csb, beta, c + i0 * ldc, ldc);
+        } else {
+            const index_t j0 = p0 * blk::nr, j1 = std::min(n, p1 * blk::nr);
+            if (j1 > j0)
+                detail::gemm_serial<T, Arch>(m, j1 - j0, k, a, rsa, csa, b + j0 * csb, rsb, csb, beta, c + j0, ldc);
+        }
     }
 }
 
