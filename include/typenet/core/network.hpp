@@ -9,7 +9,6 @@
 #include <algorithm>
 #include <array>
 #include <boost/hana/append.hpp>
-#include <boost/hana/at.hpp>
 #include <boost/hana/back.hpp>
 #include <boost/hana/fold_left.hpp>
 #include <boost/hana/tuple.hpp>
@@ -41,8 +40,16 @@ constexpr auto shape_chain() {
         return hana::append(acc, hana::type_c<typename output_of<layer, prev>::type>);
     });
 }
+// The chain as a plain list, so a diagnostic's "required from" line reads
+// all_checks<shapes<shape<1, 28, 28>, invalid_shape, ...>, ...> rather than Hana's internals.
+template <class... S> struct shapes {};
+template <class... S> shapes<typename S::type...> as_shapes(hana::tuple<S...>);
+template <std::size_t I, class Chain> struct shape_at_impl;
+template <std::size_t I, class... S> struct shape_at_impl<I, shapes<S...>> {
+    using type = std::tuple_element_t<I, std::tuple<S...>>;
+};
 template <std::size_t I, class Chain>
-using shape_at = typename std::remove_cvref_t<decltype(hana::at_c<I>(std::declval<Chain>()))>::type;
+using shape_at = typename shape_at_impl<I, Chain>::type;
 
 // A layer after a failed one is not checked: its input is already known to be wrong.
 struct skipped_check { static constexpr bool ok = true; };
@@ -70,7 +77,7 @@ class basic_network;
 template <class T, class Input, class... Layers>
 struct network_traits {
     static_assert(sizeof...(Layers) > 0, "typenet: network needs at least one layer after input<...>");
-    using chain = decltype(detail::shape_chain<typename Input::shape, Layers...>());
+    using chain = decltype(detail::as_shapes(detail::shape_chain<typename Input::shape, Layers...>()));
     static constexpr bool well_formed =
         sizeof...(Layers) > 0 && is_valid_shape<typename Input::shape> &&
         detail::all_checks<chain, std::index_sequence_for<Layers...>, Layers...>::ok;
