@@ -14,7 +14,8 @@ packages=(
     dataset-fashion-mnist                      # the examples' data
 )
 if [[ "${1:-}" == "--compare" ]]; then
-    packages+=(python3-torch python3-numpy)
+    # OpenBLAS: without it Debian's torch runs on the reference BLAS, 5x slower (not a fair yardstick).
+    packages+=(python3-torch python3-numpy libopenblas0-pthread)
 fi
 
 missing=()

@@ -1,0 +1,60 @@
+// bench/kernels/gemm_bench.cpp — kernels::cpu::gemm: square sizes, and the three products of the
+// MLP example's first dense layer (784 -> 256 at batch 64) with the strides dense.hpp passes.
+// Counter FLOPS = 2 M N K per call over wall-clock time (UseRealTime: the kernels run OpenMP
+// threads, which the calling thread's CPU time would not see). Threads: OMP_NUM_THREADS.
+#include <benchmark/benchmark.h>
+
+#include <cstddef>
+#include <vector>
+
+#include "typenet/core/aligned.hpp"
+#include "typenet/core/random.hpp"
+#include "typenet/kernels/cpu/gemm.hpp"
+
+namespace {
+
+using typenet::kernels::cpu::index_t;
+
+typenet::aligned_vector<float> uniform(std::size_t n, std::uint64_t s) {
+    typenet::rng g(typenet::seed{s});
+    typenet::aligned_vector<float> v(n);
+    for (auto& x : v) x = float(g.uniform(-1.0, 1.0));
+    return v;
+}
+
+// C (m, n) := A (m, k) B (k, n) + beta C; A and B as (row stride, column stride).
+void run_gemm(benchmark::State& state, index_t m, index_t n, index_t k, bool a_transposed, bool b_transposed,
+              float beta) {
+    const auto a = uniform(std::size_t(m * k), 1);             // (m, k), or (k, m) stored when transposed
+    const auto b = uniform(std::size_t(k * n), 2);             // (k, n), or (n, k) stored when transposed
+    auto c = uniform(std::size_t(m * n), 3);                   // (m, n)
+    const index_t rsa = a_transposed ? 1 : k, csa = a_transposed ? m : 1;
+    const index_t rsb = b_transposed ? 1 : n, csb = b_transposed ? k : 1;
+    for (auto _ : state) {
+        typenet::kernels::cpu::gemm(m, n, k, a.data(), rsa, csa, b.data(), rsb, csb, beta, c.data(), n);
+        benchmark::DoNotOptimize(c.data());
+        benchmark::ClobberMemory();
+    }
+    const double flops = 2.0 * double(m) * double(n) * double(k);
+    state.counters["FLOPS"] = benchmark::Counter(flops * double(state.iterations()), benchmark::Counter::kIsRate);
+    state.counters["threads"] = typenet::kernels::cpu::max_threads();
+}
+
+void bm_gemm_square(benchmark::State& state) {
+    const index_t s = state.range(0);
+    run_gemm(state, s, s, s, false, false, 0.0f);
+}
+BENCHMARK(bm_gemm_square)->Arg(64)->Arg(128)->Arg(256)->Arg(512)->Arg(1024)->Unit(benchmark::kMicrosecond)->UseRealTime();
+
+// dense<256> on 784 inputs, batch 64 (layers/dense.hpp):
+//   forward  y  (64, 256) += x (64, 784) w^T (784, 256)   M N K = 64 256 784, B transposed, beta 1
+//   backward dx (64, 784)  = dy (64, 256) w (256, 784)    M N K = 64 784 256, beta 0
+//   backward dw (256, 784) += dy^T (256, 64) x (64, 784)  M N K = 256 784 64, A transposed, beta 1
+void bm_gemm_dense_forward(benchmark::State& state) { run_gemm(state, 64, 256, 784, false, true, 1.0f); }
+void bm_gemm_dense_dx(benchmark::State& state) { run_gemm(state, 64, 784, 256, false, false, 0.0f); }
+void bm_gemm_dense_dw(benchmark::State& state) { run_gemm(state, 256, 784, 64, true, false, 1.0f); }
+BENCHMARK(bm_gemm_dense_forward)->Name("bm_gemm_64x256x784_bT")->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK(bm_gemm_dense_dx)->Name("bm_gemm_64x784x256")->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK(bm_gemm_dense_dw)->Name("bm_gemm_256x784x64_aT")->Unit(benchmark::kMicrosecond)->UseRealTime();
+
+}  // namespace
