@@ -75,14 +75,7 @@ void check_backward_without_dx() {
     const auto& f = torch_values();
     const auto x = f.at("x").as<double>();    // (4, 6)
     const std::vector<double> dy{0.5, -1.0, 0.25, 2.0, -0.75, 1.5, 1.0, -0.5};   // (4, 2)
-    net.forward(4, x.data(), mode::train);
-    net.zero_grad();
-    std::vector<double> dx(x.size());
-    net.backward(dy.data(), dx.data());
-    const std::vector<double> with_dx(net.gradients().begin(), net.gradients().end());
-    net.zero_grad();
-    net.backward(dy.data());
-    const std::vector<double> without_dx(net.gradients().begin(), net.gradients().end());
+    const auto [with_dx, without_dx] = test::gradients_with_and_without_dx(net, 4, x, dy);
     CHECK(with_dx == without_dx);
     double norm = 0;
     for (double g : without_dx) norm += g * g;

@@ -71,14 +71,7 @@ TEST_CASE("flatten: backward without dx still gives the next layer's parameter g
     const test::parity_file f(TYPENET_TEST_DIR "/parity/data/flatten.txt");
     const auto x = f.at("x").as<double>();                        // (2, 3, 2, 2)
     const std::vector<double> dy{0.5, -1.0, 0.25, 2.0};           // (2, 2)
-    net.forward(batch, x.data(), mode::train);
-    std::vector<double> dx(x.size());
-    net.zero_grad();
-    net.backward(dy.data(), dx.data());
-    const std::vector<double> with_dx(net.gradients().begin(), net.gradients().end());
-    net.zero_grad();
-    net.backward(dy.data());
-    const std::vector<double> without_dx(net.gradients().begin(), net.gradients().end());
+    const auto [with_dx, without_dx] = test::gradients_with_and_without_dx(net, batch, x, dy);
     CHECK(with_dx == without_dx);
     // db = column sums of dy (2, 2): (0.5 + 0.25, -1 + 2)
     CHECK(without_dx[2 * 12] == doctest::Approx(0.75));

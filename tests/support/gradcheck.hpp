@@ -63,4 +63,20 @@ gradcheck_result gradcheck(Net& net, index_t batch, std::uint64_t s = 7, double 
     return res;
 }
 
+// Parameter gradients of one backward that asks for dx and one that does not (dx null): a layer
+// that skips its input gradient must still pass the right dy on. Returns (with dx, without dx).
+template <class Net, class T>
+std::pair<std::vector<T>, std::vector<T>> gradients_with_and_without_dx(Net& net, index_t batch,
+                                                                        const std::vector<T>& x,
+                                                                        const std::vector<T>& dy) {
+    net.forward(batch, x.data(), mode::train);
+    std::vector<T> dx(x.size());
+    net.zero_grad();
+    net.backward(dy.data(), dx.data());
+    std::vector<T> with_dx(net.gradients().begin(), net.gradients().end());
+    net.zero_grad();
+    net.backward(dy.data());
+    return {std::move(with_dx), std::vector<T>(net.gradients().begin(), net.gradients().end())};
+}
+
 }  // namespace typenet::test
