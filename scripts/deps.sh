@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs every Debian package typenet's build, tests, examples and benchmarks need.
 # Idempotent: when all are present it installs nothing. `--compare` adds PyTorch for the
-# comparison scripts (scripts/compare-mlp-torch) and the parity generator (tests/parity/gen.py).
+# comparison scripts (scripts/compare-torch) and the parity generator (tests/parity/gen.py).
 set -euo pipefail
 
 packages=(

@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""tests/parity/gen.py: PyTorch reference values for typenet's layer, loss, optimizer and MLP tests.
+"""tests/parity/gen.py: PyTorch reference values for typenet's layer (dense, activations, flatten,
+conv2d, pooling), loss, optimizer, MLP and LeNet training tests.
 
 Run with Debian's python3-torch (1.13, CPU):  /usr/bin/python3 tests/parity/gen.py
 Everything is float64 with a fixed seed, so a rerun rewrites the same files byte for byte.
@@ -157,8 +158,133 @@ def mlp():
     w.close()
 
 
+def dyadic(shape, scale, k):
+    # Small dyadic rationals j / scale, |j| <= k: every product and sum below is exact in float64 and
+    # prints short, which keeps the conv and pool files small.
+    return torch.randint(-k, k + 1, shape).to(torch.float64) / scale
+
+
+def distinct(shape, scale):
+    # A random permutation of distinct multiples of 1 / scale: no ties in a max-pool window.
+    n = 1
+    for d in shape:
+        n *= d
+    return (torch.randperm(n).to(torch.float64) - n // 2).reshape(shape) / scale
+
+
+def conv2d():
+    # torch.nn.Conv2d: w (Out, C/G, K, K), b (Out); x (B, C, H, W). One writer, a prefix per case.
+    torch.manual_seed(20240612)
+    w = Writer("conv2d.txt")
+    cases = [
+        # name, B, C, H, W, Out, K, padding, stride, dilation, groups
+        ("plain", 2, 3, 7, 7, 4, 3, 0, 1, 1, 1),
+        ("pad2_stride2", 2, 3, 7, 7, 4, 3, 2, 2, 1, 1),
+        ("dil2_pad1", 2, 3, 7, 7, 4, 3, 1, 1, 2, 1),
+        ("groups2", 2, 4, 7, 7, 6, 3, 0, 1, 1, 2),
+        ("k5_pad2", 2, 1, 8, 8, 2, 5, 2, 1, 1, 1),
+    ]
+    for name, B, C, H, W, O, K, P, S, D, G in cases:
+        conv = torch.nn.Conv2d(C, O, K, stride=S, padding=P, dilation=D, groups=G)
+        with torch.no_grad():
+            conv.weight.copy_(dyadic(conv.weight.shape, 8, 8))
+            conv.bias.copy_(dyadic(conv.bias.shape, 8, 8))
+        x = dyadic((B, C, H, W), 4, 8).requires_grad_(True)
+        y = conv(x)
+        dy = dyadic(y.shape, 4, 8)
+        y.backward(dy)
+        for k, v in (("x", x), ("w", conv.weight), ("b", conv.bias), ("dy", dy), ("y", y), ("dx", x.grad),
+                     ("dw", conv.weight.grad), ("db", conv.bias.grad)):
+            w.add(name + "/" + k, v)
+    w.close()
+
+
+def pool():
+    # MaxPool2d / AvgPool2d without padding, and the global average (mean over H, W).
+    torch.manual_seed(20240613)
+    w = Writer("pool.txt")
+    cases = [
+        # name, fn, B, C, H, W
+        ("max_k2", lambda v: F.max_pool2d(v, 2), 2, 2, 6, 6),
+        ("max_k3_s2", lambda v: F.max_pool2d(v, 3, 2), 2, 2, 7, 7),
+        ("avg_k2", lambda v: F.avg_pool2d(v, 2), 2, 2, 6, 6),
+        ("avg_k3_s1", lambda v: F.avg_pool2d(v, 3, 1), 2, 2, 5, 5),
+        ("global_avg", lambda v: v.mean(dim=(2, 3)), 2, 3, 4, 5),
+    ]
+    for name, fn, B, C, H, W in cases:
+        x = distinct((B, C, H, W), 16).requires_grad_(True)
+        y = fn(x)
+        dy = dyadic(y.shape, 4, 8)
+        y.backward(dy)
+        w.add(name + "/x", x); w.add(name + "/dy", dy); w.add(name + "/y", y); w.add(name + "/dx", x.grad)
+    w.close()
+
+
+MASK64 = (1 << 64) - 1
+
+
+def splitmix64(z):
+    z = (z + 0x9E3779B97F4A7C15) & MASK64
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK64
+    return z ^ (z >> 31)
+
+
+def hash_uniform(stream, n):
+    # u_i = splitmix64(stream * 2^32 + i) >> 11, times 2^-53: in [0, 1), exact in float64 and written
+    # the same way in tests/parity/lenet_test.cpp, so the large tensors need not be stored.
+    base = stream << 32
+    return torch.tensor([(splitmix64(base + i) >> 11) * 2.0 ** -53 for i in range(n)], dtype=torch.float64)
+
+
+def lenet():
+    # LeNet-5 (typenet's layer list) trained by SGD(lr 0.05, momentum 0.9) with CrossEntropyLoss.
+    # Too big to store, the initial parameters and the inputs come from hash_uniform: parameter
+    # tensor j (w then b of each layer, typenet's order) is U(-1/sqrt(fan_in), 1/sqrt(fan_in)),
+    # torch's default init, drawn as bound * (2 u - 1) from stream j + 1; the inputs of all steps are
+    # stream 100, x[s, b, 0, i, j] in [0, 1). Stored: labels, a checksum of the parameters and
+    # inputs, the loss of each step (before its update) and per-tensor sums (and sums of squares) of
+    # the final parameters.
+    steps, B = 50, 8
+    w = Writer("lenet.txt")
+    model = torch.nn.Sequential(
+        torch.nn.Conv2d(1, 6, 5, padding=2), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+        torch.nn.Conv2d(6, 16, 5), torch.nn.ReLU(), torch.nn.MaxPool2d(2), torch.nn.Flatten(),
+        torch.nn.Linear(400, 120), torch.nn.ReLU(), torch.nn.Linear(120, 84), torch.nn.ReLU(),
+        torch.nn.Linear(84, 10))
+    params = list(model.parameters())
+    with torch.no_grad():
+        for j, p in enumerate(params):
+            weight = params[j - (j % 2)]
+            fan_in = weight[0].numel()
+            bound = 1.0 / fan_in ** 0.5
+            u = hash_uniform(j + 1, p.numel())
+            p.copy_((bound * (2 * u - 1)).reshape(p.shape))
+    x_all = hash_uniform(100, steps * B * 28 * 28).reshape(steps, B, 1, 28, 28)
+    labels = (hash_uniform(101, steps * B) * 10).floor().reshape(steps, B)
+    w.add("labels", labels)
+    w.add("param_sums0", torch.stack([p.detach().sum() for p in params]))   # (10): w, b of each layer
+    w.add("x_sum", x_all.sum())
+    opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    losses = []
+    for s in range(steps):
+        opt.zero_grad()
+        loss = F.cross_entropy(model(x_all[s]), labels[s].long())
+        loss.backward()
+        opt.step()
+        losses.append(loss.detach())
+    w.add("loss", torch.stack(losses))
+    # Sums of squares too: the last layer's plain sums do not move (softmax gradients sum to 0).
+    w.add("param_sums", torch.stack([p.detach().sum() for p in params]))
+    w.add("param_sq_sums", torch.stack([(p.detach() ** 2).sum() for p in params]))
+    w.close()
+
+
 if __name__ == "__main__":
     torch.manual_seed(20240611)
     os.makedirs(DATA, exist_ok=True)
     for make in (dense, activations, flatten, losses, optimizers, mlp):
+        make()
+    # Each of these seeds its own generator, so adding one leaves the files above unchanged.
+    for make in (conv2d, pool, lenet):
         make()

@@ -164,6 +164,19 @@ template <class T, class Arch>
 }
 }  // namespace detail
 
+// One thread, for callers that already run one GEMM per thread (a batch of small products).
+template <class T, class Arch = arch>
+inline void gemm_single_thread(index_t m, index_t n, index_t k, const T* a, index_t rsa, index_t csa,
+                               const T* b, index_t rsb, index_t csb, T beta, T* c, index_t ldc) {
+    if (m <= 0 || n <= 0) return;
+    if (k <= 0) {
+        for (index_t i = 0; i < m; ++i)
+            for (index_t j = 0; j < n; ++j) c[i * ldc + j] = beta != T(0) ? beta * c[i * ldc + j] : T(0);
+        return;
+    }
+    detail::gemm_serial<T, Arch>(m, n, k, a, rsa, csa, b, rsb, csb, beta, c, ldc);
+}
+
 // Threads split C into column (or, when C is tall and narrow, row) slices of whole micro-panels;
 // each computes its slice alone, so a call has one fork and one join and no barrier inside.
 // That keeps a GEMM fast when the machine is oversubscribed (ctest -j, other processes): with a
@@ -173,10 +186,8 @@ template <class T, class Arch = arch>
 inline void gemm(index_t m, index_t n, index_t k, const T* a, index_t rsa, index_t csa,
                  const T* b, index_t rsb, index_t csb, T beta, T* c, index_t ldc) {
     using blk = blocking<T, Arch>;
-    if (m <= 0 || n <= 0) return;
-    if (k <= 0) {                                            // C := beta*C
-        for (index_t i = 0; i < m; ++i)
-            for (index_t j = 0; j < n; ++j) c[i * ldc + j] = beta != T(0) ? beta * c[i * ldc + j] : T(0);
+    if (m <= 0 || n <= 0 || k <= 0) {                        // nothing to split: C := beta*C at most
+        gemm_single_thread<T, Arch>(m, n, k, a, rsa, csa, b, rsb, csb, beta, c, ldc);
         return;
     }
     const double work = double(m) * double(n) * double(k);
@@ -184,7 +195,7 @@ inline void gemm(index_t m, index_t n, index_t k, const T* a, index_t rsa, index
     const index_t panels = split_rows ? (m + blk::mr - 1) / blk::mr : (n + blk::nr - 1) / blk::nr;
     const int threads = int(std::min<double>({double(max_threads()), work / double(1 << 18), double(panels)}));
     if (threads <= 1) {
-        detail::gemm_serial<T, Arch>(m, n, k, a, rsa, csa, b, rsb, csb, beta, c, ldc);
+        gemm_single_thread<T, Arch>(m, n, k, a, rsa, csa, b, rsb, csb, beta, c, ldc);
         return;
     }
     const unsigned caller_fp = fp_mode::current();

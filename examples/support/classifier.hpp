@@ -1,0 +1,67 @@
+// examples/support/classifier.hpp — the shared body of the Fashion-MNIST examples: load and
+// standardize the data, pick the optimizer from the flags, fit, evaluate, print the final lines
+// (`train images/s: X`, `test accuracy: Y`). Each example only names its model and defaults.
+#pragma once
+#include <typenet/typenet.hpp>
+
+#include <cstdio>
+#include <exception>
+#include <iostream>
+
+#include "support/cli.hpp"
+
+namespace typenet::examples {
+
+inline constexpr double fashion_pixel_mean = 0.2860, fashion_pixel_std = 0.3530;   // of the training images
+
+template <class Model, class Opt>
+int fit_and_report(Model& model, Opt& opt, const run_options& o) {
+    auto data = o.data.empty() ? data::fashion_mnist() : data::fashion_mnist(o.data);
+    data.train.standardize(fashion_pixel_mean, fashion_pixel_std);
+    data.test.standardize(fashion_pixel_mean, fashion_pixel_std);
+    const auto train_set = o.limit > 0 ? data.train.head(std::size_t(o.limit)) : data.train;
+    std::cout << Model::summary();
+    std::printf("training on %zu images, testing on %zu\n", train_set.size(), data.test.size());
+    double images = 0, seconds = 0;
+    fit(model, opt, loss::cross_entropy{o.label_smoothing}, train_set,
+        {.epochs = o.epochs, .batch = o.batch, .seed = o.seed},
+        [&](const epoch_stats& e) {
+            images += double(e.train.samples);
+            seconds += e.seconds;
+            std::printf("epoch %d  loss %.4f  accuracy %.2f%%  lr %.2e  %.1f s  %.0f images/s\n", e.epoch,
+                        e.train.loss, 100 * e.train.accuracy, opt.lr(), e.seconds, e.samples_per_second);
+            std::fflush(stdout);
+            opt.set_lr(opt.lr() * o.lr_decay);
+        });
+    const auto test = evaluate(model, data.test);
+    std::printf("test loss: %.4f\n", test.loss);
+    std::printf("train images/s: %.0f\n", seconds > 0 ? images / seconds : 0.0);
+    std::printf("test accuracy: %.2f\n", 100 * test.accuracy);
+    return 0;
+}
+
+// Parses the flags over `defaults`, builds Model from --seed and trains it with --optimizer.
+// Exit codes: 0 done, 1 an error (one line on stderr), 2 a bad flag.
+template <class Model>
+int run_classifier(int argc, char** argv, const std::string& description, const run_options& defaults) {
+    const auto o = parse(argc, argv, description, defaults);
+    try {
+        set_num_threads(o.threads);
+        Model model{seed{o.seed}};
+        if (o.optimizer == "sgd") {
+            optim::sgd opt{model, {.lr = o.lr, .momentum = o.momentum, .weight_decay = o.weight_decay}};
+            return fit_and_report(model, opt, o);
+        }
+        if (o.optimizer == "adamw") {
+            optim::adamw opt{model, {.lr = o.lr, .weight_decay = o.weight_decay}};
+            return fit_and_report(model, opt, o);
+        }
+        optim::adam opt{model, {.lr = o.lr, .weight_decay = o.weight_decay}};
+        return fit_and_report(model, opt, o);
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "%s\n", e.what());
+        return 1;
+    }
+}
+
+}  // namespace typenet::examples

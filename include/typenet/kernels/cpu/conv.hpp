@@ -1,0 +1,142 @@
+// kernels/cpu/conv.hpp — 2-D convolution as im2col + GEMM, torch.nn.Conv2d's semantics
+// (cross-correlation, zero padding, stride, dilation, groups), forward and both gradients.
+// Samples are independent: threads take whole samples, each running single-threaded GEMMs.
+//
+//   x (B, C, H, W)   w (O, C/G, KH, KW)   b (O)   y (B, O, OH, OW)
+//   col (B, C*KH*KW, OH*OW): the unrolled input, kept from forward for the weight gradient
+#pragma once
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "typenet/kernels/cpu/gemm.hpp"
+
+namespace typenet::kernels::cpu {
+
+struct conv2d_geometry {
+    index_t c, h, w;          // input channels, height, width
+    index_t o, kh, kw;        // output channels, kernel height, width
+    index_t stride, pad, dilation, groups;
+    constexpr index_t oh() const { return (h + 2 * pad - dilation * (kh - 1) - 1) / stride + 1; }
+    constexpr index_t ow() const { return (w + 2 * pad - dilation * (kw - 1) - 1) / stride + 1; }
+    constexpr index_t col_rows() const { return c * kh * kw; }           // C*KH*KW
+    constexpr index_t col_size() const { return col_rows() * oh() * ow(); }
+};
+
+// One sample: col (C*KH*KW, OH*OW) from x (C, H, W); zero where the window leaves the image.
+template <class T>
+inline void im2col(const conv2d_geometry& g, const T* x, T* col) {
+    const index_t oh = g.oh(), ow = g.ow();
+    for (index_t ch = 0; ch < g.c; ++ch)
+        for (index_t ky = 0; ky < g.kh; ++ky)
+            for (index_t kx = 0; kx < g.kw; ++kx) {
+                T* row = col + ((ch * g.kh + ky) * g.kw + kx) * oh * ow;   // (OH, OW)
+                for (index_t oy = 0; oy < oh; ++oy) {
+                    const index_t iy = oy * g.stride - g.pad + ky * g.dilation;
+                    T* out = row + oy * ow;
+                    if (iy < 0 || iy >= g.h) { std::fill(out, out + ow, T(0)); continue; }
+                    const T* in = x + (ch * g.h + iy) * g.w;
+                    for (index_t ox = 0; ox < ow; ++ox) {
+                        const index_t ix = ox * g.stride - g.pad + kx * g.dilation;
+                        out[ox] = ix >= 0 && ix < g.w ? in[ix] : T(0);
+                    }
+                }
+            }
+}
+
+// One sample: dx (C, H, W) += col2im(dcol); the adjoint of im2col.
+template <class T>
+inline void col2im_add(const conv2d_geometry& g, const T* dcol, T* dx) {
+    const index_t oh = g.oh(), ow = g.ow();
+    for (index_t ch = 0; ch < g.c; ++ch)
+        for (index_t ky = 0; ky < g.kh; ++ky)
+            for (index_t kx = 0; kx < g.kw; ++kx) {
+                const T* row = dcol + ((ch * g.kh + ky) * g.kw + kx) * oh * ow;
+                for (index_t oy = 0; oy < oh; ++oy) {
+                    const index_t iy = oy * g.stride - g.pad + ky * g.dilation;
+                    if (iy < 0 || iy >= g.h) continue;
+                    T* in = dx + (ch * g.h + iy) * g.w;
+                    for (index_t ox = 0; ox < ow; ++ox) {
+                        const index_t ix = ox * g.stride - g.pad + kx * g.dilation;
+                        if (ix >= 0 && ix < g.w) in[ix] += row[oy * ow + ox];
+                    }
+                }
+            }
+}
+
+namespace detail {
+inline int conv_threads(index_t batch, double flops_per_sample) {
+    const double total = flops_per_sample * double(batch);
+    return int(std::max<double>(1, std::min<double>({double(max_threads()), double(batch), total / double(1 << 18)})));
+}
+}  // namespace detail
+
+// y = conv(x, w) + b; col receives the unrolled input of every sample.
+template <class T>
+inline void conv2d_forward(const conv2d_geometry& g, index_t batch, const T* x, const T* w, const T* bias, T* y,
+                           T* col) {
+    const index_t s = g.oh() * g.ow(), og = g.o / g.groups, kg = g.col_rows() / g.groups;
+    const int threads = detail::conv_threads(batch, 2.0 * double(g.o * kg * s));
+    const unsigned caller_fp = fp_mode::current();
+TYPENET_OMP(omp parallel for num_threads(threads) schedule(static) if (threads > 1))
+    for (index_t b = 0; b < batch; ++b) {
+        const fp_mode same_fp_as_caller(caller_fp);
+        T* cb = col + b * g.col_size();                          // (C*KH*KW, OH*OW)
+        T* yb = y + b * g.o * s;                                 // (O, OH*OW)
+        im2col(g, x + b * g.c * g.h * g.w, cb);
+        for (index_t o = 0; o < g.o; ++o) std::fill(yb + o * s, yb + (o + 1) * s, bias[o]);
+        for (index_t gr = 0; gr < g.groups; ++gr)                // y_g (O/G, S) += w_g (O/G, K_g) col_g (K_g, S)
+            gemm_single_thread<T>(og, s, kg, w + gr * og * kg, kg, 1, cb + gr * kg * s, s, 1, T(1),
+                                  yb + gr * og * s, s);
+    }
+}
+
+// dw += sum_b dy_b col_b^T, db += sum dy, and (when dx is given) dx = col2im(w^T dy).
+// col is only read, so backward may run again after the same forward (gradients accumulate).
+template <class T>
+inline void conv2d_backward(const conv2d_geometry& g, index_t batch, const T* w, const T* dy, const T* col, T* dx,
+                            T* dw, T* db) {
+    const index_t s = g.oh() * g.ow(), og = g.o / g.groups, kg = g.col_rows() / g.groups;
+    const index_t wsize = g.o * kg;
+    const int threads = detail::conv_threads(batch, 4.0 * double(g.o * kg * s));
+    // Each thread sums its samples' weight gradients privately, then adds them in turn; it also
+    // holds its own column gradient dcol (C*KH*KW, S) when dx is wanted.
+    const index_t per_thread = wsize + g.o + (dx ? g.col_size() : 0);
+    static thread_local std::vector<T> partial;
+    partial.assign(std::size_t(threads) * std::size_t(per_thread), T(0));
+    T* part = partial.data();
+    const unsigned caller_fp = fp_mode::current();
+TYPENET_OMP(omp parallel num_threads(threads) if (threads > 1))
+    {
+        const fp_mode same_fp_as_caller(caller_fp);
+#if defined(_OPENMP)
+        const index_t t = omp_get_thread_num();
+#else
+        const index_t t = 0;
+#endif
+        T* my_dw = part + t * per_thread;
+        T* my_db = my_dw + wsize;
+        T* dcol = my_db + g.o;                                   // (C*KH*KW, S)
+TYPENET_OMP(omp for schedule(static))
+        for (index_t b = 0; b < batch; ++b) {
+            const T* dyb = dy + b * g.o * s;                     // (O, S)
+            const T* cb = col + b * g.col_size();                // (C*KH*KW, S)
+            for (index_t o = 0; o < g.o; ++o)
+                for (index_t i = 0; i < s; ++i) my_db[o] += dyb[o * s + i];
+            for (index_t gr = 0; gr < g.groups; ++gr)            // dw_g (O/G, K_g) += dy_g (O/G, S) col_g^T (S, K_g)
+                gemm_single_thread<T>(og, kg, s, dyb + gr * og * s, s, 1, cb + gr * kg * s, 1, s, T(1),
+                                      my_dw + gr * og * kg, kg);
+            if (!dx) continue;
+            for (index_t gr = 0; gr < g.groups; ++gr)            // dcol_g (K_g, S) = w_g^T (K_g, O/G) dy_g (O/G, S)
+                gemm_single_thread<T>(kg, s, og, w + gr * og * kg, 1, kg, dyb + gr * og * s, s, 1, T(0),
+                                      dcol + gr * kg * s, s);
+            T* dxb = dx + b * g.c * g.h * g.w;
+            std::fill(dxb, dxb + g.c * g.h * g.w, T(0));
+            col2im_add(g, dcol, dxb);
+        }
+    }
+    for (int t = 0; t < threads; ++t)                            // fixed order: reproducible sums
+        for (index_t i = 0; i < wsize + g.o; ++i) (i < wsize ? dw[i] : db[i - wsize]) += part[t * per_thread + i];
+}
+
+}  // namespace typenet::kernels::cpu

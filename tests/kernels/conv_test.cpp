@@ -1,0 +1,230 @@
+// tests/kernels/conv_test.cpp — kernels/cpu/conv.hpp (im2col + GEMM) against a plain nested-loop
+// direct convolution written here, on a few hundred sampled ragged geometries (channels 1..5,
+// H, W 1..11, K 1..4, stride 1..3, padding 0..2, dilation 1..2, groups dividing both channel
+// counts), in double, with one thread and with two.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "typenet/kernels/cpu/conv.hpp"
+
+namespace {
+using typenet::kernels::cpu::index_t;
+using typenet::kernels::cpu::conv2d_geometry;
+
+// splitmix64: the same sample of geometries on every platform.
+struct draw {
+    std::uint64_t state;
+    std::uint64_t next() {
+        std::uint64_t z = (state += 0x9E3779B97F4A7C15ull);
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+        return z ^ (z >> 31);
+    }
+    index_t in(index_t lo, index_t hi) { return lo + index_t(next() % std::uint64_t(hi - lo + 1)); }   // [lo, hi]
+    double uniform() { return double(next() >> 11) * 0x1.0p-53 * 2 - 1; }                              // [-1, 1)
+};
+
+struct conv_ref_result {
+    std::vector<double> y, dx, dw, db;
+};
+
+// The definition, one output (or one gradient term) at a time:
+//   y[b, o, oy, ox] = bias[o] + sum_{ci, ky, kx} w[o, ci, ky, kx] x[b, g*C/G + ci, oy S - P + ky D, ox S - P + kx D]
+// with g = o / (O/G) and x zero outside the image; dx, dw, db are its adjoints.
+conv_ref_result conv2d_direct(const conv2d_geometry& g, index_t batch, const std::vector<double>& x,
+                              const std::vector<double>& w, const std::vector<double>& bias,
+                              const std::vector<double>& dy) {
+    const index_t oh = g.oh(), ow = g.ow(), cg = g.c / g.groups, og = g.o / g.groups;
+    conv_ref_result r;
+    r.y.assign(std::size_t(batch * g.o * oh * ow), 0.0);
+    r.dx.assign(x.size(), 0.0);
+    r.dw.assign(w.size(), 0.0);
+    r.db.assign(bias.size(), 0.0);
+    for (index_t b = 0; b < batch; ++b)
+        for (index_t o = 0; o < g.o; ++o)
+            for (index_t oy = 0; oy < oh; ++oy)
+                for (index_t ox = 0; ox < ow; ++ox) {
+                    const std::size_t yi = std::size_t(((b * g.o + o) * oh + oy) * ow + ox);
+                    double acc = bias[std::size_t(o)];
+                    const double d = dy[yi];
+                    r.db[std::size_t(o)] += d;
+                    for (index_t ci = 0; ci < cg; ++ci)
+                        for (index_t ky = 0; ky < g.kh; ++ky)
+                            for (index_t kx = 0; kx < g.kw; ++kx) {
+                                const index_t iy = oy * g.stride - g.pad + ky * g.dilation;
+                                const index_t ix = ox * g.stride - g.pad + kx * g.dilation;
+                                if (iy < 0 || iy >= g.h || ix < 0 || ix >= g.w) continue;
+                                const index_t c = (o / og) * cg + ci;
+                                const std::size_t xi = std::size_t(((b * g.c + c) * g.h + iy) * g.w + ix);
+                                const std::size_t wi = std::size_t(((o * cg + ci) * g.kh + ky) * g.kw + kx);
+                                acc += w[wi] * x[xi];
+                                r.dx[xi] += w[wi] * d;
+                                r.dw[wi] += d * x[xi];
+                            }
+                    r.y[yi] = acc;
+                }
+    return r;
+}
+
+// Max |got - expected| / max(1, |expected|); reports the first bad index.
+double max_error(const std::vector<double>& got, const std::vector<double>& expected, const char* what,
+                 const std::string& config) {
+    REQUIRE_MESSAGE(got.size() == expected.size(), config, " ", what);
+    double e = 0;
+    for (std::size_t i = 0; i < got.size(); ++i) {
+        const double err = std::abs(got[i] - expected[i]) / std::max(1.0, std::abs(expected[i]));
+        if (!(err <= 1e-11) && e <= 1e-11)
+            MESSAGE(config, " ", what, "[", i, "]: got ", got[i], ", expected ", expected[i]);
+        if (!(err <= e)) e = err;
+    }
+    return e;
+}
+
+std::string describe(const conv2d_geometry& g, index_t batch) {
+    char s[200];
+    std::snprintf(s, sizeof s, "B=%ld C=%ld H=%ld W=%ld O=%ld K=%ldx%ld stride=%ld pad=%ld dilation=%ld groups=%ld",
+                  long(batch), long(g.c), long(g.h), long(g.w), long(g.o), long(g.kh), long(g.kw), long(g.stride),
+                  long(g.pad), long(g.dilation), long(g.groups));
+    return s;
+}
+
+// Runs forward and backward (with and without dx) of one geometry against the reference; returns
+// the worst error. dw and db start from nonzero values: the kernel must add to them.
+double check_geometry(const conv2d_geometry& g, index_t batch, draw& d) {
+    const std::string config = describe(g, batch);
+    const index_t oh = g.oh(), ow = g.ow();
+    REQUIRE_MESSAGE((oh >= 1 && ow >= 1), config);
+    std::vector<double> x(std::size_t(batch * g.c * g.h * g.w)), w(std::size_t(g.o * g.c / g.groups * g.kh * g.kw)),
+        bias(std::size_t(g.o)), dy(std::size_t(batch * g.o * oh * ow));
+    for (auto* v : {&x, &w, &bias, &dy})
+        for (auto& e : *v) e = d.uniform();
+    const conv_ref_result ref = conv2d_direct(g, batch, x, w, bias, dy);
+
+    std::vector<double> y(ref.y.size(), std::numeric_limits<double>::quiet_NaN());
+    std::vector<double> col(std::size_t(batch * g.col_size()), std::numeric_limits<double>::quiet_NaN());
+    typenet::kernels::cpu::conv2d_forward(g, batch, x.data(), w.data(), bias.data(), y.data(), col.data());
+    double worst = max_error(y, ref.y, "y", config);
+
+    std::vector<double> dw0(w.size()), db0(bias.size());
+    for (auto& e : dw0) e = d.uniform();
+    for (auto& e : db0) e = d.uniform();
+    std::vector<double> dw_expect(w.size()), db_expect(bias.size());
+    for (std::size_t i = 0; i < w.size(); ++i) dw_expect[i] = dw0[i] + ref.dw[i];
+    for (std::size_t i = 0; i < bias.size(); ++i) db_expect[i] = db0[i] + ref.db[i];
+
+    std::vector<double> dx(x.size(), std::numeric_limits<double>::quiet_NaN()), dw = dw0, db = db0;
+    typenet::kernels::cpu::conv2d_backward(g, batch, w.data(), dy.data(), col.data(), dx.data(), dw.data(), db.data());
+    worst = std::max(worst, max_error(dx, ref.dx, "dx", config));
+    worst = std::max(worst, max_error(dw, dw_expect, "dw", config));
+    worst = std::max(worst, max_error(db, db_expect, "db", config));
+
+    // Again, without dx, from the same forward: the same parameter gradients.
+    dw = dw0;
+    db = db0;
+    typenet::kernels::cpu::conv2d_backward(g, batch, w.data(), dy.data(), col.data(), static_cast<double*>(nullptr),
+                                           dw.data(), db.data());
+    worst = std::max(worst, max_error(dw, dw_expect, "dw (second backward, no dx)", config));
+    worst = std::max(worst, max_error(db, db_expect, "db (second backward, no dx)", config));
+    return worst;
+}
+
+index_t pick_divisor(index_t a, index_t b, draw& d) {   // a random common divisor of a and b
+    std::vector<index_t> divs;
+    for (index_t k = 1; k <= std::min(a, b); ++k)
+        if (a % k == 0 && b % k == 0) divs.push_back(k);
+    return divs[std::size_t(d.in(0, index_t(divs.size()) - 1))];
+}
+
+std::vector<std::pair<conv2d_geometry, index_t>> sampled_geometries(std::size_t n) {
+    draw d{20240614};
+    std::vector<std::pair<conv2d_geometry, index_t>> out;
+    while (out.size() < n) {
+        conv2d_geometry g{};
+        g.c = d.in(1, 5); g.h = d.in(1, 11); g.w = d.in(1, 11);
+        g.o = d.in(1, 5); g.kh = d.in(1, 4); g.kw = d.in(1, 4);
+        if (d.in(0, 2) == 0) g.kw = g.kh;                                 // square kernels too
+        g.stride = d.in(1, 3); g.pad = d.in(0, 2); g.dilation = d.in(1, 2);
+        g.groups = pick_divisor(g.c, g.o, d);
+        if (g.dilation * (g.kh - 1) + 1 > g.h + 2 * g.pad || g.dilation * (g.kw - 1) + 1 > g.w + 2 * g.pad) continue;
+        out.push_back({g, d.in(1, 4)});
+    }
+    return out;
+}
+
+struct restore_threads {
+    int saved = typenet::kernels::cpu::max_threads();
+    ~restore_threads() { typenet::kernels::cpu::set_num_threads(saved); }
+};
+}  // namespace
+
+TEST_CASE("conv2d kernels match a direct convolution on sampled ragged geometries") {
+    restore_threads restore;
+    const auto geoms = sampled_geometries(300);
+    std::size_t with_groups = 0, with_dilation = 0, with_stride = 0, with_pad = 0, rect = 0;
+    for (const auto& [g, b] : geoms) {
+        with_groups += g.groups > 1;
+        with_dilation += g.dilation > 1;
+        with_stride += g.stride > 1;
+        with_pad += g.pad > 0;
+        rect += g.kh != g.kw;
+    }
+    CHECK(with_groups > 30);   // the sample covers every option
+    CHECK(with_dilation > 30);
+    CHECK(with_stride > 30);
+    CHECK(with_pad > 30);
+    CHECK(rect > 30);
+    for (int threads : {1, 2}) {
+        CAPTURE(threads);
+        typenet::kernels::cpu::set_num_threads(threads);
+        draw d{std::uint64_t(99 + threads)};
+        double worst = 0;
+        for (const auto& [g, b] : geoms) worst = std::max(worst, check_geometry(g, b, d));
+        CHECK(worst < 1e-11);
+    }
+}
+
+TEST_CASE("conv2d kernels split the batch over two threads and still match") {
+    restore_threads restore;
+    typenet::kernels::cpu::set_num_threads(2);
+    // Big enough that conv_threads asks for two threads in forward and backward (when OpenMP is on);
+    // odd batches split unevenly. {C, H, W, O, KH, KW, stride, pad, dilation, groups}
+    const conv2d_geometry geoms[] = {
+        {5, 11, 11, 5, 4, 4, 1, 2, 1, 1},
+        {8, 20, 19, 8, 3, 3, 1, 1, 2, 2},
+        {6, 40, 37, 12, 3, 2, 2, 1, 1, 3},
+    };
+    draw d{7};
+    for (const auto& g : geoms) {
+        for (index_t batch : {6, 7, 9}) {
+            const index_t kg = g.col_rows() / g.groups, s = g.oh() * g.ow();
+#if defined(_OPENMP)
+            CHECK(typenet::kernels::cpu::detail::conv_threads(batch, 2.0 * double(g.o * kg * s)) == 2);
+#endif
+            CHECK(check_geometry(g, batch, d) < 1e-11);
+        }
+    }
+}
+
+TEST_CASE("col2im_add is the adjoint of im2col") {
+    draw d{3};
+    for (const auto& [g, b] : sampled_geometries(60)) {
+        (void)b;
+        std::vector<double> x(std::size_t(g.c * g.h * g.w)), c(std::size_t(g.col_size())), col(c.size()),
+            back(x.size(), 0.0);
+        for (auto& e : x) e = d.uniform();
+        for (auto& e : c) e = d.uniform();
+        typenet::kernels::cpu::im2col(g, x.data(), col.data());
+        typenet::kernels::cpu::col2im_add(g, c.data(), back.data());
+        double lhs = 0, rhs = 0;                   // <im2col(x), c> == <x, col2im(c)>
+        for (std::size_t i = 0; i < c.size(); ++i) lhs += col[i] * c[i];
+        for (std::size_t i = 0; i < x.size(); ++i) rhs += x[i] * back[i];
+        CHECK_MESSAGE(std::abs(lhs - rhs) <= 1e-12 * std::max(1.0, std::abs(lhs)), describe(g, 1));
+    }
+}
