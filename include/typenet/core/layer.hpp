@@ -5,8 +5,12 @@
 //   output_shape                      shape of one output sample
 //   param_count                       trainable scalars (0 when absent), a slice of the network's
 //                                     one parameter buffer; the layer's order within it is fixed
-//   cache_per_sample                  scratch kept from forward to backward (0 when absent)
+//   cache_per_sample, cache_fixed     scratch kept from forward to backward: B * per_sample + fixed
+//                                     scalars (0 when absent)
+//   state_count                       non-trainable scalars kept across steps and saved with the
+//                                     model (batch norm's running statistics; 0 when absent)
 //   init(p, gen)                      fills its parameters from the seeded generator
+//   init_state(s)                     sets its state to the initial values (when state_count > 0)
 //   forward(fwd_args)                 y = f(x)
 //   backward(bwd_args)                requires: forward ran on the same x in the same pass.
 //                                     ensures:  dx = dL/dx  (written, =; skipped when dx is null)
@@ -32,8 +36,9 @@ struct fwd_args {
     const T* p;             // (param_count) this layer's parameters
     const T* x;             // (B, in...)
     T* y;                   // (B, out...)
-    T* cache;               // (B, cache_per_sample)
+    T* cache;               // (B * cache_per_sample + cache_fixed)
     rng* gen;               // for layers that draw at train time (dropout)
+    T* state;               // (state_count) running statistics; updated in mode::train
 };
 
 template <class T>
@@ -45,7 +50,8 @@ struct bwd_args {
     const T* dy;            // (B, out...)
     T* dx;                  // (B, in...)  written; null when the input needs no gradient
     T* dp;                  // (param_count) accumulated
-    T* cache;               // (B, cache_per_sample) as forward left it
+    T* cache;               // (B * cache_per_sample + cache_fixed) as forward left it
+    const T* state;         // (state_count)
 };
 
 // ---- compile-time checks --------------------------------------------------------------------------
@@ -63,6 +69,12 @@ template <class B> constexpr std::size_t param_count_of() {
 }
 template <class B> constexpr std::size_t cache_per_sample_of() {
     if constexpr (requires { B::cache_per_sample; }) return B::cache_per_sample; else return 0;
+}
+template <class B> constexpr std::size_t cache_fixed_of() {
+    if constexpr (requires { B::cache_fixed; }) return B::cache_fixed; else return 0;
+}
+template <class B> constexpr std::size_t state_count_of() {
+    if constexpr (requires { B::state_count; }) return B::state_count; else return 0;
 }
 
 // A layer bound to In, when it accepts In; the fold of network<> never names a rejected binding.

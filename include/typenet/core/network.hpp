@@ -8,11 +8,6 @@
 #pragma once
 #include <algorithm>
 #include <array>
-#include <boost/hana/append.hpp>
-#include <boost/hana/back.hpp>
-#include <boost/hana/fold_left.hpp>
-#include <boost/hana/tuple.hpp>
-#include <boost/hana/type.hpp>
 #include <cstddef>
 #include <span>
 #include <sstream>
@@ -24,44 +19,12 @@
 #include <xtensor/xtensor.hpp>
 
 #include "typenet/core/aligned.hpp"
+#include "typenet/core/chain.hpp"
 #include "typenet/core/layer.hpp"
 
 namespace typenet {
 
 namespace detail {
-namespace hana = boost::hana;
-
-// (In_0, In_1, ..., In_n): In_0 the input, In_{i+1} = output_of<L_i, In_i>; invalid_shape past an error.
-template <class In, class... L>
-constexpr auto shape_chain() {
-    return hana::fold_left(hana::tuple_t<L...>, hana::make_tuple(hana::type_c<In>), [](auto acc, auto l) {
-        using prev = typename decltype(+hana::back(acc))::type;
-        using layer = typename decltype(l)::type;
-        return hana::append(acc, hana::type_c<typename output_of<layer, prev>::type>);
-    });
-}
-// The chain as a plain list, so a diagnostic's "required from" line reads
-// all_checks<shapes<shape<1, 28, 28>, invalid_shape, ...>, ...> rather than Hana's internals.
-template <class... S> struct shapes {};
-template <class... S> shapes<typename S::type...> as_shapes(hana::tuple<S...>);
-template <std::size_t I, class Chain> struct shape_at_impl;
-template <std::size_t I, class... S> struct shape_at_impl<I, shapes<S...>> {
-    using type = std::tuple_element_t<I, std::tuple<S...>>;
-};
-template <std::size_t I, class Chain>
-using shape_at = typename shape_at_impl<I, Chain>::type;
-
-// A layer after a failed one is not checked: its input is already known to be wrong.
-struct skipped_check { static constexpr bool ok = true; };
-template <std::size_t I, class L, class In>
-using check_or_skip = std::conditional_t<is_valid_shape<In>, layer_check<I, L, In>, skipped_check>;
-
-template <class Chain, class Seq, class... L> struct all_checks;
-template <class Chain, std::size_t... I, class... L>
-struct all_checks<Chain, std::index_sequence<I...>, L...> {
-    static constexpr bool ok = (check_or_skip<I, L, shape_at<I, Chain>>::ok && ...);
-};
-
 // Stands in for the network's body when a check failed, so that the failed static_assert is the
 // only error the user reads (the model cannot be used anyway).
 struct ill_formed_network {
@@ -108,42 +71,28 @@ namespace detail {
 template <class T, class In, class... Bound>
 class network_body {
     static_assert(std::is_floating_point_v<T>, "typenet: network parameters must be float or double");
-    static constexpr std::size_t n_layers = sizeof...(Bound);
-    using layers_tuple = std::tuple<Bound...>;
-    template <std::size_t I> using layer_t = std::tuple_element_t<I, layers_tuple>;
-
-    static constexpr std::array<std::size_t, n_layers> param_sizes{param_count_of<Bound>()...};
-    static constexpr std::array<std::size_t, n_layers> cache_sizes{cache_per_sample_of<Bound>()...};
-    // activation i: 0 the input, i + 1 the output of layer i (per-sample sizes)
-    static constexpr std::array<std::size_t, n_layers + 1> act_sizes{In::size, Bound::output_shape::size...};
-
-    template <std::size_t N>
-    static constexpr std::array<std::size_t, N + 1> prefix(const std::array<std::size_t, N>& a) {
-        std::array<std::size_t, N + 1> o{};
-        for (std::size_t i = 0; i < N; ++i) o[i + 1] = o[i] + a[i];
-        return o;
-    }
-    static constexpr auto param_offsets = prefix(param_sizes);
-    static constexpr auto cache_offsets = prefix(cache_sizes);
-    static constexpr auto act_offsets = prefix(act_sizes);
-    static constexpr std::size_t max_act = *std::max_element(act_sizes.begin(), act_sizes.end());
+    using chain_t = chain<In, Bound...>;
+    using layers_tuple = typename chain_t::layers;
 
 public:
     using scalar = T;
     using input_shape = In;
-    using output_shape = typename layer_t<n_layers - 1>::output_shape;
-    static constexpr std::size_t depth = n_layers;
-    static constexpr std::size_t param_count = param_offsets[n_layers];
-    // Activations kept for backward, layer caches, and two gradient buffers, per sample.
-    static constexpr std::size_t workspace_per_sample =
-        act_offsets[n_layers + 1] + cache_offsets[n_layers] + 2 * max_act;
+    using output_shape = typename chain_t::output_shape;
+    static constexpr std::size_t depth = sizeof...(Bound);
+    static constexpr std::size_t param_count = chain_t::param_count;
+    static constexpr std::size_t state_count = chain_t::state_count;   // running statistics
+    // The input and output of a batch, the chain's activations, caches and two gradient buffers,
+    // per sample (plus chain_t::ws_fixed scalars per batch).
+    static constexpr std::size_t workspace_per_sample = In::size + output_shape::size + chain_t::ws_per_sample;
 
-    explicit network_body(seed s = seed{0}) : params_(param_count), grads_(param_count) { init(s); }
+    explicit network_body(seed s = seed{0}) : params_(param_count), grads_(param_count), state_(state_count) { init(s); }
 
-    // Draws every parameter again from the seed, layer by layer in order; gradients to zero.
+    // Draws every parameter again from the seed, layer by layer in order; state to its initial
+    // values; gradients to zero.
     void init(seed s) {
         rng g(s);
-        init_layers(g, std::index_sequence_for<Bound...>{});
+        chain_t::init(layers_, params_.data(), g);
+        chain_t::init_state(layers_, state_.data());
         gen_.reseed(seed{s.value ^ 0x5eed5eed5eed5eedull});
         zero_grad();
     }
@@ -152,9 +101,19 @@ public:
     std::span<const T> parameters() const { return {params_.data(), param_count}; }
     std::span<T> gradients() { return {grads_.data(), param_count}; }
     std::span<const T> gradients() const { return {grads_.data(), param_count}; }
-    template <std::size_t I> std::span<T> layer_parameters() { return parameters().subspan(param_offsets[I], param_sizes[I]); }
-    template <std::size_t I> std::span<T> layer_gradients() { return gradients().subspan(param_offsets[I], param_sizes[I]); }
+    template <std::size_t I> std::span<T> layer_parameters() {
+        return parameters().subspan(chain_t::param_offsets[I], chain_t::param_sizes[I]);
+    }
+    template <std::size_t I> std::span<T> layer_gradients() {
+        return gradients().subspan(chain_t::param_offsets[I], chain_t::param_sizes[I]);
+    }
     void zero_grad() { std::fill(grads_.begin(), grads_.end(), T(0)); }
+    // Non-trainable values kept across steps (batch norm's running mean and variance).
+    std::span<T> state() { return {state_.data(), state_count}; }
+    std::span<const T> state() const { return {state_.data(), state_count}; }
+    template <std::size_t I> std::span<T> layer_state() {
+        return state().subspan(chain_t::state_offsets[I], chain_t::state_sizes[I]);
+    }
     rng& generator() { return gen_; }
 
     // Sizes the workspace for batches up to `batch`; forward calls it, so this only moves the one
@@ -162,9 +121,9 @@ public:
     void reserve(index_t batch) {
         if (batch <= capacity_) return;
         const auto b = static_cast<std::size_t>(batch);
-        acts_.assign(b * act_offsets[n_layers + 1], T(0));
-        caches_.assign(b * cache_offsets[n_layers], T(0));
-        grad_bufs_.assign(2 * b * max_act, T(0));
+        in_.assign(b * In::size, T(0));
+        out_.assign(b * output_shape::size, T(0));
+        ws_.assign(b * chain_t::ws_per_sample + chain_t::ws_fixed, T(0));
         capacity_ = batch;
     }
 
@@ -173,16 +132,17 @@ public:
         if (batch <= 0) throw std::invalid_argument("typenet: forward: batch size must be > 0, got " + std::to_string(batch));
         reserve(batch);
         batch_ = batch;
-        std::copy(x, x + batch * index_t(In::size), act(0));
-        forward_layers(m, std::index_sequence_for<Bound...>{});
-        return act(n_layers);
+        std::copy(x, x + batch * index_t(In::size), in_.data());
+        chain_t::forward(layers_, batch, m, params_.data(), state_.data(), in_.data(), out_.data(), ws_.data(), &gen_);
+        return out_.data();
     }
 
     // dy (B, out...) of the last forward -> parameter gradients (+=) and, when dx is given,
     // dx (B, in...) = dL/dx.
     void backward(const T* dy, T* dx = nullptr) {
         if (batch_ == 0) throw std::logic_error("typenet: backward: call forward first");
-        backward_layer<n_layers - 1>(dy, dx);
+        chain_t::backward(layers_, batch_, params_.data(), state_.data(), in_.data(), out_.data(), dy, dx,
+                          grads_.data(), ws_.data());
     }
 
     // The xtensor face: x has shape (B, in...), the result (B, out...) views the workspace.
@@ -209,35 +169,12 @@ public:
     static std::string summary() {
         std::ostringstream os;
         os << "input " << In::str() << "\n";
-        summarize(os, std::index_sequence_for<Bound...>{});
+        chain_t::summarize(os, "");
         os << "parameters: " << param_count << "\n";
         return os.str();
     }
 
 private:
-    T* act(std::size_t i) { return acts_.data() + batch_ * index_t(act_offsets[i]); }
-    T* cache(std::size_t i) { return caches_.data() + batch_ * index_t(cache_offsets[i]); }
-
-    template <std::size_t... I> void init_layers(rng& g, std::index_sequence<I...>) {
-        (std::get<I>(layers_).init(params_.data() + param_offsets[I], g), ...);
-    }
-    template <std::size_t... I> void forward_layers(mode m, std::index_sequence<I...>) {
-        (std::get<I>(layers_).forward(fwd_args<T>{batch_, m, params_.data() + param_offsets[I], act(I),
-                                                  act(I + 1), cache(I), &gen_}),
-         ...);
-    }
-    template <std::size_t I> void backward_layer(const T* dy, T* dx_user) {
-        T* dx = I == 0 ? dx_user : grad_bufs_.data() + (I % 2) * batch_ * index_t(max_act);
-        std::get<I>(layers_).backward(bwd_args<T>{batch_, params_.data() + param_offsets[I], act(I), act(I + 1),
-                                                  dy, dx, grads_.data() + param_offsets[I], cache(I)});
-        if constexpr (I > 0) backward_layer<I - 1>(dx, dx_user);
-    }
-    template <std::size_t... I> static void summarize(std::ostream& os, std::index_sequence<I...>) {
-        ((os << I << "  " << layer_t<I>::name() << "  " << layer_t<I>::input_shape::str() << " -> "
-             << layer_t<I>::output_shape::str() << "  params " << param_sizes[I] << "\n"),
-         ...);
-    }
-
     template <class E, std::size_t... S>
     static index_t check_batch(const char* what, const E& x, shape<S...>) {
         const auto& sh = x.shape();
@@ -263,7 +200,9 @@ private:
 
     layers_tuple layers_{};
     aligned_vector<T> params_, grads_;         // (param_count) each
-    aligned_vector<T> acts_, caches_, grad_bufs_;
+    aligned_vector<T> state_;                  // (state_count)
+    aligned_vector<T> in_, out_;               // (B, in...), (B, out...)
+    aligned_vector<T> ws_;                     // the chain's workspace
     index_t capacity_ = 0, batch_ = 0;
     rng gen_;
 };

@@ -1,0 +1,178 @@
+// core/chain.hpp — binding a layer list (the shape chain and its checks) and running the bound
+// list in sequence over memory it is given: the engine of network<> and of the sequential<> and
+// residual<> combinators. A chain owns nothing; its sizes and offsets are compile-time constants.
+//
+// Workspace for a batch of B (ws_per_sample * B + ws_fixed scalars):
+//   internal activations  outputs of layers 0 .. n-2             (B, sum of their sizes)
+//   caches                each layer's cache                      (B * per-sample + fixed)
+//   gradient buffers      two, ping-pong, of the widest internal  (2, B, widest)
+#pragma once
+#include <algorithm>
+#include <boost/hana/append.hpp>
+#include <boost/hana/back.hpp>
+#include <boost/hana/fold_left.hpp>
+#include <boost/hana/tuple.hpp>
+#include <boost/hana/type.hpp>
+#include <array>
+#include <cstddef>
+#include <ostream>
+#include <string>
+#include <type_traits>
+#include <tuple>
+#include <utility>
+
+#include "typenet/core/layer.hpp"
+
+namespace typenet::detail {
+namespace hana = boost::hana;
+
+// (In_0, In_1, ..., In_n): In_0 the input, In_{i+1} = output_of<L_i, In_i>; invalid_shape past an error.
+template <class In, class... L>
+constexpr auto shape_chain() {
+    return hana::fold_left(hana::tuple_t<L...>, hana::make_tuple(hana::type_c<In>), [](auto acc, auto l) {
+        using prev = typename decltype(+hana::back(acc))::type;
+        using layer = typename decltype(l)::type;
+        return hana::append(acc, hana::type_c<typename output_of<layer, prev>::type>);
+    });
+}
+// The chain as a plain list, so a diagnostic's "required from" line reads
+// all_checks<shapes<shape<1, 28, 28>, invalid_shape, ...>, ...> rather than Hana's internals.
+template <class... S> struct shapes {};
+template <class... S> shapes<typename S::type...> as_shapes(hana::tuple<S...>);
+template <std::size_t I, class Chain> struct shape_at_impl;
+template <std::size_t I, class... S> struct shape_at_impl<I, shapes<S...>> {
+    using type = std::tuple_element_t<I, std::tuple<S...>>;
+};
+template <std::size_t I, class Chain>
+using shape_at = typename shape_at_impl<I, Chain>::type;
+
+// A layer after a failed one is not checked: its input is already known to be wrong.
+struct skipped_check { static constexpr bool ok = true; };
+template <std::size_t I, class L, class In>
+using check_or_skip = std::conditional_t<is_valid_shape<In>, layer_check<I, L, In>, skipped_check>;
+
+template <class Chain, class Seq, class... L> struct all_checks;
+template <class Chain, std::size_t... I, class... L>
+struct all_checks<Chain, std::index_sequence<I...>, L...> {
+    static constexpr bool ok = (check_or_skip<I, L, shape_at<I, Chain>>::ok && ...);
+};
+
+
+template <std::size_t N>
+constexpr std::array<std::size_t, N + 1> prefix_sums(const std::array<std::size_t, N>& a) {
+    std::array<std::size_t, N + 1> o{};
+    for (std::size_t i = 0; i < N; ++i) o[i + 1] = o[i] + a[i];
+    return o;
+}
+
+template <class In, class... Bound>
+struct chain {
+    static constexpr std::size_t n = sizeof...(Bound);
+    static_assert(n > 0);
+    using layers = std::tuple<Bound...>;
+    template <std::size_t I> using layer_t = std::tuple_element_t<I, layers>;
+    using input_shape = In;
+    using output_shape = typename layer_t<n - 1>::output_shape;
+
+    static constexpr std::array<std::size_t, n> param_sizes{param_count_of<Bound>()...};
+    static constexpr std::array<std::size_t, n> state_sizes{state_count_of<Bound>()...};
+    static constexpr std::array<std::size_t, n> cache_sizes{cache_per_sample_of<Bound>()...};
+    static constexpr std::array<std::size_t, n> cache_fixed{cache_fixed_of<Bound>()...};
+    static constexpr std::array<std::size_t, n> out_sizes{Bound::output_shape::size...};
+    static constexpr std::array<std::size_t, n> internal_sizes = [] {   // the last output is the caller's
+        auto a = out_sizes;
+        a[n - 1] = 0;
+        return a;
+    }();
+    static constexpr auto param_offsets = prefix_sums(param_sizes);
+    static constexpr auto state_offsets = prefix_sums(state_sizes);
+    static constexpr auto cache_offsets = prefix_sums(cache_sizes);
+    static constexpr auto cache_fixed_offsets = prefix_sums(cache_fixed);
+    static constexpr auto act_offsets = prefix_sums(internal_sizes);
+    static constexpr std::size_t widest = *std::max_element(internal_sizes.begin(), internal_sizes.end());
+
+    static constexpr std::size_t param_count = param_offsets[n];
+    static constexpr std::size_t state_count = state_offsets[n];
+    static constexpr std::size_t ws_per_sample = act_offsets[n] + cache_offsets[n] + 2 * widest;
+    static constexpr std::size_t ws_fixed = cache_fixed_offsets[n];
+
+    template <class T>
+    static void init(const layers& ls, T* p, rng& g) {
+        init_params(ls, p, g, std::index_sequence_for<Bound...>{});
+    }
+    template <class T>
+    static void init_state(const layers& ls, T* st) {
+        init_states(ls, st, std::index_sequence_for<Bound...>{});
+    }
+
+    // x (B, In) -> y (B, Out); ws as laid out above.
+    template <class T>
+    static void forward(const layers& ls, index_t b, mode m, const T* p, T* st, const T* x, T* y, T* ws, rng* gen) {
+        forward_each(ls, b, m, p, st, x, y, ws, gen, std::index_sequence_for<Bound...>{});
+    }
+
+    // dy (B, Out) -> dp += ..., dx (B, In) when not null; x, y, ws as forward left them.
+    template <class T>
+    static void backward(const layers& ls, index_t b, const T* p, const T* st, const T* x, const T* y, const T* dy,
+                         T* dx, T* dp, T* ws) {
+        backward_from<n - 1>(ls, b, p, st, x, y, dy, dx, dp, ws);
+    }
+
+    // One line per layer: "<prefix>I  name  in -> out  params N".
+    static void summarize(std::ostream& os, const std::string& prefix) {
+        summarize_each(os, prefix, std::index_sequence_for<Bound...>{});
+    }
+
+private:
+    template <class T> static T* act(T* ws, index_t b, std::size_t i) { return ws + b * index_t(act_offsets[i]); }
+    template <class T> static T* cache(T* ws, index_t b, std::size_t i) {
+        return ws + b * index_t(act_offsets[n] + cache_offsets[i]) + index_t(cache_fixed_offsets[i]);
+    }
+    template <class T> static T* grad_buf(T* ws, index_t b, std::size_t k) {
+        return ws + b * index_t(act_offsets[n] + cache_offsets[n]) + index_t(cache_fixed_offsets[n]) +
+               index_t(k) * b * index_t(widest);
+    }
+
+    template <class T, std::size_t... I>
+    static void init_params(const layers& ls, T* p, rng& g, std::index_sequence<I...>) {
+        (std::get<I>(ls).init(p + param_offsets[I], g), ...);
+    }
+    template <class T, std::size_t... I>
+    static void init_states(const layers& ls, T* st, std::index_sequence<I...>) {
+        auto one = [&](auto i) {
+            constexpr std::size_t k = decltype(i)::value;
+            if constexpr (state_sizes[k] > 0) std::get<k>(ls).init_state(st + state_offsets[k]);
+        };
+        (one(std::integral_constant<std::size_t, I>{}), ...);
+    }
+    template <std::size_t I, class T> static const T* input_of(const T* x, T* ws, index_t b) {
+        if constexpr (I == 0) return x; else return act(ws, b, I - 1);
+    }
+    template <std::size_t I, class T> static T* output_of(T* y, T* ws, index_t b) {
+        if constexpr (I == n - 1) return y; else return act(ws, b, I);
+    }
+    template <class T, std::size_t... I>
+    static void forward_each(const layers& ls, index_t b, mode m, const T* p, T* st, const T* x, T* y, T* ws, rng* gen,
+                             std::index_sequence<I...>) {
+        (std::get<I>(ls).forward(fwd_args<T>{b, m, p + param_offsets[I], input_of<I>(x, ws, b),
+                                             output_of<I>(y, ws, b), cache(ws, b, I), gen, st + state_offsets[I]}),
+         ...);
+    }
+    template <std::size_t I, class T>
+    static void backward_from(const layers& ls, index_t b, const T* p, const T* st, const T* x, const T* y,
+                              const T* dy, T* dx_user, T* dp, T* ws) {
+        T* dx = I == 0 ? dx_user : grad_buf(ws, b, I % 2);
+        std::get<I>(ls).backward(bwd_args<T>{b, p + param_offsets[I], input_of<I>(x, ws, b),
+                                             output_of<I>(const_cast<T*>(y), ws, b), dy, dx, dp + param_offsets[I],
+                                             cache(ws, b, I), st + state_offsets[I]});
+        if constexpr (I > 0) backward_from<I - 1>(ls, b, p, st, x, y, dx, dx_user, dp, ws);
+    }
+    template <std::size_t... I>
+    static void summarize_each(std::ostream& os, const std::string& prefix, std::index_sequence<I...>) {
+        ((os << prefix << I << "  " << layer_t<I>::name() << "  " << layer_t<I>::input_shape::str() << " -> "
+             << layer_t<I>::output_shape::str() << "  params " << param_sizes[I] << "\n"),
+         ...);
+    }
+};
+
+}  // namespace typenet::detail
