@@ -11,12 +11,17 @@
 #include "typenet/data/idx.hpp"
 #include "typenet/kernels/cpu/common.hpp"
 #include "typenet/layers/activation.hpp"
+#include "typenet/layers/combinators.hpp"
 #include "typenet/layers/conv.hpp"
 #include "typenet/layers/dense.hpp"
+#include "typenet/layers/dropout.hpp"
 #include "typenet/layers/flatten.hpp"
+#include "typenet/layers/norm.hpp"
 #include "typenet/layers/pool.hpp"
 #include "typenet/losses/losses.hpp"
+#include "typenet/optim/clip.hpp"
 #include "typenet/optim/optimizers.hpp"
+#include "typenet/optim/schedules.hpp"
 #include "typenet/train/fit.hpp"
 
 namespace typenet {

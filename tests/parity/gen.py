@@ -280,6 +280,156 @@ def lenet():
     w.close()
 
 
+
+def norm():
+    # torch.nn.BatchNorm2d(3) on (4, 3, 4, 5) and BatchNorm1d(6) on (5, 6) in training (batch
+    # statistics; running statistics after 1 and 3 passes, momentum 0.1 and 0.3), BatchNorm2d in
+    # evaluation with given running statistics, LayerNorm(7) on (3, 2, 7). Eps 1e-5 throughout.
+    gen = torch.Generator().manual_seed(20240620)
+
+    def dy_(shape, scale, k):
+        return torch.randint(-k, k + 1, shape, generator=gen).to(torch.float64) / scale
+
+    w = Writer("norm.txt")
+
+    def run(name, layer, x, params=True):
+        x = x.clone().requires_grad_(True)
+        y = layer(x)
+        dy = dy_(y.shape, 4, 8)
+        y.backward(dy)
+        w.add(name + "/x", x); w.add(name + "/dy", dy)
+        if params:
+            w.add(name + "/gamma", layer.weight); w.add(name + "/beta", layer.bias)
+        w.add(name + "/y", y); w.add(name + "/dx", x.grad)
+        w.add(name + "/dgamma", layer.weight.grad); w.add(name + "/dbeta", layer.bias.grad)
+
+    def set_affine(layer, n):
+        with torch.no_grad():
+            layer.weight.copy_(dy_((n,), 8, 16))     # gamma: non-trivial, may be negative
+            layer.bias.copy_(dy_((n,), 8, 16))
+
+    # BatchNorm2d, training: y, dx, dgamma, dbeta of the first pass, then the running statistics.
+    xs = [dy_((4, 3, 4, 5), 4, 8) for _ in range(3)]
+    for m, tag in ((0.1, "m01"), (0.3, "m03")):
+        bn = torch.nn.BatchNorm2d(3, momentum=m)
+        set_affine(bn, 3)
+        bn.train()
+        if tag == "m01":
+            run("bn2d_train", bn, xs[0])
+        else:
+            bn(xs[0])
+        w.add("bn2d_" + tag + "/running_mean1", bn.running_mean)
+        w.add("bn2d_" + tag + "/running_var1", bn.running_var)
+        with torch.no_grad():
+            bn(xs[1]); bn(xs[2])
+        w.add("bn2d_" + tag + "/running_mean3", bn.running_mean)
+        w.add("bn2d_" + tag + "/running_var3", bn.running_var)
+    w.add("bn2d_train/x2", xs[1]); w.add("bn2d_train/x3", xs[2])
+
+    # BatchNorm2d, evaluation: normalised with the given running statistics (constants in backward).
+    bn = torch.nn.BatchNorm2d(3)
+    set_affine(bn, 3)
+    with torch.no_grad():
+        bn.running_mean.copy_(dy_((3,), 8, 8))
+        bn.running_var.copy_(torch.randint(1, 17, (3,), generator=gen).to(torch.float64) / 8)
+    bn.eval()
+    w.add("bn2d_eval/running_mean", bn.running_mean); w.add("bn2d_eval/running_var", bn.running_var)
+    run("bn2d_eval", bn, dy_((2, 3, 2, 3), 4, 8))
+
+    # BatchNorm1d on features, training.
+    bn = torch.nn.BatchNorm1d(6)
+    set_affine(bn, 6)
+    bn.train()
+    run("bn1d_train", bn, dy_((5, 6), 4, 8))
+    w.add("bn1d_train/running_mean1", bn.running_mean); w.add("bn1d_train/running_var1", bn.running_var)
+
+    # LayerNorm over the last axis of (3, 2, 7): typenet's input<2, 7>.
+    ln = torch.nn.LayerNorm(7)
+    set_affine(ln, 7)
+    run("ln", ln, dy_((3, 2, 7), 4, 8))
+    w.close()
+
+
+def optim2():
+    # RMSprop, learning-rate schedules and gradient clipping. Its own generator, so the files
+    # above are unchanged. p0 (8) and grads (10, 8) as in optimizers(); <config>/p (10, 8) holds
+    # the parameters after each step. Schedules: base lr 0.1, <name>/lr (30) is the lr in use for
+    # epochs 0..29 (scheduler.step() after each); the plateau's lr is read after each
+    # step(metric). Clipping: w (2, 3) and b (2) gradients, typenet's dense<2> on input<3> layout,
+    # flattened: <case>/g before, <case>/norm returned, <case>/clipped after.
+    gen = torch.Generator().manual_seed(20240621)
+    w = Writer("optim2.txt")
+    p0 = torch.randn(8, generator=gen)
+    grads = torch.randn(10, 8, generator=gen)
+    w.add("p0", p0); w.add("grads", grads)
+    configs = [
+        ("rmsprop", dict()),
+        ("rmsprop_momentum", dict(momentum=0.9)),
+        ("rmsprop_centered", dict(centered=True)),
+        ("rmsprop_wd_momentum_centered", dict(weight_decay=0.1, momentum=0.5, centered=True)),
+    ]
+    for name, kw in configs:
+        p = torch.nn.Parameter(p0.clone())
+        opt = torch.optim.RMSprop([p], **kw)
+        after = []
+        for g in grads:
+            p.grad = g.clone()
+            opt.step()
+            after.append(p.detach().clone())
+        w.add(name + "/p", torch.stack(after))
+
+    S = torch.optim.lr_scheduler
+    schedules = [
+        ("step_lr", lambda o: S.StepLR(o, step_size=7, gamma=0.5)),
+        ("exponential_lr", lambda o: S.ExponentialLR(o, gamma=0.9)),
+        ("cosine_lr", lambda o: S.CosineAnnealingLR(o, T_max=20, eta_min=1e-4)),
+    ]
+    for name, make in schedules:
+        opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+        sched = make(opt)
+        lrs = []
+        for _ in range(30):
+            lrs.append(opt.param_groups[0]["lr"])
+            opt.step()
+            sched.step()
+        w.add(name + "/lr", torch.tensor(lrs))
+
+    # Improves, stalls (1.0 * (1 - 1e-4) is not better than 1.0 under the rel threshold), improves
+    # by little and by much, then stalls long enough to reach min_lr in the second case.
+    metrics = [1.0, 0.9, 0.8, 0.8, 0.85, 0.8, 0.79995, 0.7, 0.7, 0.69999, 0.7, 0.5, 0.6, 0.55, 0.5,
+               0.5, 0.4, 0.45, 0.45, 0.45, 0.45, 0.45, 0.45, 0.45, 0.45, 0.45, 0.3, 0.45, 0.45, 0.45]
+    w.add("plateau/metric", torch.tensor(metrics))
+    for name, kw in (("plateau", dict(factor=0.5, patience=2)),
+                     ("plateau_min_lr", dict(factor=0.5, patience=2, min_lr=0.02))):
+        opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+        sched = S.ReduceLROnPlateau(opt, **kw)
+        lrs = []
+        for m in metrics:
+            opt.step()
+            sched.step(m)
+            lrs.append(opt.param_groups[0]["lr"])
+        w.add(name + "/lr", torch.tensor(lrs))
+
+    for name, scale, max_norm in (("clip", 3.0, 1.0), ("noclip", 0.1, 100.0)):
+        pw = torch.nn.Parameter(torch.zeros(2, 3))
+        pb = torch.nn.Parameter(torch.zeros(2))
+        pw.grad = scale * torch.randn(2, 3, generator=gen)
+        pb.grad = scale * torch.randn(2, generator=gen)
+        w.add(name + "/g", torch.cat([pw.grad.reshape(-1), pb.grad]))
+        w.add(name + "/max_norm", torch.tensor(max_norm))
+        norm = torch.nn.utils.clip_grad_norm_([pw, pb], max_norm)
+        w.add(name + "/norm", norm)
+        w.add(name + "/clipped", torch.cat([pw.grad.reshape(-1), pb.grad]))
+    pw = torch.nn.Parameter(torch.zeros(2, 3))
+    pb = torch.nn.Parameter(torch.zeros(2))
+    pw.grad = torch.randn(2, 3, generator=gen)
+    pb.grad = torch.randn(2, generator=gen)
+    w.add("clip_value/g", torch.cat([pw.grad.reshape(-1), pb.grad]))
+    torch.nn.utils.clip_grad_value_([pw, pb], 0.5)
+    w.add("clip_value/clipped", torch.cat([pw.grad.reshape(-1), pb.grad]))
+    w.close()
+
+
 if __name__ == "__main__":
     torch.manual_seed(20240611)
     os.makedirs(DATA, exist_ok=True)
@@ -288,3 +438,5 @@ if __name__ == "__main__":
     # Each of these seeds its own generator, so adding one leaves the files above unchanged.
     for make in (conv2d, pool, lenet):
         make()
+    norm()
+    optim2()

@@ -1,5 +1,5 @@
-// optim/optimizers.hpp — sgd (momentum, Nesterov, weight decay), adam and adamw over a network's
-// flat parameter buffer. Their state is laid out like that buffer, so a step is one pass.
+// optim/optimizers.hpp — sgd (momentum, Nesterov, weight decay), adam, adamw and rmsprop over a
+// network's flat parameter buffer. Their state is laid out like that buffer, so a step is one pass.
 // Hyper-parameters are runtime values (a schedule may change lr); the layout is the type's.
 #pragma once
 #include <span>
@@ -124,6 +124,58 @@ template <class Net> adam(Net&, adam_options) -> adam<Net>;
 template <class Net> adam(Net&) -> adam<Net>;
 template <class Net> adamw(Net&, adamw_options) -> adamw<Net>;
 template <class Net> adamw(Net&) -> adamw<Net>;
+
+// torch.optim.RMSprop: square_avg, grad_avg (centered) and a momentum buffer (momentum > 0).
+struct rmsprop_options {
+    double lr = 1e-2;
+    double alpha = 0.99;            // smoothing of the squared-gradient average
+    double eps = 1e-8;              // added to the root, not under it (as torch)
+    double weight_decay = 0.0;
+    double momentum = 0.0;
+    bool centered = false;          // divide by the gradient's estimated standard deviation
+};
+
+template <model Net>
+class rmsprop {
+public:
+    using T = typename Net::scalar;
+    using options = rmsprop_options;
+    rmsprop(Net& net, rmsprop_options o = {})
+        : net_(net), o_(o), square_avg_(Net::param_count, T(0)),
+          grad_avg_(o.centered ? Net::param_count : 0, T(0)),
+          momentum_(o.momentum > 0.0 ? Net::param_count : 0, T(0)) {
+        detail::require(o.lr >= 0.0, "rmsprop", "lr must be >= 0", o.lr);
+        detail::require(o.alpha >= 0.0 && o.alpha <= 1.0, "rmsprop", "alpha must be in [0, 1]", o.alpha);
+        detail::require(o.eps >= 0.0, "rmsprop", "eps must be >= 0", o.eps);
+        detail::require(o.weight_decay >= 0.0, "rmsprop", "weight_decay must be >= 0", o.weight_decay);
+        detail::require(o.momentum >= 0.0, "rmsprop", "momentum must be >= 0", o.momentum);
+    }
+    void step() {
+        auto p = net_.parameters();
+        kernels::cpu::rmsprop_update(index_t(p.size()), T(o_.lr), T(o_.alpha), T(o_.eps), T(o_.weight_decay),
+                                     T(o_.momentum), o_.centered, p.data(), net_.gradients().data(),
+                                     square_avg_.data(), grad_avg_.data(), momentum_.data());
+        ++steps_;
+    }
+    void zero_grad() { net_.zero_grad(); }
+    double lr() const { return o_.lr; }
+    void set_lr(double lr) { o_.lr = lr; }
+    long steps() const { return steps_; }
+    const rmsprop_options& opts() const { return o_; }
+    std::span<T> square_avg() { return square_avg_; }
+    std::span<T> grad_avg() { return grad_avg_; }            // empty unless centered
+    std::span<T> momentum_buffer() { return momentum_; }     // empty unless momentum > 0
+
+private:
+    Net& net_;
+    rmsprop_options o_;
+    aligned_vector<T> square_avg_;   // (param_count)
+    aligned_vector<T> grad_avg_;     // (param_count) when centered
+    aligned_vector<T> momentum_;     // (param_count) when momentum > 0
+    long steps_ = 0;
+};
+template <class Net> rmsprop(Net&, rmsprop_options) -> rmsprop<Net>;
+template <class Net> rmsprop(Net&) -> rmsprop<Net>;
 
 template <class O>
 concept optimizer = requires(O& o) { o.step(); o.zero_grad(); o.lr(); o.set_lr(0.1); };

@@ -1,5 +1,6 @@
-// kernels/cpu/optim.hpp — optimizer updates as one pass over the flat parameter buffer.
-// Formulas follow the torch.optim documentation (1.13) term for term, so 10 steps match PyTorch.
+// kernels/cpu/optim.hpp — optimizer updates (sgd, adam/adamw, rmsprop) as one pass over the flat
+// parameter buffer. Formulas follow the torch.optim documentation (1.13) term for term, so 10 steps
+// match PyTorch.
 // xsimd, not a plain loop: std::sqrt under -fmath-errno (the default) keeps g++ from vectorizing,
 // and the scalar Adam update was 45% of the MLP's training step.
 #pragma once
@@ -93,6 +94,70 @@ template <class T>
 inline void adam_update(index_t n, T lr, T beta1, T beta2, T eps, T weight_decay, bool decoupled, long step,
                         T* p, const T* grad, T* m, T* v) {
     adam_step{}(arch{}, n, lr, beta1, beta2, eps, weight_decay, decoupled, step, p, grad, m, v);
+}
+
+// torch.optim.RMSprop: g = grad + wd p; v = alpha v + (1 - alpha) g^2;
+// centered: ga = alpha ga + (1 - alpha) g, avg = sqrt(v - ga^2) + eps; else avg = sqrt(v) + eps;
+// momentum > 0: buf = mu buf + g / avg, p -= lr buf; else p -= lr g / avg.
+// grad_avg is read only when centered, buf only when momentum > 0 (either may be null otherwise).
+struct rmsprop_step {
+    template <class Arch, class T>
+    void operator()(Arch, index_t n, T lr, T alpha, T eps, T weight_decay, T momentum, bool centered,
+                    T* p, const T* grad, T* square_avg, T* grad_avg, T* buf) const;
+};
+
+template <class Arch, class T>
+inline void rmsprop_step::operator()(Arch, index_t n, T lr, T alpha, T eps, T weight_decay, T momentum,
+                                     bool centered, T* p, const T* grad, T* square_avg, T* grad_avg,
+                                     T* buf) const {
+    using batch = xsimd::batch<T, Arch>;
+    constexpr index_t w = batch::size;
+    const bool use_momentum = momentum > T(0);
+    index_t i = 0;
+    for (; i + w <= n; i += w) {
+        const batch pv = batch::load_unaligned(p + i);
+        const batch g = batch::load_unaligned(grad + i) + batch(weight_decay) * pv;
+        const batch v = batch(alpha) * batch::load_unaligned(square_avg + i) + batch(T(1) - alpha) * g * g;
+        v.store_unaligned(square_avg + i);
+        batch avg;
+        if (centered) {
+            const batch ga = batch(alpha) * batch::load_unaligned(grad_avg + i) + batch(T(1) - alpha) * g;
+            ga.store_unaligned(grad_avg + i);
+            avg = xsimd::sqrt(v - ga * ga) + batch(eps);
+        } else {
+            avg = xsimd::sqrt(v) + batch(eps);
+        }
+        if (use_momentum) {
+            const batch b = batch(momentum) * batch::load_unaligned(buf + i) + g / avg;
+            b.store_unaligned(buf + i);
+            (pv - batch(lr) * b).store_unaligned(p + i);
+        } else {
+            (pv - batch(lr) * (g / avg)).store_unaligned(p + i);
+        }
+    }
+    for (; i < n; ++i) {
+        const T g = grad[i] + weight_decay * p[i];
+        square_avg[i] = alpha * square_avg[i] + (T(1) - alpha) * g * g;
+        T avg;
+        if (centered) {
+            grad_avg[i] = alpha * grad_avg[i] + (T(1) - alpha) * g;
+            avg = std::sqrt(square_avg[i] - grad_avg[i] * grad_avg[i]) + eps;
+        } else {
+            avg = std::sqrt(square_avg[i]) + eps;
+        }
+        if (use_momentum) {
+            buf[i] = momentum * buf[i] + g / avg;
+            p[i] -= lr * buf[i];
+        } else {
+            p[i] -= lr * (g / avg);
+        }
+    }
+}
+
+template <class T>
+inline void rmsprop_update(index_t n, T lr, T alpha, T eps, T weight_decay, T momentum, bool centered,
+                           T* p, const T* grad, T* square_avg, T* grad_avg, T* buf) {
+    rmsprop_step{}(arch{}, n, lr, alpha, eps, weight_decay, momentum, centered, p, grad, square_avg, grad_avg, buf);
 }
 
 }  // namespace typenet::kernels::cpu
