@@ -22,7 +22,9 @@
 #include "typenet/optim/clip.hpp"
 #include "typenet/optim/optimizers.hpp"
 #include "typenet/optim/schedules.hpp"
+#include "typenet/train/callbacks.hpp"
 #include "typenet/train/fit.hpp"
+#include "typenet/train/metrics.hpp"
 
 namespace typenet {
 // Threads the kernels may use (OpenMP); 0 keeps the default.

@@ -5,26 +5,14 @@
 #include <cmath>
 #include <string>
 
+#include "support/data.hpp"
 #include "typenet/typenet.hpp"
 
 using namespace typenet;
 using net = network<input<2>, dense<16>, typenet::tanh, dense<2>>;
 
 namespace {
-// Two classes: inside / outside the circle of radius 0.6 (not linearly separable).
-data::dataset<float> circle(int n, std::uint64_t s) {
-    data::dataset<float> d;
-    d.sample_shape = {2};
-    d.classes = 2;
-    rng g(seed{s});
-    for (int i = 0; i < n; ++i) {
-        const double a = g.uniform(-1, 1), b = g.uniform(-1, 1);
-        d.x.push_back(float(a));
-        d.x.push_back(float(b));
-        d.y.push_back(a * a + b * b < 0.36 ? 1 : 0);
-    }
-    return d;
-}
+using test::circle;
 }  // namespace
 
 TEST_CASE("fit learns a non-linear boundary, and evaluate agrees on held-out data") {
