@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "support/parity.hpp"
+#include "support/optim_steps.hpp"
 #include "typenet/core/network.hpp"
 #include "typenet/layers/dense.hpp"
 #include "typenet/optim/optimizers.hpp"
@@ -14,39 +14,17 @@
 namespace {
 using namespace typenet;
 
-// 8 parameters: dense<2> on input<3> is w (2, 3) and b (2). The optimizers see only the flat buffer.
-template <class T> using net8 = basic_network<T, input<3>, dense<2>>;
-constexpr std::size_t n_params = 8, n_steps = 10;
-
 const test::parity_file& torch_values() {
     static const test::parity_file f(TYPENET_TEST_DIR "/parity/data/optim.txt");
     return f;
 }
 
-// Runs `Opt` for the 10 steps of torch's run `name`, comparing all parameters after each step.
+template <class T> using net8 = test::net8<T>;
+constexpr std::size_t n_params = test::optim_params;
+
 template <class T, template <class> class Opt, class Options>
 void check_torch(const std::string& name, const Options& o) {
-    const auto& f = torch_values();
-    const auto& p0 = f.at("p0");                   // (8)
-    const auto& grads = f.at("grads");             // (10, 8)
-    const auto& after = f.at(name + "/p");         // (10, 8): parameters after step k
-    REQUIRE(p0.size() == n_params);
-    REQUIRE(grads.size() == n_steps * n_params);
-    REQUIRE(after.size() == n_steps * n_params);
-    net8<T> net;
-    static_assert(net8<T>::param_count == n_params);
-    test::load_parameters(net.parameters(), {&p0});
-    Opt<net8<T>> opt(net, o);
-    for (std::size_t k = 0; k < n_steps; ++k) {
-        auto g = net.gradients();
-        for (std::size_t i = 0; i < n_params; ++i) g[i] = T(grads.values[k * n_params + i]);
-        opt.step();
-        test::parity_tensor expected{name + "/p[" + std::to_string(k) + "]", {n_params},
-                                     std::vector<double>(after.values.begin() + long(k * n_params),
-                                                         after.values.begin() + long((k + 1) * n_params))};
-        test::check_close(net.parameters(), expected, test::parity_tol<T>, name + " after step " + std::to_string(k + 1));
-    }
-    CHECK(opt.steps() == long(n_steps));
+    test::follow_torch_steps<T>(torch_values(), name, [&](net8<T>& net) { return Opt<net8<T>>(net, o); });
 }
 }  // namespace
 

@@ -9,7 +9,7 @@
 #include <type_traits>
 #include <vector>
 
-#include "support/parity.hpp"
+#include "support/optim_steps.hpp"
 #include "typenet/core/network.hpp"
 #include "typenet/kernels/cpu/optim.hpp"
 #include "typenet/layers/dense.hpp"
@@ -18,40 +18,21 @@
 namespace {
 using namespace typenet;
 
-// 8 parameters: dense<2> on input<3> is w (2, 3) and b (2). The optimizer sees only the flat buffer.
-template <class T> using net8 = basic_network<T, input<3>, dense<2>>;
-constexpr std::size_t n_params = 8, n_steps = 10;
+template <class T> using net8 = test::net8<T>;
+constexpr std::size_t n_params = test::optim_params;
 
 const test::parity_file& torch_values() {
     static const test::parity_file f(TYPENET_TEST_DIR "/parity/data/optim2.txt");
     return f;
 }
 
-// Runs rmsprop for the 10 steps of torch's run `name`, comparing all parameters after each step.
 template <class T>
 void check_torch(const std::string& name, const optim::rmsprop_options& o) {
-    const auto& f = torch_values();
-    const auto& p0 = f.at("p0");                   // (8)
-    const auto& grads = f.at("grads");             // (10, 8)
-    const auto& after = f.at(name + "/p");         // (10, 8): parameters after step k
-    REQUIRE(p0.size() == n_params);
-    REQUIRE(grads.size() == n_steps * n_params);
-    REQUIRE(after.size() == n_steps * n_params);
-    net8<T> net;
-    static_assert(net8<T>::param_count == n_params);
-    test::load_parameters(net.parameters(), {&p0});
-    optim::rmsprop opt(net, o);
-    static_assert(std::is_same_v<decltype(opt), optim::rmsprop<net8<T>>>);   // CTAD
-    for (std::size_t k = 0; k < n_steps; ++k) {
-        auto g = net.gradients();
-        for (std::size_t i = 0; i < n_params; ++i) g[i] = T(grads.values[k * n_params + i]);
-        opt.step();
-        test::parity_tensor expected{name + "/p[" + std::to_string(k) + "]", {n_params},
-                                     std::vector<double>(after.values.begin() + long(k * n_params),
-                                                         after.values.begin() + long((k + 1) * n_params))};
-        test::check_close(net.parameters(), expected, test::parity_tol<T>, name + " after step " + std::to_string(k + 1));
-    }
-    CHECK(opt.steps() == long(n_steps));
+    test::follow_torch_steps<T>(torch_values(), name, [&](net8<T>& net) {
+        optim::rmsprop opt(net, o);
+        static_assert(std::is_same_v<decltype(opt), optim::rmsprop<net8<T>>>);   // CTAD
+        return opt;
+    });
 }
 }  // namespace
 
