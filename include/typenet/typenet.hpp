@@ -13,6 +13,7 @@
 #include "typenet/layers/activation.hpp"
 #include "typenet/layers/combinators.hpp"
 #include "typenet/layers/conv.hpp"
+#include "typenet/layers/conv_transpose.hpp"
 #include "typenet/layers/dense.hpp"
 #include "typenet/layers/dropout.hpp"
 #include "typenet/layers/flatten.hpp"

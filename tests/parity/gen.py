@@ -430,6 +430,38 @@ def optim2():
     w.close()
 
 
+def conv_transpose2d():
+    # torch.nn.ConvTranspose2d: w (C, Out/G, K, K), b (Out); x (B, C, H, W). Its own generator and
+    # file, so the files above stay byte for byte the same.
+    gen = torch.Generator().manual_seed(20240622)
+
+    def dy_(shape, scale, k):
+        # dyadic(), from this generator: exact in float64 and short in print
+        return torch.randint(-k, k + 1, shape, generator=gen).to(torch.float64) / scale
+
+    w = Writer("conv_transpose2d.txt")
+    cases = [
+        # name, B, C, H, W, Out, K, padding, stride, output_padding, dilation, groups
+        ("plain", 2, 2, 4, 5, 3, 3, 0, 1, 0, 1, 1),
+        ("gan_up2", 1, 8, 7, 7, 4, 3, 1, 2, 1, 1, 1),          # (8, 7, 7) -> (4, 14, 14)
+        ("dil2_pad1_op1", 2, 2, 4, 4, 2, 3, 1, 1, 1, 2, 1),    # output_padding >= stride, < dilation
+        ("groups2_stride2", 2, 4, 3, 3, 4, 3, 0, 2, 0, 1, 2),
+    ]
+    for name, B, C, H, W, O, K, P, S, OP, D, G in cases:
+        conv = torch.nn.ConvTranspose2d(C, O, K, stride=S, padding=P, output_padding=OP, dilation=D, groups=G)
+        with torch.no_grad():
+            conv.weight.copy_(dy_(conv.weight.shape, 4, 4))
+            conv.bias.copy_(dy_(conv.bias.shape, 4, 4))
+        x = dy_((B, C, H, W), 2, 4).requires_grad_(True)
+        y = conv(x)
+        dy = dy_(y.shape, 2, 4)
+        y.backward(dy)
+        for k, v in (("x", x), ("w", conv.weight), ("b", conv.bias), ("dy", dy), ("y", y), ("dx", x.grad),
+                     ("dw", conv.weight.grad), ("db", conv.bias.grad)):
+            w.add(name + "/" + k, v)
+    w.close()
+
+
 if __name__ == "__main__":
     torch.manual_seed(20240611)
     os.makedirs(DATA, exist_ok=True)
@@ -440,3 +472,4 @@ if __name__ == "__main__":
         make()
     norm()
     optim2()
+    conv_transpose2d()

@@ -15,6 +15,8 @@ template <std::size_t P> struct padding { static constexpr std::size_t value = P
 template <std::size_t S> struct stride { static constexpr std::size_t value = S; };
 template <std::size_t D> struct dilation { static constexpr std::size_t value = D; };
 template <std::size_t G> struct groups { static constexpr std::size_t value = G; };
+// conv_transpose2d only (layers/conv_transpose.hpp): extra rows and columns at the bottom and right.
+template <std::size_t P> struct output_padding { static constexpr std::size_t value = P; };
 
 namespace detail {
 template <template <std::size_t> class Opt, class T> inline constexpr bool is_option = false;
@@ -44,7 +46,9 @@ inline constexpr bool kernel_fits<shape<C, H, W>, K, P, D> = D * (K - 1) + 1 <= 
 
 template <std::size_t Out, std::size_t K, class... Options>
 struct conv2d {
-    static_assert((detail::is_conv_option<Options> && ...),
+    static_assert(!(detail::is_option<output_padding, Options> || ...),
+                  "typenet: conv2d takes no output_padding<P>; remove it, or use conv_transpose2d");
+    static_assert(((detail::is_conv_option<Options> || detail::is_option<output_padding, Options>) && ...),
                   "typenet: conv2d's options are padding<P>, stride<S>, dilation<D> and groups<G>");
     static constexpr std::size_t pad = detail::option_or<padding, 0, Options...>;
     static constexpr std::size_t str = detail::option_or<stride, 1, Options...>;

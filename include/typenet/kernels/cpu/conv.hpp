@@ -1,5 +1,6 @@
 // kernels/cpu/conv.hpp — 2-D convolution as im2col + GEMM, torch.nn.Conv2d's semantics
-// (cross-correlation, zero padding, stride, dilation, groups), forward and both gradients.
+// (cross-correlation, zero padding, stride, dilation, groups), forward and both gradients; and its
+// adjoint, torch.nn.ConvTranspose2d (conv_transpose2d_*, at the end).
 // Samples are independent: threads take whole samples, each running single-threaded GEMMs.
 //
 //   x (B, C, H, W)   w (O, C/G, KH, KW)   b (O)   y (B, O, OH, OW)
@@ -23,10 +24,11 @@ struct conv2d_geometry {
     constexpr index_t col_size() const { return col_rows() * oh() * ow(); }
 };
 
-// One sample: col (C*KH*KW, OH*OW) from x (C, H, W); zero where the window leaves the image.
+namespace detail {
+// im2col / col2im_add for an output extent given explicitly: conv_transpose2d's adjoint convolution
+// has OH = H even where output padding would make the formula round up (output_padding >= stride).
 template <class T>
-inline void im2col(const conv2d_geometry& g, const T* x, T* col) {
-    const index_t oh = g.oh(), ow = g.ow();
+inline void im2col_sized(const conv2d_geometry& g, index_t oh, index_t ow, const T* x, T* col) {
     for (index_t ch = 0; ch < g.c; ++ch)
         for (index_t ky = 0; ky < g.kh; ++ky)
             for (index_t kx = 0; kx < g.kw; ++kx) {
@@ -44,10 +46,8 @@ inline void im2col(const conv2d_geometry& g, const T* x, T* col) {
             }
 }
 
-// One sample: dx (C, H, W) += col2im(dcol); the adjoint of im2col.
 template <class T>
-inline void col2im_add(const conv2d_geometry& g, const T* dcol, T* dx) {
-    const index_t oh = g.oh(), ow = g.ow();
+inline void col2im_add_sized(const conv2d_geometry& g, index_t oh, index_t ow, const T* dcol, T* dx) {
     for (index_t ch = 0; ch < g.c; ++ch)
         for (index_t ky = 0; ky < g.kh; ++ky)
             for (index_t kx = 0; kx < g.kw; ++kx) {
@@ -62,6 +62,19 @@ inline void col2im_add(const conv2d_geometry& g, const T* dcol, T* dx) {
                     }
                 }
             }
+}
+}  // namespace detail
+
+// One sample: col (C*KH*KW, OH*OW) from x (C, H, W); zero where the window leaves the image.
+template <class T>
+inline void im2col(const conv2d_geometry& g, const T* x, T* col) {
+    detail::im2col_sized(g, g.oh(), g.ow(), x, col);
+}
+
+// One sample: dx (C, H, W) += col2im(dcol); the adjoint of im2col.
+template <class T>
+inline void col2im_add(const conv2d_geometry& g, const T* dcol, T* dx) {
+    detail::col2im_add_sized(g, g.oh(), g.ow(), dcol, dx);
 }
 
 namespace detail {
@@ -133,6 +146,95 @@ TYPENET_OMP(omp for schedule(static))
             T* dxb = dx + b * g.c * g.h * g.w;
             std::fill(dxb, dxb + g.c * g.h * g.w, T(0));
             col2im_add(g, dcol, dxb);
+        }
+    }
+    for (int t = 0; t < threads; ++t)                            // fixed order: reproducible sums
+        for (index_t i = 0; i < wsize + g.o; ++i) (i < wsize ? dw[i] : db[i - wsize]) += part[t * per_thread + i];
+}
+
+// ---- transposed convolution ------------------------------------------------------------------------
+// torch.nn.ConvTranspose2d: the adjoint of conv2d with the roles of input and output swapped.
+//
+//   x (B, C, H, W)   w (C, O/G, KH, KW)   b (O)   y (B, O, OH, OW)
+//   OH = (H - 1) S - 2P + D (KH - 1) + OP + 1   (OP: output padding, added at the bottom and right)
+//   col (B, O*KH*KW, H*W): scratch, the columns that col2im scatters into y (and im2col of dy)
+//
+// With a = adjoint() — conv2d from (O, OH, OW) to (C, H, W), same kernel, stride, padding,
+// dilation and groups — forward is a's backward-data pass (y = col2im_a(w^T x)), and backward's dx
+// is a's forward (dx = w im2col_a(dy)).
+struct conv_transpose2d_geometry {
+    index_t c, h, w;          // input channels, height, width
+    index_t o, kh, kw;        // output channels, kernel height, width
+    index_t stride, pad, output_pad, dilation, groups;
+    constexpr index_t oh() const { return (h - 1) * stride - 2 * pad + dilation * (kh - 1) + output_pad + 1; }
+    constexpr index_t ow() const { return (w - 1) * stride - 2 * pad + dilation * (kw - 1) + output_pad + 1; }
+    constexpr index_t col_rows() const { return o * kh * kw; }           // O*KH*KW
+    constexpr index_t col_size() const { return col_rows() * h * w; }
+    constexpr conv2d_geometry adjoint() const { return {o, oh(), ow(), c, kh, kw, stride, pad, dilation, groups}; }
+};
+
+// y = conv_transpose(x, w) + b; col is scratch of B * col_size().
+template <class T>
+inline void conv_transpose2d_forward(const conv_transpose2d_geometry& g, index_t batch, const T* x, const T* w,
+                                     const T* bias, T* y, T* col) {
+    const conv2d_geometry a = g.adjoint();
+    const index_t s = g.h * g.w, so = g.oh() * g.ow(), cg = g.c / g.groups, kg = g.col_rows() / g.groups;
+    const int threads = detail::conv_threads(batch, 2.0 * double(g.c * kg * s));
+    const unsigned caller_fp = fp_mode::current();
+TYPENET_OMP(omp parallel for num_threads(threads) schedule(static) if (threads > 1))
+    for (index_t b = 0; b < batch; ++b) {
+        const fp_mode same_fp_as_caller(caller_fp);
+        T* cb = col + b * g.col_size();                          // (O*KH*KW, H*W)
+        const T* xb = x + b * g.c * s;                           // (C, H*W)
+        T* yb = y + b * g.o * so;                                // (O, OH*OW)
+        for (index_t gr = 0; gr < g.groups; ++gr)                // col_g (K_g, S) = w_g^T (K_g, C/G) x_g (C/G, S)
+            gemm_single_thread<T>(kg, s, cg, w + gr * cg * kg, 1, kg, xb + gr * cg * s, s, 1, T(0),
+                                  cb + gr * kg * s, s);
+        for (index_t o = 0; o < g.o; ++o) std::fill(yb + o * so, yb + (o + 1) * so, bias[o]);
+        detail::col2im_add_sized(a, g.h, g.w, cb, yb);
+    }
+}
+
+// dw += sum_b x_b im2col(dy_b)^T, db += sum dy, and (when dx is given) dx = w im2col(dy).
+// col is scratch (B * col_size()), as in forward; x is the forward input.
+template <class T>
+inline void conv_transpose2d_backward(const conv_transpose2d_geometry& g, index_t batch, const T* x, const T* w,
+                                      const T* dy, T* col, T* dx, T* dw, T* db) {
+    const conv2d_geometry a = g.adjoint();
+    const index_t s = g.h * g.w, so = g.oh() * g.ow(), cg = g.c / g.groups, kg = g.col_rows() / g.groups;
+    const index_t wsize = g.c * kg;
+    const int threads = detail::conv_threads(batch, 4.0 * double(g.c * kg * s));
+    // Each thread sums its samples' weight gradients privately, then they are added in turn.
+    const index_t per_thread = wsize + g.o;
+    static thread_local std::vector<T> partial;
+    partial.assign(std::size_t(threads) * std::size_t(per_thread), T(0));
+    T* part = partial.data();
+    const unsigned caller_fp = fp_mode::current();
+TYPENET_OMP(omp parallel num_threads(threads) if (threads > 1))
+    {
+        const fp_mode same_fp_as_caller(caller_fp);
+#if defined(_OPENMP)
+        const index_t t = omp_get_thread_num();
+#else
+        const index_t t = 0;
+#endif
+        T* my_dw = part + t * per_thread;
+        T* my_db = my_dw + wsize;
+TYPENET_OMP(omp for schedule(static))
+        for (index_t b = 0; b < batch; ++b) {
+            const T* dyb = dy + b * g.o * so;                    // (O, OH*OW)
+            const T* xb = x + b * g.c * s;                       // (C, S)
+            T* cb = col + b * g.col_size();                      // (O*KH*KW, S)
+            for (index_t o = 0; o < g.o; ++o)
+                for (index_t i = 0; i < so; ++i) my_db[o] += dyb[o * so + i];
+            detail::im2col_sized(a, g.h, g.w, dyb, cb);
+            for (index_t gr = 0; gr < g.groups; ++gr)            // dw_g (C/G, K_g) += x_g (C/G, S) col_g^T (S, K_g)
+                gemm_single_thread<T>(cg, kg, s, xb + gr * cg * s, s, 1, cb + gr * kg * s, 1, s, T(1),
+                                      my_dw + gr * cg * kg, kg);
+            if (!dx) continue;
+            for (index_t gr = 0; gr < g.groups; ++gr)            // dx_g (C/G, S) = w_g (C/G, K_g) col_g (K_g, S)
+                gemm_single_thread<T>(cg, s, kg, w + gr * cg * kg, kg, 1, cb + gr * kg * s, s, 1, T(0),
+                                      dx + b * g.c * s + gr * cg * s, s);
         }
     }
     for (int t = 0; t < threads; ++t)                            // fixed order: reproducible sums
