@@ -11,7 +11,9 @@ packages=(
     zlib1g-dev                                 # gzip IDX files
     doctest-dev libbenchmark-dev               # tests, benchmarks
     libcli11-dev                               # the examples' flags
+    libstb-dev                                 # the GAN example's PNG files
     dataset-fashion-mnist                      # the examples' data
+    gnuplot-nox                                # scripts/plot: training curves
 )
 if [[ "${1:-}" == "--compare" ]]; then
     # OpenBLAS: without it Debian's torch runs on the reference BLAS, 5x slower (not a fair yardstick).

@@ -1,12 +1,14 @@
 // examples/support/classifier.hpp — the shared body of the Fashion-MNIST examples: load and
-// standardize the data, pick the optimizer from the flags, fit, evaluate, print the final lines
-// (`train images/s: X`, `test accuracy: Y`). Each example only names its model and defaults.
+// standardize the data, pick the optimizer from the flags, fit (with --augment, --validation,
+// --patience, --log), evaluate, print the final lines (`train images/s: X`, `test accuracy: Y`).
+// Each example only names its model and defaults.
 #pragma once
 #include <typenet/typenet.hpp>
 
 #include <cstdio>
 #include <exception>
 #include <iostream>
+#include <optional>
 
 #include "support/cli.hpp"
 
@@ -16,6 +18,12 @@ inline constexpr double fashion_pixel_mean = 0.2860, fashion_pixel_std = 0.3530;
 
 template <class Model, class Opt>
 int fit_and_report(Model& model, Opt& opt, const run_options& o) {
+    using T = typename Model::scalar;
+    // Opened first: a bad --log path fails before minutes of loading and training.
+    std::optional<csv_log> log;
+    if (!o.log.empty()) log.emplace(o.log);
+    std::optional<early_stopping<Model>> stop;
+    if (o.patience > 0) stop.emplace(model, early_stopping_options{.patience = o.patience});
     auto data = o.data.empty() ? data::fashion_mnist() : data::fashion_mnist(o.data);
     data.train.standardize(fashion_pixel_mean, fashion_pixel_std);
     data.test.standardize(fashion_pixel_mean, fashion_pixel_std);
@@ -23,16 +31,34 @@ int fit_and_report(Model& model, Opt& opt, const run_options& o) {
     std::cout << Model::summary();
     std::printf("training on %zu images, testing on %zu\n", train_set.size(), data.test.size());
     double images = 0, seconds = 0;
+    // Off, it draws nothing from fit's rng, so a run without --augment shuffles as it always did.
+    auto augment = [&](const data::batch_view<T>& b, rng& g) {
+        if (!o.augment) return;
+        data::random_crop{.padding = 2}(b, g);
+        data::random_flip{}(b, g);
+    };
     fit(model, opt, loss::cross_entropy{o.label_smoothing}, train_set,
-        {.epochs = o.epochs, .batch = o.batch, .seed = o.seed},
+        {.epochs = o.epochs, .batch = o.batch, .validation = o.validation, .seed = o.seed}, augment,
         [&](const epoch_stats& e) {
             images += double(e.train.samples);
             seconds += e.seconds;
-            std::printf("epoch %d  loss %.4f  accuracy %.2f%%  lr %.2e  %.1f s  %.0f images/s\n", e.epoch,
-                        e.train.loss, 100 * e.train.accuracy, opt.lr(), e.seconds, e.samples_per_second);
+            std::printf("epoch %d  loss %.4f  accuracy %.2f%%", e.epoch, e.train.loss, 100 * e.train.accuracy);
+            if (e.validation.samples)
+                std::printf("  val_loss %.4f  val_accuracy %.2f%%", e.validation.loss, 100 * e.validation.accuracy);
+            std::printf("  lr %.2e  %.1f s  %.0f images/s\n", opt.lr(), e.seconds, e.samples_per_second);
             std::fflush(stdout);
             opt.set_lr(opt.lr() * o.lr_decay);
-        });
+        },
+        [&](const epoch_stats& e) {
+            if (log) (*log)(e);
+        },
+        [&](const epoch_stats& e) { return !stop || (*stop)(e); });
+    if (stop && stop->best_epoch() > 0) {
+        // Keras' restore_best_weights, also when all epochs ran.
+        stop->restore_best();
+        std::printf("best validation loss %.4f at epoch %d%s\n", stop->best_value(), stop->best_epoch(),
+                    stop->stopped() ? " (stopped early)" : "");
+    }
     const auto test = evaluate(model, data.test);
     std::printf("test loss: %.4f\n", test.loss);
     std::printf("train images/s: %.0f\n", seconds > 0 ? images / seconds : 0.0);

@@ -20,6 +20,13 @@ CLI::Validator bounded(double min, bool strict) {
         need);
 }
 const CLI::Validator positive = bounded(0, true), non_negative = bounded(0, false);
+const CLI::Validator fraction(
+    [](std::string& in) -> std::string {
+        double v = 0;
+        if (!CLI::detail::lexical_cast(in, v)) return "must be a number, got '" + in + "'";
+        return v >= 0 && v < 1 ? std::string() : "must be in [0, 1), got " + in;
+    },
+    "in [0, 1)");
 }  // namespace
 
 run_options parse(int argc, char** argv, const std::string& description, run_options o) {
@@ -41,12 +48,25 @@ run_options parse(int argc, char** argv, const std::string& description, run_opt
         ->check(non_negative)->capture_default_str();
     app.add_option("--seed", o.seed, "seed of the initial weights and the shuffling")->capture_default_str();
     app.add_option("--data", o.data, "directory of the data set (default: the Debian package's)");
+    app.add_option("--samples", o.samples, "directory for generated sample images (gan_fashion)");
+    app.add_option("--log", o.log, "write per-epoch loss and accuracy to this CSV file (scripts/plot draws it)");
+    app.add_flag("--augment", o.augment, "random crop (padding 2) and horizontal flip of the training images");
+    app.add_option("--validation", o.validation, "fraction of the training set held out for validation")
+        ->check(fraction)->capture_default_str();
+    app.add_option("--patience", o.patience, "stop after N epochs without a better validation loss, keep the best "
+                                             "weights (0: off; needs --validation)")
+        ->check(non_negative)->capture_default_str();
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp& e) {
         std::exit(app.exit(e));
     } catch (const CLI::ParseError& e) {
         std::cerr << argv[0] << ": " << e.what() << " (see --help)\n";
+        std::exit(2);
+    }
+    if (o.patience > 0 && o.validation <= 0) {
+        std::cerr << argv[0] << ": --patience " << o.patience << " needs a validation split: add --validation 0.1 (or "
+                  << "another fraction) (see --help)\n";
         std::exit(2);
     }
     return o;

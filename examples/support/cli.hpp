@@ -19,6 +19,11 @@ struct run_options {
     long limit = 0;                   // train on the first N samples only (0: all)
     std::uint64_t seed = 1;
     std::string data;                 // directory of the data set; empty: the Debian location
+    std::string log;                  // per-epoch CSV (train/callbacks.hpp csv_log); empty: none
+    bool augment = false;             // random crop (padding 2) and horizontal flip of training batches
+    double validation = 0.0;          // fraction of the training set held out, in [0, 1)
+    int patience = 0;                 // early stopping on validation loss (best weights restored); 0: off
+    std::string samples;              // directory for generated images (gan_fashion); empty: the current one
 };
 
 // Parses argv into `defaults`; --help prints usage and exits 0, a bad flag prints one line and

@@ -6,6 +6,7 @@
 #include "typenet/core/network.hpp"
 #include "typenet/core/random.hpp"
 #include "typenet/core/shape.hpp"
+#include "typenet/data/augment.hpp"
 #include "typenet/data/dataset.hpp"
 #include "typenet/data/fashion_mnist.hpp"
 #include "typenet/data/idx.hpp"

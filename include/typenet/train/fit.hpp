@@ -1,6 +1,7 @@
 // train/fit.hpp — the training loop: seeded shuffling, mini-batches, one optimizer step per batch,
-// a validation split, per-epoch loss and accuracy; and evaluate() for a held-out set.
-// Buffers are allocated before the first step, so steady-state steps allocate nothing here.
+// a validation split, per-epoch loss and accuracy, per-epoch and per-batch callbacks (augmentation);
+// and evaluate() for a held-out set. Buffers are allocated before the first step, so steady-state
+// steps allocate nothing here.
 #pragma once
 #include <chrono>
 #include <cmath>
@@ -13,6 +14,7 @@
 #include <vector>
 
 #include "typenet/core/network.hpp"
+#include "typenet/data/augment.hpp"
 #include "typenet/data/dataset.hpp"
 #include "typenet/losses/losses.hpp"
 #include "typenet/optim/optimizers.hpp"
@@ -77,6 +79,13 @@ void gather(const Data& d, const std::size_t* idx, index_t n, T* x, Target* y) {
     }
 }
 
+// fit's callbacks: after each epoch, f(const epoch_stats&); on each gathered training batch,
+// f(const data::batch_view<T>&, rng&). One callable may be both.
+template <class F, class T>
+inline constexpr bool per_batch = std::is_invocable_v<F&, const data::batch_view<T>&, rng&>;
+template <class F>
+inline constexpr bool per_epoch = std::is_invocable_v<F&, const epoch_stats&>;
+
 // Class-labelled data needs a loss over labels; the callers compile their body only when it fits,
 // so a mismatch is this one error.
 template <class Loss, class T, class Data>
@@ -108,14 +117,28 @@ evaluation evaluate(Net& net, const Data& data, const Loss& loss = {}, index_t b
     return e;
 }
 
-// Trains `net` with `opt` on `loss` over `data`. Each callback is called after each epoch with its
-// epoch_stats; one that returns false stops training. Returns one epoch_stats per epoch run.
+// Trains `net` with `opt` on `loss` over `data`; returns one epoch_stats per epoch run. Callbacks are
+// told apart by what they can be called with, and run in the order given:
+//  - f(const epoch_stats&), after each epoch: one that returns false stops training (early_stopping,
+//    csv_log, progress in train/callbacks.hpp);
+//  - f(const data::batch_view<T>& b, rng& g), on each gathered training batch before forward: it may
+//    change b.x in place (augmentation: data::random_crop, data::random_flip). Validation and
+//    evaluate() never see it. g is fit's shuffling rng, seeded by fit_options::seed, so a run with
+//    augmentation is as reproducible as one without; without batch callbacks nothing else draws
+//    from it, and the shuffling order is the same as before they existed.
+//    fit(net, opt, loss::cross_entropy{}, train, {.epochs = 10, .seed = 1},
+//        data::random_crop{.padding = 2}, data::random_flip{}, progress{.epochs = 10});
+// Callbacks rather than a fit_options member: a transform is generic in T and stateless, and a
+// std::function in fit_options would fix T and cost an indirect call per batch.
 template <model Net, optim::optimizer Opt, class Loss, class Data, class... Callback>
 std::vector<epoch_stats> fit(Net& net, Opt& opt, const Loss& loss, const Data& data, fit_options o, Callback&&... cb) {
     using T = typename Net::scalar;
     using Target = typename Data::target_type;
     constexpr bool fits = detail::loss_takes_labels<Loss, T, Data>;
     static_assert(fits, "typenet: fit/evaluate on a labelled dataset need a loss over class labels, e.g. loss::cross_entropy");
+    static_assert(((detail::per_batch<Callback, T> || detail::per_epoch<Callback>) && ...),
+                  "typenet: fit: each callback must be callable as f(const epoch_stats&) (after each epoch) or "
+                  "f(const data::batch_view<T>&, rng&) (on each training batch, before forward)");
     std::vector<epoch_stats> history;
     if constexpr (fits) {
     detail::check_data<Net>(data, "fit");
@@ -149,6 +172,13 @@ std::vector<epoch_stats> fit(Net& net, Opt& opt, const Loss& loss, const Data& d
         for (std::size_t first = 0; first < n_train; first += std::size_t(b_max)) {
             const index_t n = index_t(std::min<std::size_t>(std::size_t(b_max), n_train - first));
             detail::gather(data, order.data() + first, n, xb.data(), yb.data());
+            if constexpr ((detail::per_batch<Callback, T> || ...)) {
+                const typenet::data::batch_view<T> view{n, data.sample_shape, xb.data()};
+                auto augment = [&](auto& f) {
+                    if constexpr (detail::per_batch<decltype(f), T>) f(view, shuffler);
+                };
+                (augment(cb), ...);
+            }
             opt.zero_grad();
             const T* y = net.forward(n, xb.data(), mode::train);
             const T l = loss(n, c, y, yb.data(), dy.data());
@@ -170,9 +200,11 @@ std::vector<epoch_stats> fit(Net& net, Opt& opt, const Loss& loss, const Data& d
         if (n_val) st.validation = evaluate(net, val, loss);
         history.push_back(st);
         bool go_on = true;
-        auto call = [&](auto&& f) {
-            if constexpr (std::is_same_v<decltype(f(st)), bool>) go_on = f(st) && go_on;
-            else f(st);
+        auto call = [&](auto& f) {
+            if constexpr (detail::per_epoch<decltype(f)>) {
+                if constexpr (std::is_same_v<decltype(f(st)), bool>) go_on = f(st) && go_on;
+                else f(st);
+            }
         };
         (call(cb), ...);
         if (!go_on) break;

@@ -10,6 +10,9 @@
 
 namespace typenet::kernels::cpu {
 
+// The *_update entry points are noipa: inlined with a network's constant parameter count, g++ 12
+// warns (-Waggressive-loop-optimizations) about the scalar tail loop that the count never reaches.
+
 // torch.optim.SGD: g = grad + wd p; buf = mu buf + (1 - dampening) g (buf = g on the first step);
 // g = nesterov ? g + mu buf : buf; p -= lr g.
 struct sgd_step {
@@ -48,7 +51,7 @@ inline void sgd_step::operator()(Arch, index_t n, T lr, T momentum, T dampening,
 }
 
 template <class T>
-inline void sgd_update(index_t n, T lr, T momentum, T dampening, T weight_decay, bool nesterov, bool first,
+[[gnu::noipa]] inline void sgd_update(index_t n, T lr, T momentum, T dampening, T weight_decay, bool nesterov, bool first,
                        T* p, const T* grad, T* buf) {
     sgd_step{}(arch{}, n, lr, momentum, dampening, weight_decay, nesterov, first, p, grad, buf);
 }
@@ -91,7 +94,7 @@ inline void adam_step::operator()(Arch, index_t n, T lr, T beta1, T beta2, T eps
 }
 
 template <class T>
-inline void adam_update(index_t n, T lr, T beta1, T beta2, T eps, T weight_decay, bool decoupled, long step,
+[[gnu::noipa]] inline void adam_update(index_t n, T lr, T beta1, T beta2, T eps, T weight_decay, bool decoupled, long step,
                         T* p, const T* grad, T* m, T* v) {
     adam_step{}(arch{}, n, lr, beta1, beta2, eps, weight_decay, decoupled, step, p, grad, m, v);
 }
@@ -155,7 +158,7 @@ inline void rmsprop_step::operator()(Arch, index_t n, T lr, T alpha, T eps, T we
 }
 
 template <class T>
-inline void rmsprop_update(index_t n, T lr, T alpha, T eps, T weight_decay, T momentum, bool centered,
+[[gnu::noipa]] inline void rmsprop_update(index_t n, T lr, T alpha, T eps, T weight_decay, T momentum, bool centered,
                            T* p, const T* grad, T* square_avg, T* grad_avg, T* buf) {
     rmsprop_step{}(arch{}, n, lr, alpha, eps, weight_decay, momentum, centered, p, grad, square_avg, grad_avg, buf);
 }
