@@ -82,6 +82,32 @@ inline int conv_threads(index_t batch, double flops_per_sample) {
     const double total = flops_per_sample * double(batch);
     return int(std::max<double>(1, std::min<double>({double(max_threads()), double(batch), total / double(1 << 18)})));
 }
+
+// Runs body(b, acc, scratch) for every sample b, threads taking whole samples; acc is the thread's
+// own zeroed accumulator (n_acc) and scratch its own buffer (n_scratch). Then finish(acc) is called
+// for each thread's accumulator in thread order, so sums are the same from run to run.
+template <class T, class Body, class Finish>
+inline void for_samples_accumulate(index_t batch, int threads, index_t n_acc, index_t n_scratch, Body body,
+                                   Finish finish) {
+    const index_t per_thread = n_acc + n_scratch;
+    static thread_local std::vector<T> partial;
+    partial.assign(std::size_t(threads) * std::size_t(per_thread), T(0));
+    T* part = partial.data();
+    const unsigned caller_fp = fp_mode::current();
+TYPENET_OMP(omp parallel num_threads(threads) if (threads > 1))
+    {
+        const fp_mode same_fp_as_caller(caller_fp);
+#if defined(_OPENMP)
+        const index_t t = omp_get_thread_num();
+#else
+        const index_t t = 0;
+#endif
+        T* acc = part + t * per_thread;
+TYPENET_OMP(omp for schedule(static))
+        for (index_t b = 0; b < batch; ++b) body(b, acc, acc + n_acc);
+    }
+    for (int t = 0; t < threads; ++t) finish(static_cast<const T*>(part + t * per_thread));
+}
 }  // namespace detail
 
 // y = conv(x, w) + b; col receives the unrolled input of every sample.
@@ -112,26 +138,12 @@ inline void conv2d_backward(const conv2d_geometry& g, index_t batch, const T* w,
     const index_t s = g.oh() * g.ow(), og = g.o / g.groups, kg = g.col_rows() / g.groups;
     const index_t wsize = g.o * kg;
     const int threads = detail::conv_threads(batch, 4.0 * double(g.o * kg * s));
-    // Each thread sums its samples' weight gradients privately, then adds them in turn; it also
-    // holds its own column gradient dcol (C*KH*KW, S) when dx is wanted.
-    const index_t per_thread = wsize + g.o + (dx ? g.col_size() : 0);
-    static thread_local std::vector<T> partial;
-    partial.assign(std::size_t(threads) * std::size_t(per_thread), T(0));
-    T* part = partial.data();
-    const unsigned caller_fp = fp_mode::current();
-TYPENET_OMP(omp parallel num_threads(threads) if (threads > 1))
-    {
-        const fp_mode same_fp_as_caller(caller_fp);
-#if defined(_OPENMP)
-        const index_t t = omp_get_thread_num();
-#else
-        const index_t t = 0;
-#endif
-        T* my_dw = part + t * per_thread;
-        T* my_db = my_dw + wsize;
-        T* dcol = my_db + g.o;                                   // (C*KH*KW, S)
-TYPENET_OMP(omp for schedule(static))
-        for (index_t b = 0; b < batch; ++b) {
+    // Each thread sums its samples' dw and db privately, with its own column gradient dcol.
+    detail::for_samples_accumulate<T>(
+        batch, threads, wsize + g.o, dx ? g.col_size() : 0,
+        [&](index_t b, T* acc, T* dcol) {                        // acc: dw (O, K_g), db (O); dcol (C*KH*KW, S)
+            T* my_dw = acc;
+            T* my_db = acc + wsize;
             const T* dyb = dy + b * g.o * s;                     // (O, S)
             const T* cb = col + b * g.col_size();                // (C*KH*KW, S)
             for (index_t o = 0; o < g.o; ++o)
@@ -139,17 +151,18 @@ TYPENET_OMP(omp for schedule(static))
             for (index_t gr = 0; gr < g.groups; ++gr)            // dw_g (O/G, K_g) += dy_g (O/G, S) col_g^T (S, K_g)
                 gemm_single_thread<T>(og, kg, s, dyb + gr * og * s, s, 1, cb + gr * kg * s, 1, s, T(1),
                                       my_dw + gr * og * kg, kg);
-            if (!dx) continue;
+            if (!dx) return;
             for (index_t gr = 0; gr < g.groups; ++gr)            // dcol_g (K_g, S) = w_g^T (K_g, O/G) dy_g (O/G, S)
                 gemm_single_thread<T>(kg, s, og, w + gr * og * kg, 1, kg, dyb + gr * og * s, s, 1, T(0),
                                       dcol + gr * kg * s, s);
             T* dxb = dx + b * g.c * g.h * g.w;
             std::fill(dxb, dxb + g.c * g.h * g.w, T(0));
             col2im_add(g, dcol, dxb);
-        }
-    }
-    for (int t = 0; t < threads; ++t)                            // fixed order: reproducible sums
-        for (index_t i = 0; i < wsize + g.o; ++i) (i < wsize ? dw[i] : db[i - wsize]) += part[t * per_thread + i];
+        },
+        [&](const T* acc) {
+            for (index_t i = 0; i < wsize; ++i) dw[i] += acc[i];
+            for (index_t o = 0; o < g.o; ++o) db[o] += acc[wsize + o];
+        });
 }
 
 // ---- transposed convolution ------------------------------------------------------------------------
@@ -204,24 +217,11 @@ inline void conv_transpose2d_backward(const conv_transpose2d_geometry& g, index_
     const index_t s = g.h * g.w, so = g.oh() * g.ow(), cg = g.c / g.groups, kg = g.col_rows() / g.groups;
     const index_t wsize = g.c * kg;
     const int threads = detail::conv_threads(batch, 4.0 * double(g.c * kg * s));
-    // Each thread sums its samples' weight gradients privately, then they are added in turn.
-    const index_t per_thread = wsize + g.o;
-    static thread_local std::vector<T> partial;
-    partial.assign(std::size_t(threads) * std::size_t(per_thread), T(0));
-    T* part = partial.data();
-    const unsigned caller_fp = fp_mode::current();
-TYPENET_OMP(omp parallel num_threads(threads) if (threads > 1))
-    {
-        const fp_mode same_fp_as_caller(caller_fp);
-#if defined(_OPENMP)
-        const index_t t = omp_get_thread_num();
-#else
-        const index_t t = 0;
-#endif
-        T* my_dw = part + t * per_thread;
-        T* my_db = my_dw + wsize;
-TYPENET_OMP(omp for schedule(static))
-        for (index_t b = 0; b < batch; ++b) {
+    detail::for_samples_accumulate<T>(
+        batch, threads, wsize + g.o, 0,
+        [&](index_t b, T* acc, T*) {                             // acc: dw (C, K_g), db (O)
+            T* my_dw = acc;
+            T* my_db = acc + wsize;
             const T* dyb = dy + b * g.o * so;                    // (O, OH*OW)
             const T* xb = x + b * g.c * s;                       // (C, S)
             T* cb = col + b * g.col_size();                      // (O*KH*KW, S)
@@ -231,14 +231,15 @@ TYPENET_OMP(omp for schedule(static))
             for (index_t gr = 0; gr < g.groups; ++gr)            // dw_g (C/G, K_g) += x_g (C/G, S) col_g^T (S, K_g)
                 gemm_single_thread<T>(cg, kg, s, xb + gr * cg * s, s, 1, cb + gr * kg * s, 1, s, T(1),
                                       my_dw + gr * cg * kg, kg);
-            if (!dx) continue;
+            if (!dx) return;
             for (index_t gr = 0; gr < g.groups; ++gr)            // dx_g (C/G, S) = w_g (C/G, K_g) col_g (K_g, S)
                 gemm_single_thread<T>(cg, s, kg, w + gr * cg * kg, kg, 1, cb + gr * kg * s, s, 1, T(0),
                                       dx + b * g.c * s + gr * cg * s, s);
-        }
-    }
-    for (int t = 0; t < threads; ++t)                            // fixed order: reproducible sums
-        for (index_t i = 0; i < wsize + g.o; ++i) (i < wsize ? dw[i] : db[i - wsize]) += part[t * per_thread + i];
+        },
+        [&](const T* acc) {
+            for (index_t i = 0; i < wsize; ++i) dw[i] += acc[i];
+            for (index_t o = 0; o < g.o; ++o) db[o] += acc[wsize + o];
+        });
 }
 
 }  // namespace typenet::kernels::cpu
