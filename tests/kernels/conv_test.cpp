@@ -12,28 +12,19 @@
 #include <string>
 #include <vector>
 
+#include "support/conv_kernels.hpp"
 #include "typenet/kernels/cpu/conv.hpp"
 
 namespace {
+using typenet::test::draw;
+using typenet::test::conv_ref_result;
+using typenet::test::max_error;
+using typenet::test::pick_divisor;
+using typenet::test::restore_threads;
 using typenet::kernels::cpu::index_t;
 using typenet::kernels::cpu::conv2d_geometry;
 
-// splitmix64: the same sample of geometries on every platform.
-struct draw {
-    std::uint64_t state;
-    std::uint64_t next() {
-        std::uint64_t z = (state += 0x9E3779B97F4A7C15ull);
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-        return z ^ (z >> 31);
-    }
-    index_t in(index_t lo, index_t hi) { return lo + index_t(next() % std::uint64_t(hi - lo + 1)); }   // [lo, hi]
-    double uniform() { return double(next() >> 11) * 0x1.0p-53 * 2 - 1; }                              // [-1, 1)
-};
 
-struct conv_ref_result {
-    std::vector<double> y, dx, dw, db;
-};
 
 // The definition, one output (or one gradient term) at a time:
 //   y[b, o, oy, ox] = bias[o] + sum_{ci, ky, kx} w[o, ci, ky, kx] x[b, g*C/G + ci, oy S - P + ky D, ox S - P + kx D]
@@ -74,18 +65,6 @@ conv_ref_result conv2d_direct(const conv2d_geometry& g, index_t batch, const std
 }
 
 // Max |got - expected| / max(1, |expected|); reports the first bad index.
-double max_error(const std::vector<double>& got, const std::vector<double>& expected, const char* what,
-                 const std::string& config) {
-    REQUIRE_MESSAGE(got.size() == expected.size(), config, " ", what);
-    double e = 0;
-    for (std::size_t i = 0; i < got.size(); ++i) {
-        const double err = std::abs(got[i] - expected[i]) / std::max(1.0, std::abs(expected[i]));
-        if (!(err <= 1e-11) && e <= 1e-11)
-            MESSAGE(config, " ", what, "[", i, "]: got ", got[i], ", expected ", expected[i]);
-        if (!(err <= e)) e = err;
-    }
-    return e;
-}
 
 std::string describe(const conv2d_geometry& g, index_t batch) {
     char s[200];
@@ -135,12 +114,6 @@ double check_geometry(const conv2d_geometry& g, index_t batch, draw& d) {
     return worst;
 }
 
-index_t pick_divisor(index_t a, index_t b, draw& d) {   // a random common divisor of a and b
-    std::vector<index_t> divs;
-    for (index_t k = 1; k <= std::min(a, b); ++k)
-        if (a % k == 0 && b % k == 0) divs.push_back(k);
-    return divs[std::size_t(d.in(0, index_t(divs.size()) - 1))];
-}
 
 std::vector<std::pair<conv2d_geometry, index_t>> sampled_geometries(std::size_t n) {
     draw d{20240614};
@@ -158,10 +131,6 @@ std::vector<std::pair<conv2d_geometry, index_t>> sampled_geometries(std::size_t 
     return out;
 }
 
-struct restore_threads {
-    int saved = typenet::kernels::cpu::max_threads();
-    ~restore_threads() { typenet::kernels::cpu::set_num_threads(saved); }
-};
 }  // namespace
 
 TEST_CASE("conv2d kernels match a direct convolution on sampled ragged geometries") {

@@ -12,37 +12,28 @@
 #include <string>
 #include <vector>
 
+#include "support/conv_kernels.hpp"
 #include "typenet/kernels/cpu/conv.hpp"
 
 namespace {
+using typenet::test::draw;
+using typenet::test::conv_ref_result;
+using typenet::test::max_error;
+using typenet::test::pick_divisor;
+using typenet::test::restore_threads;
 using typenet::kernels::cpu::conv_transpose2d_geometry;
 using typenet::kernels::cpu::index_t;
 
-// splitmix64: the same sample of geometries on every platform.
-struct draw {
-    std::uint64_t state;
-    std::uint64_t next() {
-        std::uint64_t z = (state += 0x9E3779B97F4A7C15ull);
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-        return z ^ (z >> 31);
-    }
-    index_t in(index_t lo, index_t hi) { return lo + index_t(next() % std::uint64_t(hi - lo + 1)); }   // [lo, hi]
-    double uniform() { return double(next() >> 11) * 0x1.0p-53 * 2 - 1; }                              // [-1, 1)
-};
 
-struct ref_result {
-    std::vector<double> y, dx, dw, db;
-};
 
 // The definition, one input pixel scattered at a time (torch.nn.ConvTranspose2d):
 //   y[b, o, iy S - P + ky D, ix S - P + kx D] += w[c, o - g*O/G, ky, kx] x[b, c, iy, ix]
 // for g = c / (C/G), o in group g, targets inside the output; plus bias[o]. dx, dw, db are its adjoints.
-ref_result conv_transpose2d_direct(const conv_transpose2d_geometry& g, index_t batch, const std::vector<double>& x,
+conv_ref_result conv_transpose2d_direct(const conv_transpose2d_geometry& g, index_t batch, const std::vector<double>& x,
                                    const std::vector<double>& w, const std::vector<double>& bias,
                                    const std::vector<double>& dy) {
     const index_t oh = g.oh(), ow = g.ow(), cg = g.c / g.groups, og = g.o / g.groups;
-    ref_result r;
+    conv_ref_result r;
     r.y.assign(std::size_t(batch * g.o * oh * ow), 0.0);
     r.dx.assign(x.size(), 0.0);
     r.dw.assign(w.size(), 0.0);
@@ -77,18 +68,6 @@ ref_result conv_transpose2d_direct(const conv_transpose2d_geometry& g, index_t b
 }
 
 // Max |got - expected| / max(1, |expected|); reports the first bad index.
-double max_error(const std::vector<double>& got, const std::vector<double>& expected, const char* what,
-                 const std::string& config) {
-    REQUIRE_MESSAGE(got.size() == expected.size(), config, " ", what);
-    double e = 0;
-    for (std::size_t i = 0; i < got.size(); ++i) {
-        const double err = std::abs(got[i] - expected[i]) / std::max(1.0, std::abs(expected[i]));
-        if (!(err <= 1e-11) && e <= 1e-11)
-            MESSAGE(config, " ", what, "[", i, "]: got ", got[i], ", expected ", expected[i]);
-        if (!(err <= e)) e = err;
-    }
-    return e;
-}
 
 std::string describe(const conv_transpose2d_geometry& g, index_t batch) {
     char s[240];
@@ -109,7 +88,7 @@ double check_geometry(const conv_transpose2d_geometry& g, index_t batch, draw& d
         bias(std::size_t(g.o)), dy(std::size_t(batch * g.o * oh * ow));
     for (auto* v : {&x, &w, &bias, &dy})
         for (auto& e : *v) e = d.uniform();
-    const ref_result ref = conv_transpose2d_direct(g, batch, x, w, bias, dy);
+    const conv_ref_result ref = conv_transpose2d_direct(g, batch, x, w, bias, dy);
 
     std::vector<double> y(ref.y.size(), std::numeric_limits<double>::quiet_NaN());
     std::vector<double> col(std::size_t(batch * g.col_size()), std::numeric_limits<double>::quiet_NaN());
@@ -140,12 +119,6 @@ double check_geometry(const conv_transpose2d_geometry& g, index_t batch, draw& d
     return worst;
 }
 
-index_t pick_divisor(index_t a, index_t b, draw& d) {   // a random common divisor of a and b
-    std::vector<index_t> divs;
-    for (index_t k = 1; k <= std::min(a, b); ++k)
-        if (a % k == 0 && b % k == 0) divs.push_back(k);
-    return divs[std::size_t(d.in(0, index_t(divs.size()) - 1))];
-}
 
 std::vector<std::pair<conv_transpose2d_geometry, index_t>> sampled_geometries(std::size_t n) {
     draw d{20241123};
@@ -164,10 +137,6 @@ std::vector<std::pair<conv_transpose2d_geometry, index_t>> sampled_geometries(st
     return out;
 }
 
-struct restore_threads {
-    int saved = typenet::kernels::cpu::max_threads();
-    ~restore_threads() { typenet::kernels::cpu::set_num_threads(saved); }
-};
 }  // namespace
 
 TEST_CASE("conv_transpose2d kernels match a direct transposed convolution on sampled ragged geometries") {
