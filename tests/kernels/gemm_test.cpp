@@ -89,3 +89,4 @@ TEST_CASE("gemm: k = 0 scales C by beta; empty m or n touch nothing") {
     k::gemm<float>(0, 2, 3, nullptr, 3, 1, nullptr, 2, 1, 0.0f, c.data(), 2);
     CHECK(c == std::vector<float>{0.5f, 1, 1.5f, 2});
 }
+

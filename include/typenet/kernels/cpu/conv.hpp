@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "typenet/kernels/cpu/gemm.hpp"
+#include "typenet/kernels/cpu/gemm_abt.hpp"
 
 namespace typenet::kernels::cpu {
 
@@ -25,6 +26,22 @@ struct conv2d_geometry {
 };
 
 namespace detail {
+// The output columns [lo, hi) whose input column ox*stride - pad + off (off = kx*dilation) lies in
+// [0, w): the rest read the zero padding. Hoisting this out of the row loops leaves the inner loops
+// without a test per element (a contiguous copy at stride 1).
+struct valid_span {
+    index_t lo, hi;
+};
+inline valid_span valid_columns(index_t ow, index_t w, index_t stride, index_t pad, index_t off) {
+    const index_t first = pad - off;                          // ox*stride >= first
+    const index_t last = w - 1 + pad - off;                   // ox*stride <= last
+    index_t lo = first <= 0 ? 0 : (first + stride - 1) / stride;
+    index_t hi = last < 0 ? 0 : last / stride + 1;
+    lo = std::min(lo, ow);
+    hi = std::clamp(hi, lo, ow);
+    return {lo, hi};
+}
+
 // im2col / col2im_add for an output extent given explicitly: conv_transpose2d's adjoint convolution
 // has OH = H even where output padding would make the formula round up (output_padding >= stride).
 template <class T>
@@ -33,15 +50,35 @@ inline void im2col_sized(const conv2d_geometry& g, index_t oh, index_t ow, const
         for (index_t ky = 0; ky < g.kh; ++ky)
             for (index_t kx = 0; kx < g.kw; ++kx) {
                 T* row = col + ((ch * g.kh + ky) * g.kw + kx) * oh * ow;   // (OH, OW)
+                const index_t off = kx * g.dilation - g.pad;               // ix = ox*stride + off
+                const valid_span v = valid_columns(ow, g.w, g.stride, g.pad, kx * g.dilation);
+                if (g.stride == 1 && ow == g.w && v.hi > v.lo) {
+                    // 'Same' width at stride 1: the row is the image shifted by a constant, one copy
+                    // of all its valid rows; then the columns that wrapped into the neighbouring
+                    // image row are zeroed. Short per-row copies cost more in calls than in bytes.
+                    const valid_span r = valid_columns(oh, g.h, 1, g.pad, ky * g.dilation);
+                    std::fill(row, row + r.lo * ow, T(0));
+                    if (r.hi > r.lo) {
+                        const T* in = x + ch * g.h * g.w + (ky * g.dilation - g.pad) * g.w + off;
+                        std::copy(in + r.lo * ow + v.lo, in + (r.hi - 1) * ow + v.hi, row + r.lo * ow + v.lo);
+                        for (index_t oy = r.lo; oy < r.hi; ++oy) {
+                            T* out = row + oy * ow;
+                            for (index_t ox = 0; ox < v.lo; ++ox) out[ox] = T(0);
+                            for (index_t ox = v.hi; ox < ow; ++ox) out[ox] = T(0);
+                        }
+                    }
+                    std::fill(row + std::max(r.hi, r.lo) * ow, row + oh * ow, T(0));
+                    continue;
+                }
                 for (index_t oy = 0; oy < oh; ++oy) {
                     const index_t iy = oy * g.stride - g.pad + ky * g.dilation;
                     T* out = row + oy * ow;
                     if (iy < 0 || iy >= g.h) { std::fill(out, out + ow, T(0)); continue; }
-                    const T* in = x + (ch * g.h + iy) * g.w;
-                    for (index_t ox = 0; ox < ow; ++ox) {
-                        const index_t ix = ox * g.stride - g.pad + kx * g.dilation;
-                        out[ox] = ix >= 0 && ix < g.w ? in[ix] : T(0);
-                    }
+                    const T* in = x + (ch * g.h + iy) * g.w + off;
+                    std::fill(out, out + v.lo, T(0));
+                    if (g.stride == 1) std::copy(in + v.lo, in + v.hi, out + v.lo);
+                    else for (index_t ox = v.lo; ox < v.hi; ++ox) out[ox] = in[ox * g.stride];
+                    std::fill(out + v.hi, out + ow, T(0));
                 }
             }
 }
@@ -52,14 +89,17 @@ inline void col2im_add_sized(const conv2d_geometry& g, index_t oh, index_t ow, c
         for (index_t ky = 0; ky < g.kh; ++ky)
             for (index_t kx = 0; kx < g.kw; ++kx) {
                 const T* row = dcol + ((ch * g.kh + ky) * g.kw + kx) * oh * ow;
+                const index_t off = kx * g.dilation - g.pad;
+                const valid_span v = valid_columns(ow, g.w, g.stride, g.pad, kx * g.dilation);
                 for (index_t oy = 0; oy < oh; ++oy) {
                     const index_t iy = oy * g.stride - g.pad + ky * g.dilation;
                     if (iy < 0 || iy >= g.h) continue;
-                    T* in = dx + (ch * g.h + iy) * g.w;
-                    for (index_t ox = 0; ox < ow; ++ox) {
-                        const index_t ix = ox * g.stride - g.pad + kx * g.dilation;
-                        if (ix >= 0 && ix < g.w) in[ix] += row[oy * ow + ox];
-                    }
+                    T* in = dx + (ch * g.h + iy) * g.w + off;
+                    const T* src = row + oy * ow;
+                    if (g.stride == 1)
+                        for (index_t ox = v.lo; ox < v.hi; ++ox) in[ox] += src[ox];
+                    else
+                        for (index_t ox = v.lo; ox < v.hi; ++ox) in[ox * g.stride] += src[ox];
                 }
             }
 }
@@ -148,9 +188,13 @@ inline void conv2d_backward(const conv2d_geometry& g, index_t batch, const T* w,
             const T* cb = col + b * g.col_size();                // (C*KH*KW, S)
             for (index_t o = 0; o < g.o; ++o)
                 for (index_t i = 0; i < s; ++i) my_db[o] += dyb[o * s + i];
-            for (index_t gr = 0; gr < g.groups; ++gr)            // dw_g (O/G, K_g) += dy_g (O/G, S) col_g^T (S, K_g)
-                gemm_single_thread<T>(og, kg, s, dyb + gr * og * s, s, 1, cb + gr * kg * s, 1, s, T(1),
-                                      my_dw + gr * og * kg, kg);
+            for (index_t gr = 0; gr < g.groups; ++gr) {          // dw_g (O/G, K_g) += dy_g (O/G, S) col_g^T (S, K_g)
+                if (s >= abt_blocking<T, arch>::min_k)           // long rows: dot products, no transposition
+                    gemm_abt<T>(og, kg, s, dyb + gr * og * s, s, cb + gr * kg * s, s, T(1), my_dw + gr * og * kg, kg);
+                else
+                    gemm_single_thread<T>(og, kg, s, dyb + gr * og * s, s, 1, cb + gr * kg * s, 1, s, T(1),
+                                          my_dw + gr * og * kg, kg);
+            }
             if (!dx) return;
             for (index_t gr = 0; gr < g.groups; ++gr)            // dcol_g (K_g, S) = w_g^T (K_g, O/G) dy_g (O/G, S)
                 gemm_single_thread<T>(kg, s, og, w + gr * og * kg, 1, kg, dyb + gr * og * s, s, 1, T(0),

@@ -21,6 +21,10 @@ struct blocking {
     static constexpr index_t kc = 256;                           // kc x nr B micro-panel stays in L1
     static constexpr index_t mc = mr * 24;                       // mc x kc A block stays in L2
     static constexpr index_t nc = nr * 64;                       // kc x nc B block in L2/L3
+    // Below this many rows of C, a row-major B is read in place instead of packed: packing costs a
+    // load and a store per element of B, the micro-kernel spends about m / w FMAs on it, so for a
+    // convolution's few output channels packing cost as much as the arithmetic (conv_bench).
+    static constexpr index_t direct_b_max_m = 4 * w;
 };
 
 // A (m, k) block -> panels of mr rows, each (k, mr) with p outermost; rows past m are zero.
@@ -57,16 +61,18 @@ inline void pack_b_panel(index_t nr, index_t n, index_t k, const T* b, index_t r
     }
 }
 
-// One MR x NR tile of C from packed panels: C := acc + beta*C (beta == 0: C is not read).
-// Edge tiles (rows < MR or cols < NR) go through a local tile, so C is never touched past its edge.
+// One MR x NR tile of C from a packed A micro-panel and a B micro-panel whose rows are ldb apart
+// (NR when packed; B's own row stride when read in place): C := acc + beta*C (beta == 0: C is not
+// read). Edge tiles (rows < MR or cols < NR) go through a local tile, so C is never touched past
+// its edge.
 struct gemm_micro_kernel {
     template <class Arch, class T>
-    void operator()(Arch, index_t kc, const T* ap, const T* bp, T beta, T* c, index_t ldc,
+    void operator()(Arch, index_t kc, const T* ap, const T* bp, index_t ldb, T beta, T* c, index_t ldc,
                     index_t rows, index_t cols) const;
 };
 
 template <class Arch, class T>
-inline void gemm_micro_kernel::operator()(Arch, index_t kc, const T* ap, const T* bp, T beta, T* c,
+inline void gemm_micro_kernel::operator()(Arch, index_t kc, const T* ap, const T* bp, index_t ldb, T beta, T* c,
                                           index_t ldc, index_t rows, index_t cols) const {
     using batch = xsimd::batch<T, Arch>;
     using blk = blocking<T, Arch>;
@@ -79,7 +85,7 @@ inline void gemm_micro_kernel::operator()(Arch, index_t kc, const T* ap, const T
     for (index_t p = 0; p < kc; ++p) {                      // k innermost: rank-1 updates in registers
         batch b[nv];
 #pragma GCC unroll 4
-        for (index_t v = 0; v < nv; ++v) b[v] = batch::load_aligned(bp + p * nr + v * w);
+        for (index_t v = 0; v < nv; ++v) b[v] = batch::load_unaligned(bp + p * ldb + v * w);
 #pragma GCC unroll 8
         for (index_t r = 0; r < mr; ++r) {
             const batch a(ap[p * mr + r]);
@@ -141,23 +147,33 @@ template <class T, class Arch>
     const index_t nc_blk = std::min((n + nr - 1) / nr * nr, nc_max);
     T* ap = gemm_scratch_a().get<T>(static_cast<std::size_t>(mc_blk * kc_blk));
     T* bp = gemm_scratch_b().get<T>(static_cast<std::size_t>(kc_blk * nc_blk));
+    // Few rows of C and a row-major B: full micro-panels of B are read in place, only the ragged
+    // last one is packed (zero-filled past n).
+    const bool direct_b = csb == 1 && m <= blk::direct_b_max_m;
     for (index_t jc = 0; jc < n; jc += nc_max) {
         const index_t nc = std::min(nc_max, n - jc);
         const index_t npanels = (nc + nr - 1) / nr;
         for (index_t pc = 0; pc < k; pc += kc_max) {
             const index_t kc = std::min(kc_max, k - pc);
             const T beta_k = pc == 0 ? beta : T(1);          // later k blocks accumulate
+            const T* b_blk = b + pc * rsb + jc * csb;        // (kc, nc)
             for (index_t jp = 0; jp < npanels; ++jp)
-                pack_b_panel(nr, nc - jp * nr, kc, b + pc * rsb + (jc + jp * nr) * csb, rsb, csb, bp + jp * nr * kc);
+                if (!direct_b || nc - jp * nr < nr)
+                    pack_b_panel(nr, nc - jp * nr, kc, b_blk + jp * nr * csb, rsb, csb, bp + jp * nr * kc);
             for (index_t ic = 0; ic < m; ic += mc_max) {
                 const index_t mc = std::min(mc_max, m - ic);
                 const index_t mpanels = (mc + mr - 1) / mr;
                 pack_a(mr, mc, kc, a + ic * rsa + pc * csa, rsa, csa, ap);
-                for (index_t jp = 0; jp < npanels; ++jp)
+                for (index_t jp = 0; jp < npanels; ++jp) {
+                    const index_t cols = std::min(nr, nc - jp * nr);
+                    const bool in_place = direct_b && cols == nr;
+                    const T* bj = in_place ? b_blk + jp * nr : bp + jp * nr * kc;   // (kc, nr)
+                    const index_t ldb = in_place ? rsb : nr;
                     for (index_t ip = 0; ip < mpanels; ++ip)
-                        gemm_micro_kernel{}(Arch{}, kc, ap + ip * mr * kc, bp + jp * nr * kc, beta_k,
+                        gemm_micro_kernel{}(Arch{}, kc, ap + ip * mr * kc, bj, ldb, beta_k,
                                             c + (ic + ip * mr) * ldc + jc + jp * nr, ldc,
-                                            std::min(mr, mc - ip * mr), std::min(nr, nc - jp * nr));
+                                            std::min(mr, mc - ip * mr), cols);
+                }
             }
         }
     }
