@@ -1,64 +1,148 @@
 // kernels/cpu/norm.hpp — batch normalisation over (B, C, S) (S = H*W, or 1 for features) and
 // layer normalisation over rows of n, forward and backward, torch.nn.BatchNorm{1,2}d / LayerNorm.
-// Statistics accumulate in double: a float sum over B*H*W values loses digits a mean needs.
+// Statistics accumulate in double across rows: a float sum over B*H*W values loses digits a mean
+// needs; within one row (H*W values) vectors of T sum.
 #pragma once
+#include <algorithm>
 #include <cmath>
 
 #include "typenet/kernels/cpu/common.hpp"
 
 namespace typenet::kernels::cpu {
 
+namespace detail {
+// Sums over one contiguous row, in vectors of T (a row is at most H*W values); the callers add the
+// row sums in double across the batch.
+template <class T, class Arch = arch>
+inline double row_sum(index_t n, const T* x) {
+    using batch = xsimd::batch<T, Arch>;
+    constexpr index_t w = batch::size;
+    batch acc(T(0));
+    index_t j = 0;
+    for (; j + w <= n; j += w) acc += batch::load_unaligned(x + j);
+    double s = double(xsimd::hadd(acc));
+    for (; j < n; ++j) s += double(x[j]);
+    return s;
+}
+
+// sum (x - mean)^2 over one row: the two-pass variance, stable where mean^2 >> var.
+template <class T, class Arch = arch>
+inline double row_sq_dev(index_t n, const T* x, T mean) {
+    using batch = xsimd::batch<T, Arch>;
+    constexpr index_t w = batch::size;
+    batch acc(T(0));
+    const batch m(mean);
+    index_t j = 0;
+    for (; j + w <= n; j += w) {
+        const batch d = batch::load_unaligned(x + j) - m;
+        acc = xsimd::fma(d, d, acc);
+    }
+    double s = double(xsimd::hadd(acc));
+    for (; j < n; ++j) s += (double(x[j]) - double(mean)) * (double(x[j]) - double(mean));
+    return s;
+}
+
+// sum dy and sum dy * xhat over one row.
+template <class T, class Arch = arch>
+inline void row_sum2(index_t n, const T* dy, const T* xhat, double& sum_dy, double& sum_dy_xhat) {
+    using batch = xsimd::batch<T, Arch>;
+    constexpr index_t w = batch::size;
+    batch a(T(0)), b(T(0));
+    index_t j = 0;
+    for (; j + w <= n; j += w) {
+        const batch d = batch::load_unaligned(dy + j);
+        a += d;
+        b = xsimd::fma(d, batch::load_unaligned(xhat + j), b);
+    }
+    double s1 = double(xsimd::hadd(a)), s2 = double(xsimd::hadd(b));
+    for (; j < n; ++j) { s1 += double(dy[j]); s2 += double(dy[j]) * double(xhat[j]); }
+    sum_dy += s1;
+    sum_dy_xhat += s2;
+}
+
+// xhat = (x - mean) invstd, y = gamma xhat + beta over one row.
+template <class T, class Arch = arch>
+inline void row_normalize(index_t n, const T* x, T mean, T invstd, T gamma, T beta, T* xhat, T* y) {
+    using batch = xsimd::batch<T, Arch>;
+    constexpr index_t w = batch::size;
+    const batch m(mean), is(invstd), g(gamma), bt(beta);
+    index_t j = 0;
+    for (; j + w <= n; j += w) {
+        const batch h = (batch::load_unaligned(x + j) - m) * is;
+        h.store_unaligned(xhat + j);
+        xsimd::fma(g, h, bt).store_unaligned(y + j);
+    }
+    for (; j < n; ++j) {
+        xhat[j] = (x[j] - mean) * invstd;
+        y[j] = gamma * xhat[j] + beta;
+    }
+}
+
+// dx = k (dy - mean_dy - xhat mean_dy_xhat) over one row (k = gamma invstd; in evaluation the two
+// means are zero).
+template <class T, class Arch = arch>
+inline void row_norm_dx(index_t n, T k, T mean_dy, T mean_dy_xhat, const T* dy, const T* xhat, T* dx) {
+    using batch = xsimd::batch<T, Arch>;
+    constexpr index_t w = batch::size;
+    const batch kv(k), md(mean_dy), mdx(mean_dy_xhat);
+    index_t j = 0;
+    for (; j + w <= n; j += w)
+        (kv * (batch::load_unaligned(dy + j) - md - batch::load_unaligned(xhat + j) * mdx)).store_unaligned(dx + j);
+    for (; j < n; ++j) dx[j] = k * (dy[j] - mean_dy - xhat[j] * mean_dy_xhat);
+}
+
+// Runs f(ch) for every channel, threads taking whole channels when there is work for them.
+template <class F>
+inline void for_channels(index_t b, index_t c, index_t s, F f) {
+    const int threads = int(std::max<index_t>(1, std::min<index_t>({index_t(max_threads()), c, b * c * s / (1 << 15)})));
+    const unsigned caller_fp = fp_mode::current();
+TYPENET_OMP(omp parallel for num_threads(threads) schedule(static) if (threads > 1))
+    for (index_t ch = 0; ch < c; ++ch) {
+        const fp_mode same_fp_as_caller(caller_fp);
+        f(ch);
+    }
+}
+}  // namespace detail
+
 // Training: per-channel mean and biased variance over (B, S); xhat, y = gamma xhat + beta;
 // running stats: r = (1 - momentum) r + momentum stat, with the unbiased variance (torch).
-// Writes mean (C) and invstd (C) for backward.
+// Writes mean (C) and invstd (C) for backward. Channels are independent: threads split them.
 template <class T>
 inline void batch_norm_forward_train(index_t b, index_t c, index_t s, T eps, T momentum, const T* x, const T* gamma,
                                      const T* beta, T* xhat, T* y, T* mean_out, T* invstd_out, T* running_mean,
                                      T* running_var) {
     const double n = double(b * s);
-    for (index_t ch = 0; ch < c; ++ch) {
+    detail::for_channels(b, c, s, [&](index_t ch) {
         double sum = 0, sq = 0;
-        for (index_t i = 0; i < b; ++i) {
-            const T* xs = x + (i * c + ch) * s;
-            for (index_t j = 0; j < s; ++j) sum += double(xs[j]);
-        }
+        for (index_t i = 0; i < b; ++i) sum += detail::row_sum(s, x + (i * c + ch) * s);
         const double mean = sum / n;
-        for (index_t i = 0; i < b; ++i) {
-            const T* xs = x + (i * c + ch) * s;
-            for (index_t j = 0; j < s; ++j) sq += (double(xs[j]) - mean) * (double(xs[j]) - mean);
-        }
+        for (index_t i = 0; i < b; ++i) sq += detail::row_sq_dev(s, x + (i * c + ch) * s, T(mean));
         const double var = sq / n;
         const T invstd = T(1.0 / std::sqrt(var + double(eps)));
         mean_out[ch] = T(mean);
         invstd_out[ch] = invstd;
         for (index_t i = 0; i < b; ++i) {
             const index_t off = (i * c + ch) * s;
-            for (index_t j = 0; j < s; ++j) {
-                xhat[off + j] = (x[off + j] - T(mean)) * invstd;
-                y[off + j] = gamma[ch] * xhat[off + j] + beta[ch];
-            }
+            detail::row_normalize(s, x + off, T(mean), invstd, gamma[ch], beta[ch], xhat + off, y + off);
         }
         running_mean[ch] = (T(1) - momentum) * running_mean[ch] + momentum * T(mean);
         const double unbiased = n > 1 ? sq / (n - 1) : var;
         running_var[ch] = (T(1) - momentum) * running_var[ch] + momentum * T(unbiased);
-    }
+    });
 }
 
 // Evaluation: the running statistics; xhat kept for a backward in eval mode.
 template <class T>
 inline void batch_norm_forward_eval(index_t b, index_t c, index_t s, T eps, const T* x, const T* gamma, const T* beta,
                                     const T* running_mean, const T* running_var, T* xhat, T* y, T* invstd_out) {
-    for (index_t ch = 0; ch < c; ++ch) {
+    detail::for_channels(b, c, s, [&](index_t ch) {
         const T invstd = T(1) / std::sqrt(running_var[ch] + eps);
         invstd_out[ch] = invstd;
         for (index_t i = 0; i < b; ++i) {
             const index_t off = (i * c + ch) * s;
-            for (index_t j = 0; j < s; ++j) {
-                xhat[off + j] = (x[off + j] - running_mean[ch]) * invstd;
-                y[off + j] = gamma[ch] * xhat[off + j] + beta[ch];
-            }
+            detail::row_normalize(s, x + off, running_mean[ch], invstd, gamma[ch], beta[ch], xhat + off, y + off);
         }
-    }
+    });
 }
 
 // dgamma += sum dy xhat, dbeta += sum dy; dx (when given): in training the statistics depend on
@@ -68,26 +152,22 @@ template <class T>
 inline void batch_norm_backward(index_t b, index_t c, index_t s, bool training, const T* xhat, const T* gamma,
                                 const T* invstd, const T* dy, T* dx, T* dgamma, T* dbeta) {
     const double n = double(b * s);
-    for (index_t ch = 0; ch < c; ++ch) {
+    detail::for_channels(b, c, s, [&](index_t ch) {
         double sum_dy = 0, sum_dy_xhat = 0;
         for (index_t i = 0; i < b; ++i) {
             const index_t off = (i * c + ch) * s;
-            for (index_t j = 0; j < s; ++j) {
-                sum_dy += double(dy[off + j]);
-                sum_dy_xhat += double(dy[off + j]) * double(xhat[off + j]);
-            }
+            detail::row_sum2(s, dy + off, xhat + off, sum_dy, sum_dy_xhat);
         }
         dgamma[ch] += T(sum_dy_xhat);
         dbeta[ch] += T(sum_dy);
-        if (!dx) continue;
+        if (!dx) return;
         const T k = gamma[ch] * invstd[ch];
-        const T mean_dy = T(sum_dy / n), mean_dy_xhat = T(sum_dy_xhat / n);
+        const T mean_dy = training ? T(sum_dy / n) : T(0), mean_dy_xhat = training ? T(sum_dy_xhat / n) : T(0);
         for (index_t i = 0; i < b; ++i) {
             const index_t off = (i * c + ch) * s;
-            for (index_t j = 0; j < s; ++j)
-                dx[off + j] = training ? k * (dy[off + j] - mean_dy - xhat[off + j] * mean_dy_xhat) : k * dy[off + j];
+            detail::row_norm_dx(s, k, mean_dy, mean_dy_xhat, dy + off, xhat + off, dx + off);
         }
-    }
+    });
 }
 
 // Layer norm over each row of n: xhat = (x - mean) invstd, y = gamma xhat + beta (biased variance).
