@@ -37,8 +37,11 @@ int fit_and_report(Model& model, Opt& opt, const run_options& o) {
         data::random_crop{.padding = 2}(b, g);
         data::random_flip{}(b, g);
     };
+    // On a terminal a bar moves inside each epoch and gives way to the line printed below; piped
+    // or logged, only that line appears.
+    progress_bar bar(progress_bar::options{.epoch_line = false});
     fit(model, opt, loss::cross_entropy{o.label_smoothing}, train_set,
-        {.epochs = o.epochs, .batch = o.batch, .validation = o.validation, .seed = o.seed}, augment,
+        {.epochs = o.epochs, .batch = o.batch, .validation = o.validation, .seed = o.seed}, augment, bar,
         [&](const epoch_stats& e) {
             images += double(e.train.samples);
             seconds += e.seconds;

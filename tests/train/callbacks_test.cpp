@@ -219,3 +219,70 @@ TEST_CASE("progress prints one line per epoch") {
     std::fclose(f);
     CHECK(std::string(buf, n) == progress{}.line(e) + progress{}.line(e));
 }
+
+namespace {
+std::string read_all(std::FILE* f) {
+    std::rewind(f);
+    std::string s;
+    char buf[512];
+    for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, f)) > 0;) s.append(buf, n);
+    return s;
+}
+}  // namespace
+
+TEST_CASE("progress_bar draws epoch, batch, loss, rate and ETA") {
+    progress_bar p(progress_bar::options{.width = 10});
+    const step_stats s{.epoch = 2, .epochs = 5, .batch = 30, .batches = 100, .samples = 1920,
+                       .epoch_samples = 6400, .loss = 0.51234, .seconds = 2.0};
+    // 30 % of 10 characters; 1920 samples in 2 s, 4480 left at 960/s: 4.67 s.
+    CHECK(p.bar(s) == "epoch 2/5 [###.......] 30/100  loss 0.5123  960 samples/s  ETA 0:05");
+    const step_stats slow{.epoch = 1, .epochs = 0, .batch = 1, .batches = 4, .samples = 1, .epoch_samples = 4000,
+                          .loss = 2.0, .seconds = 1.0};
+    CHECK(p.bar(slow) == "epoch 1 [##........] 1/4  loss 2.0000  1 samples/s  ETA 1:06:39");
+}
+
+TEST_CASE("progress_bar: a bar on a terminal that gives way to the epoch line; only the line elsewhere") {
+    epoch_stats e = stats(1, 0.5);
+    e.validation = {};
+    const step_stats s{.epoch = 1, .epochs = 2, .batch = 1, .batches = 2, .samples = 10, .epoch_samples = 20,
+                       .loss = 0.7, .seconds = 0.5};
+    const step_stats last{.epoch = 1, .epochs = 2, .batch = 2, .batches = 2, .samples = 20, .epoch_samples = 20,
+                          .loss = 0.6, .seconds = 0.51};
+    for (auto tty : {progress_bar::terminal::yes, progress_bar::terminal::no}) {
+        std::FILE* f = std::tmpfile();
+        REQUIRE(f);
+        progress_bar p(progress_bar::options{.out = f, .tty = tty});
+        progress_bar q(progress_bar::options{.tty = progress_bar::terminal::no});
+        p(s);
+        p(last);
+        p(e);
+        const std::string got = read_all(f);
+        std::fclose(f);
+        const std::string line = progress{.epochs = 2}.line(e);
+        if (tty == progress_bar::terminal::yes)
+            CHECK(got == "\r" + q.bar(s) + "\x1b[K\r" + q.bar(last) + "\x1b[K\r\x1b[K" + line);
+        else
+            CHECK(got == line);
+    }
+}
+
+TEST_CASE("fit reports every step: batch counts, samples, running loss") {
+    net model{seed{3}};
+    optim::sgd opt{model, {.lr = 0.1}};
+    std::vector<step_stats> steps;
+    fit(model, opt, loss::cross_entropy{}, circle(45, 2), {.epochs = 2, .batch = 10},
+        [&](const step_stats& s) { steps.push_back(s); });
+    REQUIRE(steps.size() == 10);                               // 5 batches (10, 10, 10, 10, 5) x 2 epochs
+    for (std::size_t i = 0; i < steps.size(); ++i) {
+        const auto& s = steps[i];
+        CHECK(s.epoch == int(i / 5) + 1);
+        CHECK(s.epochs == 2);
+        CHECK(s.batch == i % 5 + 1);
+        CHECK(s.batches == 5);
+        CHECK(s.samples == std::min<std::size_t>(45, 10 * s.batch));
+        CHECK(s.epoch_samples == 45);
+        CHECK(std::isfinite(s.loss));
+        CHECK(s.loss > 0);
+        if (s.batch > 1) CHECK(s.seconds >= steps[i - 1].seconds);
+    }
+}

@@ -1,6 +1,8 @@
-// train/callbacks.hpp — per-epoch callables for fit(): early_stopping (keeps a copy of the best
-// parameters and state, restores it when it stops), csv_log (one flushed line per epoch) and
-// progress (one line per epoch). Each takes `const epoch_stats&`; those that may stop return bool.
+// train/callbacks.hpp — callables for fit(): early_stopping (keeps a copy of the best parameters
+// and state, restores it when it stops), csv_log (one flushed line per epoch), progress (one line
+// per epoch) and progress_bar (a bar redrawn after each step on a terminal, and progress's line).
+// Each takes `const epoch_stats&`, progress_bar also `const step_stats&`; those that may stop
+// return bool.
 #pragma once
 #include <algorithm>
 #include <cerrno>
@@ -12,6 +14,9 @@
 #include <stdexcept>
 #include <string>
 #include <vector>
+#if defined(__unix__) || defined(__APPLE__)
+#include <unistd.h>
+#endif
 
 #include "typenet/core/network.hpp"
 #include "typenet/train/fit.hpp"
@@ -149,7 +154,7 @@ private:
 
 // One plain line per epoch on `out`:
 //   epoch 3/10  loss 0.4123  accuracy 85.12%  val_loss 0.4301  val_accuracy 84.50%  1.2 s  5000 samples/s
-// (fit calls back per epoch, so there is no in-epoch bar to draw, on a terminal or not).
+// (progress_bar adds a bar inside each epoch on a terminal).
 struct progress {
     int epochs = 0;            // shown as "epoch 3/10" when > 0
     std::FILE* out = stdout;
@@ -174,6 +179,83 @@ struct progress {
         s += '\n';
         return s;
     }
+};
+
+// On a terminal, a bar redrawn in place after each step (at most every `interval` seconds):
+//   epoch 3/10 [##########..........] 412/938  loss 0.3121  11734 samples/s  ETA 0:04
+// erased at the end of the epoch, where progress's line is printed instead (epoch_line = false
+// leaves that line to the caller, as the examples do to add the learning rate). Elsewhere (a pipe,
+// a log file, CI) it draws nothing per step: one plain line per epoch.
+class progress_bar {
+public:
+    enum class terminal { detect, yes, no };
+    struct options {
+        std::FILE* out = stdout;
+        bool epoch_line = true;       // print progress's line after each epoch
+        terminal tty = terminal::detect;
+        double interval = 0.1;        // seconds between redraws
+        int width = 24;               // characters of the bar itself
+    };
+
+    progress_bar() : progress_bar(options{}) {}
+    explicit progress_bar(options o) : o_(o), tty_(o.tty == terminal::yes) {
+#if defined(__unix__) || defined(__APPLE__)
+        if (o.tty == terminal::detect) tty_ = o.out && ::isatty(::fileno(o.out)) == 1;
+#endif
+    }
+
+    void operator()(const step_stats& s) {
+        epochs_ = s.epochs;
+        if (!tty_) return;
+        if (s.batch != s.batches && s.seconds - last_ < o_.interval && s.batch != 1) return;
+        last_ = s.seconds;
+        const std::string b = "\r" + bar(s) + "\x1b[K";   // \x1b[K: clear the rest of the line
+        std::fputs(b.c_str(), o_.out);
+        std::fflush(o_.out);
+        drawn_ = true;
+    }
+
+    void operator()(const epoch_stats& e) {
+        if (drawn_) std::fputs("\r\x1b[K", o_.out);      // the bar gives way to the epoch's line
+        drawn_ = false;
+        last_ = -1;
+        if (o_.epoch_line) std::fputs(progress{.epochs = epochs_}.line(e).c_str(), o_.out);
+        std::fflush(o_.out);
+    }
+
+    // The bar's text for one step, without control characters.
+    std::string bar(const step_stats& s) const {
+        std::string r;
+        char buf[160];
+        auto put = [&](int n) { r.append(buf, std::size_t(std::clamp(n, 0, int(sizeof buf) - 1))); };
+        put(s.epochs > 0 ? std::snprintf(buf, sizeof buf, "epoch %d/%d ", s.epoch, s.epochs)
+                         : std::snprintf(buf, sizeof buf, "epoch %d ", s.epoch));
+        const double f = s.batches ? double(s.batch) / double(s.batches) : 1.0;
+        const int full = int(f * o_.width);
+        r += '[';
+        r.append(std::size_t(full), '#');
+        r.append(std::size_t(o_.width - full), '.');
+        r += ']';
+        const double rate = s.seconds > 0 ? double(s.samples) / s.seconds : 0.0;
+        const double eta = rate > 0 ? double(s.epoch_samples - s.samples) / rate : 0.0;
+        put(std::snprintf(buf, sizeof buf, " %zu/%zu  loss %.4f  %.0f samples/s  ETA %s", s.batch, s.batches, s.loss,
+                          rate, clock(eta).c_str()));
+        return r;
+    }
+
+private:
+    static std::string clock(double seconds) {   // m:ss, or h:mm:ss
+        const long t = long(seconds + 0.5);
+        char buf[32];
+        if (t >= 3600) std::snprintf(buf, sizeof buf, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
+        else std::snprintf(buf, sizeof buf, "%ld:%02ld", t / 60, t % 60);
+        return buf;
+    }
+
+    options o_;
+    bool tty_ = false, drawn_ = false;
+    double last_ = -1;
+    int epochs_ = 0;
 };
 
 }  // namespace typenet

@@ -36,6 +36,18 @@ struct evaluation {
     std::size_t samples = 0;
 };
 
+// Where training stands after one optimizer step: what a progress bar draws.
+struct step_stats {
+    int epoch = 0;                  // 1-based
+    int epochs = 0;                 // fit_options::epochs
+    std::size_t batch = 0;          // 1-based, within the epoch
+    std::size_t batches = 0;        // in this epoch
+    std::size_t samples = 0;        // trained on so far in this epoch
+    std::size_t epoch_samples = 0;  // in this epoch
+    double loss = 0;                // running mean over the epoch's batches so far
+    double seconds = 0;             // since the epoch began
+};
+
 struct epoch_stats {
     int epoch = 0;                  // 1-based
     evaluation train;               // running mean over the epoch's batches
@@ -85,6 +97,8 @@ template <class F, class T>
 inline constexpr bool per_batch = std::is_invocable_v<F&, const data::batch_view<T>&, rng&>;
 template <class F>
 inline constexpr bool per_epoch = std::is_invocable_v<F&, const epoch_stats&>;
+template <class F>
+inline constexpr bool per_step = std::is_invocable_v<F&, const step_stats&>;
 
 // Class-labelled data needs a loss over labels; the callers compile their body only when it fits,
 // so a mismatch is this one error.
@@ -125,7 +139,8 @@ evaluation evaluate(Net& net, const Data& data, const Loss& loss = {}, index_t b
 //    change b.x in place (augmentation: data::random_crop, data::random_flip). Validation and
 //    evaluate() never see it. g is fit's shuffling rng, seeded by fit_options::seed, so a run with
 //    augmentation is as reproducible as one without; without batch callbacks nothing else draws
-//    from it, and the shuffling order is the same as before they existed.
+//    from it, and the shuffling order is the same as before they existed;
+//  - f(const step_stats&), after each optimizer step (progress_bar in train/callbacks.hpp).
 //    fit(net, opt, loss::cross_entropy{}, train, {.epochs = 10, .seed = 1},
 //        data::random_crop{.padding = 2}, data::random_flip{}, progress{.epochs = 10});
 // Callbacks rather than a fit_options member: a transform is generic in T and stateless, and a
@@ -136,9 +151,10 @@ std::vector<epoch_stats> fit(Net& net, Opt& opt, const Loss& loss, const Data& d
     using Target = typename Data::target_type;
     constexpr bool fits = detail::loss_takes_labels<Loss, T, Data>;
     static_assert(fits, "typenet: fit/evaluate on a labelled dataset need a loss over class labels, e.g. loss::cross_entropy");
-    static_assert(((detail::per_batch<Callback, T> || detail::per_epoch<Callback>) && ...),
-                  "typenet: fit: each callback must be callable as f(const epoch_stats&) (after each epoch) or "
-                  "f(const data::batch_view<T>&, rng&) (on each training batch, before forward)");
+    static_assert(((detail::per_batch<Callback, T> || detail::per_epoch<Callback> || detail::per_step<Callback>) && ...),
+                  "typenet: fit: each callback must be callable as f(const epoch_stats&) (after each epoch), "
+                  "f(const data::batch_view<T>&, rng&) (on each training batch, before forward) or "
+                  "f(const step_stats&) (after each optimizer step)");
     std::vector<epoch_stats> history;
     if constexpr (fits) {
     detail::check_data<Net>(data, "fit");
@@ -164,6 +180,7 @@ std::vector<epoch_stats> fit(Net& net, Opt& opt, const Loss& loss, const Data& d
                                                      : kernels::cpu::fp_mode::current());
 
     long step = 0;
+    [[maybe_unused]] const std::size_t batches = (n_train + std::size_t(b_max) - 1) / std::size_t(b_max);
     for (int epoch = 1; epoch <= o.epochs; ++epoch) {
         if (o.shuffle) shuffler.shuffle(order.begin(), order.end());
         const auto t0 = std::chrono::steady_clock::now();
@@ -191,6 +208,16 @@ std::vector<epoch_stats> fit(Net& net, Opt& opt, const Loss& loss, const Data& d
             loss_sum += double(l) * double(n);
             net.backward(dy.data());
             opt.step();
+            if constexpr ((detail::per_step<Callback> || ...)) {
+                const std::size_t done = first + std::size_t(n);
+                const step_stats ss{epoch, o.epochs, first / std::size_t(b_max) + 1, batches, done, n_train,
+                                    loss_sum / double(done),
+                                    std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()};
+                auto report = [&](auto& f) {
+                    if constexpr (detail::per_step<decltype(f)>) f(ss);
+                };
+                (report(cb), ...);
+            }
         }
         epoch_stats st;
         st.epoch = epoch;
