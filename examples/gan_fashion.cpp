@@ -8,6 +8,7 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <system_error>
 #include <string>
 #include <vector>
 
@@ -42,10 +43,13 @@ int main(int argc, char** argv) {
     const auto o = examples::parse(argc, argv, "Train a GAN on Fashion-MNIST and write sample grids", defaults);
     try {
         set_num_threads(o.threads);
+        const std::filesystem::path out = o.samples.empty() ? std::filesystem::path(".") : std::filesystem::path(o.samples);
+        // Checked before the data is read and minutes of training, not at the first grid.
+        if (std::error_code ec; !std::filesystem::is_directory(out, ec))
+            throw std::runtime_error("typenet: gan_fashion: --samples '" + out.string() + "' is not a directory");
         auto data = o.data.empty() ? data::fashion_mnist() : data::fashion_mnist(o.data);
         auto train = o.limit > 0 ? data.train.head(std::size_t(o.limit)) : data.train;
         train.standardize(0.5, 0.5);                       // [0, 1] -> [-1, 1], the generator's range
-        const std::filesystem::path out = o.samples.empty() ? std::filesystem::path(".") : std::filesystem::path(o.samples);
 
         generator g{seed{o.seed}};
         discriminator d{seed{o.seed + 1}};
