@@ -96,6 +96,23 @@ TEST_CASE_TEMPLATE("max_pool2d: a tie sends the gradient to the window's first m
     for (std::size_t i = 0; i < 8; ++i) CHECK_MESSAGE(dx[i] == expect[i], "dx[", i, "]");
 }
 
+TEST_CASE_TEMPLATE("max_pool2d: a NaN in a window is its maximum and takes the gradient, as torch", T, float, double) {
+    // torch's CPU max pool picks (v > max) || isnan(v): a NaN propagates instead of being skipped.
+    basic_network<T, input<1, 2, 4>, max_pool2d<2>> net;
+    const T nan = std::numeric_limits<T>::quiet_NaN();
+    const std::vector<T> x{1, nan, 2, 9,
+                           3, 0, nan, 2};
+    const std::vector<T> dy{5, 7};
+    const T* y = net.forward(1, x.data(), mode::train);
+    CHECK(std::isnan(y[0]));
+    CHECK(std::isnan(y[1]));
+    std::vector<T> dx(8, T(-1));
+    net.backward(dy.data(), dx.data());
+    const std::vector<T> expect{0, 5, 0, 0,
+                                0, 0, 7, 0};
+    for (std::size_t i = 0; i < 8; ++i) CHECK_MESSAGE(dx[i] == expect[i], "dx[", i, "]");
+}
+
 TEST_CASE("pooling: backward matches finite differences") {
     SUBCASE("max_pool2d<2> on the input") {
         basic_network<double, input<2, 6, 4>, max_pool2d<2>> net;

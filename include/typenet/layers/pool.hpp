@@ -26,17 +26,19 @@ struct pool2d {
         static constexpr kernels::cpu::pool2d_geometry geom{index_t(H), index_t(W), index_t(K), index_t(K), index_t(S)};
         using input_shape = shape<C, H, W>;
         using output_shape = shape<C, std::size_t(geom.oh()), std::size_t(geom.ow())>;
+        // max: where each maximum was, (C, OH, OW) window offsets, so backward need not search.
+        static constexpr std::size_t cache_per_sample = Max ? output_shape::size : 0;
         static std::string name() {
             return std::string(Max ? "max_pool2d<" : "avg_pool2d<") + std::to_string(K) +
                    (S != K ? ", " + std::to_string(S) : std::string()) + ">";
         }
         template <class T> void forward(const fwd_args<T>& a) const {
-            if constexpr (Max) kernels::cpu::max_pool2d_forward(geom, a.batch * index_t(C), a.x, a.y);
+            if constexpr (Max) kernels::cpu::max_pool2d_forward(geom, a.batch * index_t(C), a.x, a.y, a.cache);
             else kernels::cpu::avg_pool2d_forward(geom, a.batch * index_t(C), a.x, a.y);
         }
         template <class T> void backward(const bwd_args<T>& a) const {
             if (!a.dx) return;
-            if constexpr (Max) kernels::cpu::max_pool2d_backward(geom, a.batch * index_t(C), a.x, a.y, a.dy, a.dx);
+            if constexpr (Max) kernels::cpu::max_pool2d_backward(geom, a.batch * index_t(C), a.cache, a.dy, a.dx);
             else kernels::cpu::avg_pool2d_backward(geom, a.batch * index_t(C), a.dy, a.dx);
         }
     };

@@ -14,36 +14,37 @@ struct pool2d_geometry {
     constexpr index_t ow() const { return (w - kw) / stride + 1; }
 };
 
+// y = the window's maximum; arg = where it is, as the offset ky * W + kx within the window (exact
+// in T), so backward scatters without searching again. The first maximum wins a tie and a NaN
+// wins over numbers, as in torch.
 template <class T>
-inline void max_pool2d_forward(const pool2d_geometry& g, index_t planes, const T* x, T* y) {
+inline void max_pool2d_forward(const pool2d_geometry& g, index_t planes, const T* x, T* y, T* arg) {
     const index_t oh = g.oh(), ow = g.ow();
-    for (index_t p = 0; p < planes; ++p, x += g.h * g.w, y += oh * ow)
+    for (index_t p = 0; p < planes; ++p, x += g.h * g.w, y += oh * ow, arg += oh * ow)
         for (index_t oy = 0; oy < oh; ++oy)
             for (index_t ox = 0; ox < ow; ++ox) {
                 const T* win = x + oy * g.stride * g.w + ox * g.stride;
                 T m = win[0];
+                index_t at = 0;
                 for (index_t ky = 0; ky < g.kh; ++ky)
-                    for (index_t kx = 0; kx < g.kw; ++kx) m = std::max(m, win[ky * g.w + kx]);
+                    for (index_t kx = 0; kx < g.kw; ++kx) {
+                        const T v = win[ky * g.w + kx];
+                        if (v > m || (v != v && m == m)) { m = v; at = ky * g.w + kx; }
+                    }
                 y[oy * ow + ox] = m;
+                arg[oy * ow + ox] = T(at);
             }
 }
 
-// dx = 0, then each dy goes to the first position of its window that holds the maximum.
+// dx = 0, then each dy goes to the position forward chose.
 template <class T>
-inline void max_pool2d_backward(const pool2d_geometry& g, index_t planes, const T* x, const T* y, const T* dy, T* dx) {
+inline void max_pool2d_backward(const pool2d_geometry& g, index_t planes, const T* arg, const T* dy, T* dx) {
     const index_t oh = g.oh(), ow = g.ow();
     std::fill(dx, dx + planes * g.h * g.w, T(0));
-    for (index_t p = 0; p < planes; ++p, x += g.h * g.w, dx += g.h * g.w, y += oh * ow, dy += oh * ow)
+    for (index_t p = 0; p < planes; ++p, dx += g.h * g.w, arg += oh * ow, dy += oh * ow)
         for (index_t oy = 0; oy < oh; ++oy)
-            for (index_t ox = 0; ox < ow; ++ox) {
-                const index_t base = oy * g.stride * g.w + ox * g.stride;
-                const T m = y[oy * ow + ox];
-                index_t at = base;
-                for (index_t ky = g.kh - 1; ky >= 0; --ky)          // scanned backwards: the first match wins
-                    for (index_t kx = g.kw - 1; kx >= 0; --kx)
-                        if (x[base + ky * g.w + kx] == m) at = base + ky * g.w + kx;
-                dx[at] += dy[oy * ow + ox];
-            }
+            for (index_t ox = 0; ox < ow; ++ox)
+                dx[oy * g.stride * g.w + ox * g.stride + index_t(arg[oy * ow + ox])] += dy[oy * ow + ox];
 }
 
 template <class T>
