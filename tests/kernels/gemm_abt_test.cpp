@@ -54,3 +54,19 @@ TEST_CASE_TEMPLATE("gemm_abt matches the reference on ragged sizes 1..67 and lon
                 failures += !check_abt<T>(m, n, kk, (m + n) % 3 == 0 ? T(0) : T(0.5), s++);
     CHECK(failures == 0);
 }
+
+TEST_CASE("gemm_abt: threads split the columns; the single-thread form agrees") {
+    const int saved = k::max_threads();
+    for (int t : {1, 2}) {
+        k::set_num_threads(t);
+        CHECK(check_abt<float>(70, 131, 300, 0.0f, 7));
+        CHECK(check_abt<float>(1, 257, 784, 1.0f, 8));      // one sample through a dense layer
+        CHECK(check_abt<float>(3, 9, 1000, 0.5f, 9));
+    }
+    k::set_num_threads(saved);
+    std::vector<float> a(5 * 40, 0.25f), b(7 * 40, 0.5f), c1(35, 1.0f), c2(35, 1.0f);
+    k::gemm_abt_single_thread(5, 7, 40, a.data(), 40, b.data(), 40, 1.0f, c1.data(), 7);
+    k::gemm_abt(5, 7, 40, a.data(), 40, b.data(), 40, 1.0f, c2.data(), 7);
+    CHECK(c1 == c2);
+    CHECK(c1[0] == 6.0f);                                    // 40 * 0.125 + 1
+}

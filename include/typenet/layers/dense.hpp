@@ -7,6 +7,7 @@
 #include "typenet/core/layer.hpp"
 #include "typenet/kernels/cpu/elementwise.hpp"
 #include "typenet/kernels/cpu/gemm.hpp"
+#include "typenet/kernels/cpu/gemm_abt.hpp"
 
 namespace typenet {
 
@@ -36,7 +37,7 @@ struct dense<Out, Init>::bound<shape<In>> {
         const T* w = a.p;                                   // (Out, In)
         const T* b = a.p + Out * In;                        // (Out)
         k::broadcast_rows(n, out, b, a.y, out);             // y (B, Out) := b
-        k::gemm(n, out, in, a.x, in, 1, w, 1, in, T(1), a.y, out);   // y += x (B, In) w^T (In, Out)
+        k::gemm_abt(n, out, in, a.x, in, w, in, T(1), a.y, out);    // y += x (B, In) w^T: rows of x and w dotted
     }
 
     template <class T> void backward(const bwd_args<T>& a) const {

@@ -190,7 +190,7 @@ inline void conv2d_backward(const conv2d_geometry& g, index_t batch, const T* w,
                 for (index_t i = 0; i < s; ++i) my_db[o] += dyb[o * s + i];
             for (index_t gr = 0; gr < g.groups; ++gr) {          // dw_g (O/G, K_g) += dy_g (O/G, S) col_g^T (S, K_g)
                 if (s >= abt_blocking<T, arch>::min_k)           // long rows: dot products, no transposition
-                    gemm_abt<T>(og, kg, s, dyb + gr * og * s, s, cb + gr * kg * s, s, T(1), my_dw + gr * og * kg, kg);
+                    gemm_abt_single_thread<T>(og, kg, s, dyb + gr * og * s, s, cb + gr * kg * s, s, T(1), my_dw + gr * og * kg, kg);
                 else
                     gemm_single_thread<T>(og, kg, s, dyb + gr * og * s, s, 1, cb + gr * kg * s, 1, s, T(1),
                                           my_dw + gr * og * kg, kg);

@@ -2,9 +2,12 @@
 // element of C is a dot product of two contiguous rows, so nothing is packed or transposed.
 // That is the weight gradient of a convolution, dw (O, C*KH*KW) += dy (O, S) col^T, where the
 // packed GEMM must transpose col (S = OH*OW long rows) into panels: a load and a scattered store
-// per element that cost more than the arithmetic for a few output channels (conv_bench).
+// per element that cost more than the arithmetic for a few output channels (conv_bench); and a
+// dense layer's forward for a few samples, y (B, Out) = x w^T, where the packed GEMM would
+// transpose all of w on every call.
 //
-//   gemm_abt(m, n, k, a, lda, b, ldb, beta, c, ldc)     (M,K) x (N,K)^T => (M,N)
+//   gemm_abt(m, n, k, a, lda, b, ldb, beta, c, ldc)     (M,K) x (N,K)^T => (M,N), threads over N
+//   gemm_abt_single_thread(...)                          the same on the calling thread
 //   gemm_ref with B's strides swapped is its oracle (tests/kernels/gemm_test.cpp).
 #pragma once
 #include <algorithm>
@@ -21,6 +24,9 @@ struct abt_blocking {
     // registers; 2 x 4 of AVX2's 16.
     static constexpr index_t mr = std::is_base_of_v<xsimd::avx512f, Arch> ? 4 : 2;
     static constexpr index_t nr = std::is_base_of_v<xsimd::avx512f, Arch> ? 6 : 4;
+    // The rows left below MR (all of them for one sample) take 1 x NR1 tiles: a matrix-vector
+    // product that loads each element of B once, instead of repeating a row MR times.
+    static constexpr index_t nr1 = 8;
     // Each tile ends in MR*NR horizontal sums and a scalar tail of k mod w: below about 24 vectors
     // of k these cost more than the packed GEMM's transposition (conv_bench: a win at k = 784,
     // a loss at 196 and 49).
@@ -29,39 +35,40 @@ struct abt_blocking {
 
 // One tile of at most MR x NR dot products. Rows past `rows` (columns past `cols`) repeat the last
 // valid row of A (of B): the extra sums are computed and dropped, so the loop has no edge tests.
+template <index_t MR, index_t NR>
 struct gemm_abt_tile {
     template <class Arch, class T>
     void operator()(Arch, index_t k, const T* a, index_t lda, const T* b, index_t ldb, T beta, T* c, index_t ldc,
                     index_t rows, index_t cols) const;
 };
 
+template <index_t MR, index_t NR>
 template <class Arch, class T>
-inline void gemm_abt_tile::operator()(Arch, index_t k, const T* a, index_t lda, const T* b, index_t ldb, T beta,
-                                      T* c, index_t ldc, index_t rows, index_t cols) const {
+inline void gemm_abt_tile<MR, NR>::operator()(Arch, index_t k, const T* a, index_t lda, const T* b, index_t ldb,
+                                              T beta, T* c, index_t ldc, index_t rows, index_t cols) const {
     using batch = xsimd::batch<T, Arch>;
-    using blk = abt_blocking<T, Arch>;
-    constexpr index_t mr = blk::mr, nr = blk::nr, w = blk::w;
-    const T* ar[mr];
-    const T* br[nr];
+    constexpr index_t w = batch::size;
+    const T* ar[MR];
+    const T* br[NR];
 #pragma GCC unroll 8
-    for (index_t i = 0; i < mr; ++i) ar[i] = a + std::min(i, rows - 1) * lda;
+    for (index_t i = 0; i < MR; ++i) ar[i] = a + std::min(i, rows - 1) * lda;
 #pragma GCC unroll 8
-    for (index_t j = 0; j < nr; ++j) br[j] = b + std::min(j, cols - 1) * ldb;
-    batch acc[mr][nr];
+    for (index_t j = 0; j < NR; ++j) br[j] = b + std::min(j, cols - 1) * ldb;
+    batch acc[MR][NR];
 #pragma GCC unroll 8
-    for (index_t i = 0; i < mr; ++i)
+    for (index_t i = 0; i < MR; ++i)
 #pragma GCC unroll 8
-        for (index_t j = 0; j < nr; ++j) acc[i][j] = batch(T(0));
+        for (index_t j = 0; j < NR; ++j) acc[i][j] = batch(T(0));
     index_t p = 0;
     for (; p + w <= k; p += w) {                              // (MR, w) x (NR, w): MR*NR FMAs
-        batch bv[nr];
+        batch bv[NR];
 #pragma GCC unroll 8
-        for (index_t j = 0; j < nr; ++j) bv[j] = batch::load_unaligned(br[j] + p);
+        for (index_t j = 0; j < NR; ++j) bv[j] = batch::load_unaligned(br[j] + p);
 #pragma GCC unroll 8
-        for (index_t i = 0; i < mr; ++i) {
+        for (index_t i = 0; i < MR; ++i) {
             const batch av = batch::load_unaligned(ar[i] + p);
 #pragma GCC unroll 8
-            for (index_t j = 0; j < nr; ++j) acc[i][j] = xsimd::fma(av, bv[j], acc[i][j]);
+            for (index_t j = 0; j < NR; ++j) acc[i][j] = xsimd::fma(av, bv[j], acc[i][j]);
         }
     }
     for (index_t i = 0; i < rows; ++i)
@@ -74,14 +81,49 @@ inline void gemm_abt_tile::operator()(Arch, index_t k, const T* a, index_t lda, 
 }
 
 // One thread: callers run one product per sample on each thread (conv2d_backward).
+// noipa: kept out of its callers' constant propagation, as gemm_serial is. Inlined into a call with
+// small constant sizes, g++ 12 warns (-Waggressive-loop-optimizations) about the scalar tail loop.
+template <class T, class Arch = arch>
+[[gnu::noipa]] inline void gemm_abt_single_thread(index_t m, index_t n, index_t k, const T* a, index_t lda, const T* b, index_t ldb,
+                                   T beta, T* c, index_t ldc) {
+    using blk = abt_blocking<T, Arch>;
+    const index_t full = m / blk::mr * blk::mr;
+    for (index_t i = 0; i < full; i += blk::mr)
+        for (index_t j = 0; j < n; j += blk::nr)
+            gemm_abt_tile<blk::mr, blk::nr>{}(Arch{}, k, a + i * lda, lda, b + j * ldb, ldb, beta, c + i * ldc + j,
+                                              ldc, blk::mr, std::min(blk::nr, n - j));
+    for (index_t i = full; i < m; ++i)
+        for (index_t j = 0; j < n; j += blk::nr1)
+            gemm_abt_tile<1, blk::nr1>{}(Arch{}, k, a + i * lda, lda, b + j * ldb, ldb, beta, c + i * ldc + j, ldc, 1,
+                                         std::min(blk::nr1, n - j));
+}
+
+// Threads split the columns of C (rows of B), each computing its slice alone, as gemm does; below
+// ~2^18 multiply-adds per thread one thread is faster than waking another.
 template <class T, class Arch = arch>
 inline void gemm_abt(index_t m, index_t n, index_t k, const T* a, index_t lda, const T* b, index_t ldb, T beta, T* c,
                      index_t ldc) {
     using blk = abt_blocking<T, Arch>;
-    for (index_t i = 0; i < m; i += blk::mr)
-        for (index_t j = 0; j < n; j += blk::nr)
-            gemm_abt_tile{}(Arch{}, k, a + i * lda, lda, b + j * ldb, ldb, beta, c + i * ldc + j, ldc,
-                            std::min(blk::mr, m - i), std::min(blk::nr, n - j));
+    const index_t panels = (n + blk::nr1 - 1) / blk::nr1;
+    const int threads = int(std::min<double>({double(max_threads()), double(m) * double(n) * double(k) / double(1 << 18),
+                                              double(panels)}));
+    if (threads <= 1) {
+        gemm_abt_single_thread<T, Arch>(m, n, k, a, lda, b, ldb, beta, c, ldc);
+        return;
+    }
+    const unsigned caller_fp = fp_mode::current();
+TYPENET_OMP(omp parallel num_threads(threads))
+    {
+        const fp_mode same_fp_as_caller(caller_fp);
+#if defined(_OPENMP)
+        const index_t t = omp_get_thread_num(), nt = omp_get_num_threads();
+#else
+        const index_t t = 0, nt = 1;
+#endif
+        // Slices of whole nr1-column panels (a multiple of nr too would not matter: edges are inside).
+        const index_t j0 = std::min(n, panels * t / nt * blk::nr1), j1 = std::min(n, panels * (t + 1) / nt * blk::nr1);
+        if (j1 > j0) gemm_abt_single_thread<T, Arch>(m, j1 - j0, k, a, lda, b + j0 * ldb, ldb, beta, c + j0, ldc);
+    }
 }
 
 }  // namespace typenet::kernels::cpu
