@@ -1,20 +1,50 @@
 // examples/support/classifier.hpp — the shared body of the Fashion-MNIST examples: load and
 // standardize the data, pick the optimizer from the flags, fit (with --augment, --validation,
-// --patience, --log), evaluate, print the final lines (`train images/s: X`, `test accuracy: Y`).
+// --patience, --log), evaluate, print the final lines (`train images/s: X`, `test accuracy: Y`);
+// with --bench-infer, then `batch1 latency us: X`.
 // Each example only names its model and defaults.
 #pragma once
 #include <typenet/typenet.hpp>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <exception>
 #include <iostream>
 #include <optional>
+#include <span>
+#include <vector>
 
 #include "support/cli.hpp"
 
 namespace typenet::examples {
 
 inline constexpr double fashion_pixel_mean = 0.2860, fashion_pixel_std = 0.3530;   // of the training images
+
+// Latency of predict() on one test image at a time, one thread: 300 calls to warm up, then 3000
+// timed one by one; prints the median (and the 10th and 90th percentiles).
+template <class Model, class Data>
+void bench_batch1(Model& model, const Data& test) {
+    using T = typename Model::scalar;
+    constexpr std::size_t n = Model::input_shape::size;
+    constexpr int warmup = 300, calls = 3000;
+    set_num_threads(1);
+    auto sample = [&](int i) {
+        return std::span<const T, n>(test.x.data() + std::size_t(i) % test.size() * n, n);
+    };
+    T sink = 0;
+    for (int i = 0; i < warmup; ++i) sink += predict(model, sample(i))[0];
+    std::vector<double> us(calls);
+    for (int i = 0; i < calls; ++i) {
+        const auto t0 = std::chrono::steady_clock::now();
+        sink += predict(model, sample(i))[0];
+        us[std::size_t(i)] = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count();
+    }
+    std::sort(us.begin(), us.end());
+    std::printf("batch1 latency: median %.2f us, p10 %.2f, p90 %.2f over %d calls on 1 thread (checksum %.3g)\n",
+                us[calls / 2], us[calls / 10], us[calls * 9 / 10], calls, double(sink));
+    std::printf("batch1 latency us: %.2f\n", us[calls / 2]);
+}
 
 template <class Model, class Opt>
 int fit_and_report(Model& model, Opt& opt, const run_options& o) {
@@ -66,6 +96,7 @@ int fit_and_report(Model& model, Opt& opt, const run_options& o) {
     std::printf("test loss: %.4f\n", test.loss);
     std::printf("train images/s: %.0f\n", seconds > 0 ? images / seconds : 0.0);
     std::printf("test accuracy: %.2f\n", 100 * test.accuracy);
+    if (o.bench_infer) bench_batch1(model, data.test);
     return 0;
 }
 

@@ -50,6 +50,9 @@ run_options parse(int argc, char** argv, const std::string& description, run_opt
     app.add_option("--data", o.data, "directory of the data set (default: the Debian package's)");
     app.add_option("--samples", o.samples, "directory for generated sample images (gan_fashion)");
     app.add_option("--log", o.log, "write per-epoch loss and accuracy to this CSV file (scripts/plot draws it)");
+    app.add_flag("--bench-infer", o.bench_infer,
+                 "after training, time predict() on single test images (3000 calls, one thread) and print "
+                 "'batch1 latency us: X', the median");
     app.add_flag("--augment", o.augment, "random crop (padding 2) and horizontal flip of the training images");
     app.add_option("--validation", o.validation, "fraction of the training set held out for validation")
         ->check(fraction)->capture_default_str();

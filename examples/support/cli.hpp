@@ -24,6 +24,7 @@ struct run_options {
     double validation = 0.0;          // fraction of the training set held out, in [0, 1)
     int patience = 0;                 // early stopping on validation loss (best weights restored); 0: off
     std::string samples;              // directory for generated images (gan_fashion); empty: the current one
+    bool bench_infer = false;         // after training: batch-1 predict latency on one thread
 };
 
 // Parses argv into `defaults`; --help prints usage and exits 0, a bad flag prints one line and

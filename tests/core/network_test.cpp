@@ -2,6 +2,9 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <array>
+#include <span>
+#include <vector>
 #include <cstring>
 #include <xtensor/xtensor.hpp>
 
@@ -79,6 +82,34 @@ TEST_CASE("forward is deterministic, batch-independent, and backward accumulates
     for (std::size_t i = 0; i < once.size(); i += 97) CHECK(net.gradients()[i] == doctest::Approx(2 * once[i]));
     net.zero_grad();
     CHECK(std::all_of(net.gradients().begin(), net.gradients().end(), [](float v) { return v == 0; }));
+}
+
+TEST_CASE("predict: one sample in eval mode, from an array, a span or a vector") {
+    // Dropout and batch norm make eval mode visible: predict must equal the batched eval forward.
+    using net_t = network<input<2, 6, 6>, conv2d<4, 3, padding<1>>, batch_norm<>, relu, max_pool2d<2>, flatten,
+                          dropout<0.5>, dense<5>>;
+    net_t net{seed{4}};
+    rng g(seed{5});
+    std::vector<float> x(3 * 72);
+    for (auto& v : x) v = float(g.uniform(-1, 1));
+    net.forward(3, x.data(), mode::train);             // moves the running statistics off their start
+    const float* y = net.forward(3, x.data(), mode::eval);
+    const std::vector<float> batched(y, y + 15);
+    for (int b = 0; b < 3; ++b) {
+        std::array<float, 72> a{};
+        std::copy_n(x.begin() + b * 72, 72, a.begin());
+        const std::span<const float, 5> from_array = predict(net, a);
+        for (int j = 0; j < 5; ++j) CHECK(from_array[std::size_t(j)] == doctest::Approx(batched[std::size_t(b * 5 + j)]).epsilon(1e-6));
+        const std::vector<float> v(a.begin(), a.end());
+        const auto from_vector = predict(net, v);
+        const auto from_span = predict(net, std::span<const float>(v));
+        CHECK(std::equal(from_vector.begin(), from_vector.end(), from_array.begin()));
+        CHECK(std::equal(from_span.begin(), from_span.end(), from_array.begin()));
+    }
+    const std::vector<float> short_sample(71);
+    CHECK_THROWS_WITH_AS(predict(net, short_sample),
+                         "typenet: predict: the sample has 71 values, the network's input (2, 6, 6) needs 72",
+                         std::invalid_argument);
 }
 
 TEST_CASE("the xtensor face checks shapes and names them") {

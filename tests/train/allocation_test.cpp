@@ -1,15 +1,19 @@
 // tests/train/allocation_test.cpp — a steady-state training step (forward, loss, backward, optimizer
 // step) allocates nothing: every operator new and every malloc-family call is counted, and steps
 // 2..N of a LeNet, a ResNet-style model (residual blocks, batch norm, dropout) and an MLP, with one
-// thread and with two, must add none. Also inside fit(), read from its per-step callback.
+// thread and with two, must add none. Also inside fit(), read from its per-step callback, and in
+// predict() after its first call.
 // The counting replaces the global allocation functions of this executable, which AddressSanitizer
 // replaces as well: under ASan the counters are not installed and the checks are skipped.
 #include <doctest/doctest.h>
 
+#include <array>
 #include <atomic>
+#include <cmath>
 #include <cstddef>
 #include <cstdlib>
 #include <new>
+#include <span>
 #include <vector>
 
 #include "typenet/typenet.hpp"
@@ -162,6 +166,25 @@ TEST_CASE("a steady-state training step allocates nothing") {
         CHECK(allocations_in_steady_steps<small_resnet>(16, 5) == 0);
         CHECK(allocations_in_steady_steps<mlp>(64, 5) == 0);
     }
+}
+
+TEST_CASE("predict allocates nothing after the first call") {
+    if (!TYPENET_TEST_COUNTS_ALLOCATIONS) {
+        MESSAGE("skipped: AddressSanitizer replaces the allocation functions this test counts");
+        return;
+    }
+    lenet net{seed{1}};
+    small_resnet res{seed{1}};
+    batch_data<lenet> d(3);
+    std::array<float, 144> sample{};
+    float sum = predict(net, std::span<const float, 784>(d.x.data(), 784))[0] + predict(res, sample)[0];
+    const long before = allocations.load();
+    for (int i = 0; i < 3; ++i) {
+        sum += predict(net, std::span<const float, 784>(d.x.data() + i * 784, 784))[0];
+        sum += predict(res, sample)[1];
+    }
+    CHECK(allocations.load() - before == 0);
+    CHECK(std::isfinite(sum));
 }
 
 TEST_CASE("fit's steps allocate nothing after the first") {

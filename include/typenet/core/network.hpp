@@ -8,12 +8,15 @@
 #pragma once
 #include <algorithm>
 #include <array>
+#include <concepts>
 #include <cstddef>
+#include <iterator>
 #include <span>
 #include <sstream>
 #include <stdexcept>
 #include <string>
 #include <tuple>
+#include <type_traits>
 #include <utility>
 #include <xtensor/xadapt.hpp>
 #include <xtensor/xtensor.hpp>
@@ -218,5 +221,41 @@ concept model = requires(N& n) {
     n.parameters();
     n.gradients();
 };
+
+namespace detail {
+template <class R> constexpr std::size_t static_extent() {
+    using V = std::remove_cvref_t<R>;
+    if constexpr (requires { std::tuple_size<V>::value; }) return std::tuple_size<V>::value;   // std::array
+    else if constexpr (requires { V::extent; }) return V::extent;                              // std::span
+    else return std::dynamic_extent;
+}
+}  // namespace detail
+
+// One sample in, its output out: the eval-mode forward at batch 1 (dropout off, batch norm on its
+// running statistics). x is any contiguous range of the model's scalar, e.g. a std::array, a
+// std::span or a std::vector; a fixed-size one of the wrong size is a compile error, another a
+// runtime error naming both sizes. The result views the network's workspace until the next
+// forward. After the first call (or net.reserve(1)) nothing is allocated, and the kernels run on
+// the calling thread alone: one sample is too little work to split.
+//   std::array<float, 784> image = ...;
+//   auto logits = predict(model, image);                  // std::span<const float, 10>
+template <model Net, class R>
+    requires requires(const R& r) {
+        { std::data(r) } -> std::convertible_to<const typename Net::scalar*>;
+        std::size(r);
+    }
+std::span<const typename Net::scalar, Net::output_shape::size> predict(Net& net, const R& x) {
+    constexpr std::size_t n = Net::input_shape::size, e = detail::static_extent<R>();
+    static_assert(e == std::dynamic_extent || e == n,
+                  "typenet: predict needs one sample of the network's input size (input_shape::size values)");
+    if constexpr (e == std::dynamic_extent) {
+        if (std::size(x) != n)
+            throw std::invalid_argument("typenet: predict: the sample has " + std::to_string(std::size(x)) +
+                                        " values, the network's input " + Net::input_shape::str() + " needs " +
+                                        std::to_string(n));
+    }
+    const auto* y = net.forward(1, std::data(x), mode::eval);
+    return std::span<const typename Net::scalar, Net::output_shape::size>(y, Net::output_shape::size);
+}
 
 }  // namespace typenet
