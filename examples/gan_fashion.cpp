@@ -96,7 +96,7 @@ int main(int argc, char** argv) {
                 opt_g.step();
             }
             const auto path = out / ("gan_epoch_" + std::to_string(epoch) + ".png");
-            write_grid(path, g.forward(64, fixed_z.data(), mode::eval));
+            write_grid(path, g.forward(64, fixed_z.data(), mode::infer));
             std::printf("epoch %d  discriminator loss %.4f  generator loss %.4f  samples %s\n", epoch,
                         loss_d / double(2 * std::max<index_t>(steps, 1)), loss_g / double(std::max<index_t>(steps, 1)),
                         path.c_str());

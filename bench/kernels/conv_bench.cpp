@@ -11,6 +11,7 @@
 #include "typenet/core/aligned.hpp"
 #include "typenet/core/random.hpp"
 #include "typenet/kernels/cpu/conv.hpp"
+#include "typenet/kernels/cpu/conv_direct.hpp"
 
 namespace {
 
@@ -71,6 +72,32 @@ void bm_backward(benchmark::State& state, conv2d_geometry g) {
     report(state, 2 * forward_flops(g));
 }
 
+// Inference: one sample at a time, im2col + GEMM against the direct kernel (stride 1 shapes only).
+void bm_forward_one(benchmark::State& state, conv2d_geometry g) {
+    conv_buffers m(g);
+    index_t i = 0;
+    for (auto _ : state) {
+        const index_t b = i++ % batch;
+        typenet::kernels::cpu::conv2d_forward(g, 1, m.x.data() + b * g.c * g.h * g.w, m.w.data(), m.bias.data(),
+                                              m.y.data(), m.col.data());
+        benchmark::ClobberMemory();
+    }
+    report(state, forward_flops(g) / double(batch));
+}
+void bm_direct_one(benchmark::State& state, conv2d_geometry g) {
+    conv_buffers m(g);
+    const typenet::kernels::cpu::conv_direct_geometry d{g.c, g.h, g.w, g.o, g.kh, g.kw, g.pad};
+    typenet::aligned_vector<float> xp(std::size_t(d.padded_size(xsimd::batch<float>::size)));
+    index_t i = 0;
+    for (auto _ : state) {
+        const index_t b = i++ % batch;
+        typenet::kernels::cpu::conv2d_direct_forward(d, m.x.data() + b * g.c * g.h * g.w, m.w.data(), m.bias.data(),
+                                                     m.y.data(), xp.data());
+        benchmark::ClobberMemory();
+    }
+    report(state, forward_flops(g) / double(batch));
+}
+
 // {c, h, w, o, kh, kw, stride, pad, dilation, groups}
 struct named_geometry {
     const char* name;
@@ -94,6 +121,11 @@ const bool registered = [] {
         benchmark::RegisterBenchmark((std::string("conv_forward/") + s.name).c_str(), bm_forward, s.g)
             ->Unit(benchmark::kMicrosecond)->UseRealTime();
         benchmark::RegisterBenchmark((std::string("conv_backward/") + s.name).c_str(), bm_backward, s.g)
+            ->Unit(benchmark::kMicrosecond)->UseRealTime();
+        if (s.g.stride != 1 || s.g.dilation != 1 || s.g.groups != 1) continue;
+        benchmark::RegisterBenchmark((std::string("conv_forward_batch1/") + s.name).c_str(), bm_forward_one, s.g)
+            ->Unit(benchmark::kMicrosecond)->UseRealTime();
+        benchmark::RegisterBenchmark((std::string("conv_direct_batch1/") + s.name).c_str(), bm_direct_one, s.g)
             ->Unit(benchmark::kMicrosecond)->UseRealTime();
     }
     return true;

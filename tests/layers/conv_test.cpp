@@ -164,3 +164,30 @@ TEST_CASE("conv2d: parameter gradients do not depend on whether dx is asked for"
     for (std::size_t i = 0; i < with_dx.size(); ++i) max_diff = std::max(max_diff, std::abs(with_dx[i] - without_dx[i]));
     CHECK(max_diff < 1e-12);
 }
+
+TEST_CASE_TEMPLATE("conv2d: mode::infer (the direct kernel where it applies) equals mode::eval", T, float, double) {
+    // Stride 1 at 28 and 14 columns takes the direct kernel; stride 2 takes im2col, and so do 7
+    // columns where a vector holds 16 lanes (conv_direct_wins).
+    using net_t = basic_network<T, input<3, 28, 28>, conv2d<5, 3, padding<1>>, relu, conv2d<6, 5, padding<2>>,
+                                conv2d<8, 3, padding<1>, stride<2>>, conv2d<7, 2, padding<1>>,
+                                conv2d<4, 3, padding<1>, stride<2>>, conv2d<3, 3, padding<1>>>;
+    static_assert(kernels::cpu::conv_direct_wins<T>(kernels::cpu::conv2d_geometry{3, 28, 28, 5, 3, 3, 1, 1, 1, 1}));
+    static_assert(!kernels::cpu::conv_direct_wins<T>(kernels::cpu::conv2d_geometry{5, 28, 28, 6, 3, 3, 2, 1, 1, 1}));
+    net_t net{seed{3}};
+    rng g(seed{4});
+    std::vector<T> x(5 * 3 * 28 * 28);
+    for (auto& v : x) v = T(g.uniform(-1, 1));
+    constexpr std::size_t out = net_t::output_shape::size;
+    const T* ye = net.forward(5, x.data(), mode::eval);
+    const std::vector<T> eval(ye, ye + 5 * out);
+    const T* yi = net.forward(5, x.data(), mode::infer);
+    double err = 0;
+    for (std::size_t i = 0; i < eval.size(); ++i)
+        err = std::max(err, std::abs(double(yi[i]) - double(eval[i])) / std::max(1.0, std::abs(double(eval[i]))));
+    CHECK(err <= (std::is_same_v<T, float> ? 1e-5 : 1e-12));
+    std::vector<T> dy(5 * out, T(1));
+    CHECK_THROWS_WITH_AS(net.backward(dy.data()),
+                         "typenet: backward: the last forward ran in mode::infer, which keeps nothing for backward; "
+                         "run it in mode::eval or mode::train",
+                         std::logic_error);
+}

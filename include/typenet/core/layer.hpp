@@ -27,7 +27,9 @@
 namespace typenet {
 
 // Training and evaluation differ for dropout and batch norm: always explicit, never global state.
-enum class mode { eval, train };
+// infer is eval that no backward will follow (predict, evaluate): a layer may then skip what it
+// keeps only for backward (conv2d's im2col columns) and take a faster path.
+enum class mode { eval, train, infer };
 
 template <class T>
 struct fwd_args {

@@ -135,6 +135,7 @@ public:
         if (batch <= 0) throw std::invalid_argument("typenet: forward: batch size must be > 0, got " + std::to_string(batch));
         reserve(batch);
         batch_ = batch;
+        inferred_ = m == mode::infer;
         std::copy(x, x + batch * index_t(In::size), in_.data());
         chain_t::forward(layers_, batch, m, params_.data(), state_.data(), in_.data(), out_.data(), ws_.data(), &gen_);
         return out_.data();
@@ -144,6 +145,9 @@ public:
     // dx (B, in...) = dL/dx.
     void backward(const T* dy, T* dx = nullptr) {
         if (batch_ == 0) throw std::logic_error("typenet: backward: call forward first");
+        if (inferred_)
+            throw std::logic_error("typenet: backward: the last forward ran in mode::infer, which keeps nothing for "
+                                   "backward; run it in mode::eval or mode::train");
         chain_t::backward(layers_, batch_, params_.data(), state_.data(), in_.data(), out_.data(), dy, dx,
                           grads_.data(), ws_.data());
     }
@@ -207,6 +211,7 @@ private:
     aligned_vector<T> in_, out_;               // (B, in...), (B, out...)
     aligned_vector<T> ws_;                     // the chain's workspace
     index_t capacity_ = 0, batch_ = 0;
+    bool inferred_ = false;                    // the last forward ran in mode::infer
     rng gen_;
 };
 
@@ -231,8 +236,8 @@ template <class R> constexpr std::size_t static_extent() {
 }
 }  // namespace detail
 
-// One sample in, its output out: the eval-mode forward at batch 1 (dropout off, batch norm on its
-// running statistics). x is any contiguous range of the model's scalar, e.g. a std::array, a
+// One sample in, its output out: the forward at batch 1 in mode::infer (eval: dropout off, batch
+// norm on its running statistics; and nothing kept for a backward). x is any contiguous range of the model's scalar, e.g. a std::array, a
 // std::span or a std::vector; a fixed-size one of the wrong size is a compile error, another a
 // runtime error naming both sizes. The result views the network's workspace until the next
 // forward. After the first call (or net.reserve(1)) nothing is allocated, and the kernels run on
@@ -254,7 +259,7 @@ std::span<const typename Net::scalar, Net::output_shape::size> predict(Net& net,
                                         " values, the network's input " + Net::input_shape::str() + " needs " +
                                         std::to_string(n));
     }
-    const auto* y = net.forward(1, std::data(x), mode::eval);
+    const auto* y = net.forward(1, std::data(x), mode::infer);
     return std::span<const typename Net::scalar, Net::output_shape::size>(y, Net::output_shape::size);
 }
 

@@ -89,7 +89,10 @@ struct conv2d<Out, K, Options...>::bound<shape<C, H, W>> {
         init::bias(p + Out * fan_in, Out, fan_in, g);
     }
     template <class T> void forward(const fwd_args<T>& a) const {
-        kernels::cpu::conv2d_forward(geom, a.batch, a.x, a.p, a.p + Out * fan_in, a.y, a.cache);
+        if (a.m == mode::infer)                              // no backward follows: no columns to keep
+            kernels::cpu::conv2d_forward_infer(geom, a.batch, a.x, a.p, a.p + Out * fan_in, a.y, a.cache);
+        else
+            kernels::cpu::conv2d_forward(geom, a.batch, a.x, a.p, a.p + Out * fan_in, a.y, a.cache);
     }
     template <class T> void backward(const bwd_args<T>& a) const {
         kernels::cpu::conv2d_backward(geom, a.batch, a.p, a.dy, a.cache, a.dx, a.dp, a.dp + Out * fan_in);

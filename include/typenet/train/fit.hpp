@@ -121,7 +121,7 @@ evaluation evaluate(Net& net, const Data& data, const Loss& loss = {}, index_t b
     const std::size_t s = data.sample_size();
     for (std::size_t first = 0; first < data.size(); first += std::size_t(batch)) {
         const index_t n = index_t(std::min<std::size_t>(std::size_t(batch), data.size() - first));
-        const T* y = net.forward(n, data.x.data() + first * s, mode::eval);
+        const T* y = net.forward(n, data.x.data() + first * s, mode::infer);
         e.loss += double(loss(n, c, y, data.y.data() + first)) * double(n);
         e.accuracy += double(detail::count_correct(n, c, y, data.y.data() + first));
         e.samples += std::size_t(n);

@@ -139,7 +139,7 @@ confusion_matrix confusion(Net& net, const Data& data, index_t batch = 256) {
     const std::size_t s = data.sample_size();
     for (std::size_t first = 0; first < data.size(); first += std::size_t(batch)) {
         const index_t n = index_t(std::min<std::size_t>(std::size_t(batch), data.size() - first));
-        const T* y = net.forward(n, data.x.data() + first * s, mode::eval);   // (n, c)
+        const T* y = net.forward(n, data.x.data() + first * s, mode::infer);   // (n, c)
         for (index_t b = 0; b < n; ++b) {
             const T* row = y + b * c;
             const auto label = data.y[first + std::size_t(b)];

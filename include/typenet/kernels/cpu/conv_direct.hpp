@@ -1,0 +1,159 @@
+// kernels/cpu/conv_direct.hpp — 2-D convolution computed in place, without im2col: for stride 1,
+// dilation 1 and one group, each output row segment is a sum of shifted input rows times a weight,
+//   y[o, oy, ox:ox+w] += w[o, c, ky, kx] * xp[c, oy + ky, ox + kx : ox + kx + w]
+// over (c, ky, kx), with xp the zero-padded input. A tile of OB output channels x RB output rows x
+// one vector of columns stays in registers across the whole (c, ky, kx) reduction: RB loads and OB
+// broadcasts feed OB*RB FMAs. No unrolled copy of the input is written, which for few channels
+// (LeNet, a ResNet's stem) costs more than the arithmetic. Forward only: a training step keeps
+// im2col's columns for the weight gradient anyway (conv.hpp).
+//
+//   x (C, H, W)   w (O, C, KH, KW)   b (O)   y (O, OH, OW)    one sample
+//   xp (C, H + 2P, WP): the padded sample; WP covers every vector load of the last column tile
+#pragma once
+#include <algorithm>
+#include <type_traits>
+
+#include "typenet/kernels/cpu/common.hpp"
+
+namespace typenet::kernels::cpu {
+
+struct conv_direct_geometry {
+    index_t c, h, w;          // input channels, height, width
+    index_t o, kh, kw;        // output channels, kernel height, width
+    index_t pad;
+    constexpr index_t oh() const { return h + 2 * pad - kh + 1; }
+    constexpr index_t ow() const { return w + 2 * pad - kw + 1; }
+    constexpr index_t hp() const { return h + 2 * pad; }
+    // Column tiles are whole vectors of `lanes`; the last one reads up to kw - 1 columns past it.
+    constexpr index_t wp(index_t lanes) const {
+        return std::max(w + 2 * pad, (ow() + lanes - 1) / lanes * lanes + kw - 1);
+    }
+    constexpr index_t padded_size(index_t lanes) const { return c * hp() * wp(lanes); }
+};
+
+template <class T, class Arch>
+struct direct_blocking {
+    static constexpr index_t w = xsimd::batch<T, Arch>::size;
+    // OB x RB accumulators + RB input rows: 4 x 4 + 4 of AVX-512's 32 registers; 2 x 4 + 4 of 16.
+    static constexpr index_t ob = std::is_base_of_v<xsimd::avx512f, Arch> ? 4 : 2;
+    static constexpr index_t rb = 4;
+};
+
+// One tile: OB output channels x RB output rows (rows past `rows` repeat the last and are
+// dropped) x one vector of `cols` <= w columns. xp points at (0, oy0, ox0) of the padded sample,
+// wt at (o0, 0, 0, 0) of the weights, y at (o0, oy0, ox0).
+template <index_t OB, index_t RB>
+struct conv_direct_tile {
+    template <class Arch, class T>
+    void operator()(Arch, const conv_direct_geometry& g, index_t wp, const T* xp, const T* wt, const T* bias, T* y,
+                    index_t rows, index_t cols) const;
+};
+
+template <index_t OB, index_t RB>
+template <class Arch, class T>
+inline void conv_direct_tile<OB, RB>::operator()(Arch, const conv_direct_geometry& g, index_t wp, const T* xp,
+                                                 const T* wt, const T* bias, T* y, index_t rows, index_t cols) const {
+    using batch = xsimd::batch<T, Arch>;
+    constexpr index_t w = batch::size;
+    const index_t plane = g.hp() * wp, ksize = g.c * g.kh * g.kw, s = g.oh() * g.ow();
+    index_t row_off[RB];
+#pragma GCC unroll 8
+    for (index_t r = 0; r < RB; ++r) row_off[r] = std::min(r, rows - 1) * wp;
+    batch acc[OB][RB];
+#pragma GCC unroll 8
+    for (index_t o = 0; o < OB; ++o)
+#pragma GCC unroll 8
+        for (index_t r = 0; r < RB; ++r) acc[o][r] = batch(bias[o]);
+    for (index_t ch = 0; ch < g.c; ++ch)
+        for (index_t ky = 0; ky < g.kh; ++ky) {
+            const T* xrow = xp + ch * plane + ky * wp;           // (RB rows, w + KW - 1 columns)
+            const T* wk = wt + (ch * g.kh + ky) * g.kw;          // w[o0 + o, ch, ky, kx] = wk[o * ksize + kx]
+            for (index_t kx = 0; kx < g.kw; ++kx) {
+                batch xv[RB];
+#pragma GCC unroll 8
+                for (index_t r = 0; r < RB; ++r) xv[r] = batch::load_unaligned(xrow + row_off[r] + kx);
+#pragma GCC unroll 8
+                for (index_t o = 0; o < OB; ++o) {
+                    const batch wv(wk[o * ksize + kx]);
+#pragma GCC unroll 8
+                    for (index_t r = 0; r < RB; ++r) acc[o][r] = xsimd::fma(wv, xv[r], acc[o][r]);
+                }
+            }
+        }
+    const index_t ow = g.ow();
+    for (index_t o = 0; o < OB; ++o)
+        for (index_t r = 0; r < rows; ++r) {
+            T* out = y + o * s + r * ow;
+            if (cols == w) {
+                acc[o][r].store_unaligned(out);
+            } else {
+                alignas(64) T tile[w];
+                acc[o][r].store_aligned(tile);
+                std::copy(tile, tile + cols, out);
+            }
+        }
+}
+
+// Copies one sample into its zero-padded layout xp (C, HP, WP).
+template <class T>
+inline void conv_direct_pad(const conv_direct_geometry& g, index_t wp, const T* x, T* xp) {
+    std::fill(xp, xp + g.c * g.hp() * wp, T(0));
+    for (index_t ch = 0; ch < g.c; ++ch)
+        for (index_t iy = 0; iy < g.h; ++iy)
+            std::copy(x + (ch * g.h + iy) * g.w, x + (ch * g.h + iy + 1) * g.w,
+                      xp + (ch * g.hp() + iy + g.pad) * wp + g.pad);
+}
+
+namespace detail {
+template <index_t OB, class Arch, class T>
+inline void conv_direct_channels(const conv_direct_geometry& g, index_t wp, const T* xp, const T* wt, const T* bias,
+                                 T* y) {
+    using blk = direct_blocking<T, Arch>;
+    constexpr index_t w = blk::w, rb = blk::rb;
+    const index_t oh = g.oh(), ow = g.ow();
+    for (index_t oy = 0; oy < oh; oy += rb)
+        for (index_t ox = 0; ox < ow; ox += w)
+            conv_direct_tile<OB, rb>{}(Arch{}, g, wp, xp + oy * wp + ox, wt, bias, y + oy * ow + ox,
+                                       std::min(rb, oh - oy), std::min(w, ow - ox));
+}
+}  // namespace detail
+
+// y = conv(x, w) + b for one sample; xp is scratch of g.padded_size(lanes) (lanes: the batch width
+// of Arch, direct_blocking<T, Arch>::w).
+template <class T, class Arch = arch>
+inline void conv2d_direct_forward(const conv_direct_geometry& g, const T* x, const T* wt, const T* bias, T* y, T* xp) {
+    using blk = direct_blocking<T, Arch>;
+    const index_t wp = g.wp(blk::w), ksize = g.c * g.kh * g.kw, s = g.oh() * g.ow();
+    conv_direct_pad(g, wp, x, xp);
+    index_t o = 0;
+    for (; o + blk::ob <= g.o; o += blk::ob)
+        detail::conv_direct_channels<blk::ob, Arch>(g, wp, xp, wt + o * ksize, bias + o, y + o * s);
+    static_assert(blk::ob <= 4);
+    switch (g.o - o) {                                            // the channels left, in one block
+    case 3: detail::conv_direct_channels<3, Arch>(g, wp, xp, wt + o * ksize, bias + o, y + o * s); break;
+    case 2: detail::conv_direct_channels<2, Arch>(g, wp, xp, wt + o * ksize, bias + o, y + o * s); break;
+    case 1: detail::conv_direct_channels<1, Arch>(g, wp, xp, wt + o * ksize, bias + o, y + o * s); break;
+    default: break;
+    }
+}
+
+// The plain-loop oracle, as conv2d_direct_forward's twin in tests.
+template <class T>
+inline void conv2d_direct_forward_ref(const conv_direct_geometry& g, const T* x, const T* wt, const T* bias, T* y) {
+    const index_t oh = g.oh(), ow = g.ow();
+    for (index_t o = 0; o < g.o; ++o)
+        for (index_t oy = 0; oy < oh; ++oy)
+            for (index_t ox = 0; ox < ow; ++ox) {
+                T s = bias[o];
+                for (index_t ch = 0; ch < g.c; ++ch)
+                    for (index_t ky = 0; ky < g.kh; ++ky)
+                        for (index_t kx = 0; kx < g.kw; ++kx) {
+                            const index_t iy = oy + ky - g.pad, ix = ox + kx - g.pad;
+                            if (iy >= 0 && iy < g.h && ix >= 0 && ix < g.w)
+                                s += wt[((o * g.c + ch) * g.kh + ky) * g.kw + kx] * x[(ch * g.h + iy) * g.w + ix];
+                        }
+                y[(o * oh + oy) * ow + ox] = s;
+            }
+}
+
+}  // namespace typenet::kernels::cpu
