@@ -16,8 +16,9 @@ packages=(
     gnuplot-nox                                # scripts/plot: training curves
 )
 if [[ "${1:-}" == "--compare" ]]; then
-    # OpenBLAS: without it Debian's torch runs on the reference BLAS, 5x slower (not a fair yardstick).
-    packages+=(python3-torch python3-numpy libopenblas0-pthread)
+    # OpenBLAS: without it Debian's torch runs on the reference BLAS, 5x slower (not a fair yardstick);
+    # its -dev package builds the SGEMM yardstick of scripts/bench-compare (typenet_bench_gemm_openblas).
+    packages+=(python3-torch python3-numpy libopenblas0-pthread libopenblas-dev)
 fi
 
 missing=()

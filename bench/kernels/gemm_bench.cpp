@@ -1,7 +1,10 @@
-// bench/kernels/gemm_bench.cpp — kernels::cpu::gemm: square sizes, and the three products of the
-// MLP example's first dense layer (784 -> 256 at batch 64) with the strides dense.hpp passes.
-// Counter FLOPS = 2 M N K per call over wall-clock time (UseRealTime: the kernels run OpenMP
-// threads, which the calling thread's CPU time would not see). Threads: OMP_NUM_THREADS.
+// bench/kernels/gemm_bench.cpp — kernels::cpu::gemm: square sizes, the three products of the
+// MLP example's first dense layer (784 -> 256 at batch 64) with the strides dense.hpp passes, and
+// LeNet's. Counter FLOPS = 2 M N K per call over wall-clock time (UseRealTime: the kernels run
+// OpenMP threads, which the calling thread's CPU time would not see). Threads: OMP_NUM_THREADS.
+// Built a second time with TYPENET_BENCH_OPENBLAS as typenet_bench_gemm_openblas, the same
+// products through OpenBLAS's cblas_sgemm (threads: OPENBLAS_NUM_THREADS): scripts/bench-compare
+// runs both and prints the ratios.
 #include <benchmark/benchmark.h>
 
 #include <cstddef>
@@ -10,6 +13,9 @@
 #include "typenet/core/aligned.hpp"
 #include "typenet/core/random.hpp"
 #include "typenet/kernels/cpu/gemm.hpp"
+#if defined(TYPENET_BENCH_OPENBLAS)
+#include <cblas.h>
+#endif
 
 namespace {
 
@@ -31,13 +37,24 @@ void run_gemm(benchmark::State& state, index_t m, index_t n, index_t k, bool a_t
     const index_t rsa = a_transposed ? 1 : k, csa = a_transposed ? m : 1;
     const index_t rsb = b_transposed ? 1 : n, csb = b_transposed ? k : 1;
     for (auto _ : state) {
+#if defined(TYPENET_BENCH_OPENBLAS)
+        (void)rsa, (void)csa, (void)rsb, (void)csb;   // cblas takes leading dimensions and flags instead
+        cblas_sgemm(CblasRowMajor, a_transposed ? CblasTrans : CblasNoTrans, b_transposed ? CblasTrans : CblasNoTrans,
+                    int(m), int(n), int(k), 1.0f, a.data(), int(a_transposed ? m : k), b.data(),
+                    int(b_transposed ? k : n), beta, c.data(), int(n));
+#else
         typenet::kernels::cpu::gemm(m, n, k, a.data(), rsa, csa, b.data(), rsb, csb, beta, c.data(), n);
+#endif
         benchmark::DoNotOptimize(c.data());
         benchmark::ClobberMemory();
     }
     const double flops = 2.0 * double(m) * double(n) * double(k);
     state.counters["FLOPS"] = benchmark::Counter(flops * double(state.iterations()), benchmark::Counter::kIsRate);
+#if defined(TYPENET_BENCH_OPENBLAS)
+    state.counters["threads"] = openblas_get_num_threads();
+#else
     state.counters["threads"] = typenet::kernels::cpu::max_threads();
+#endif
 }
 
 void bm_gemm_square(benchmark::State& state) {
@@ -56,5 +73,12 @@ void bm_gemm_dense_dw(benchmark::State& state) { run_gemm(state, 256, 784, 64, t
 BENCHMARK(bm_gemm_dense_forward)->Name("bm_gemm_64x256x784_bT")->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK(bm_gemm_dense_dx)->Name("bm_gemm_64x784x256")->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK(bm_gemm_dense_dw)->Name("bm_gemm_256x784x64_aT")->Unit(benchmark::kMicrosecond)->UseRealTime();
+
+// LeNet, batch 64: the second convolution per sample, y (16, 100) = w (16, 150) col (150, 100), and
+// its first dense layer, y (64, 120) = x (64, 400) w^T.
+void bm_gemm_lenet_conv2(benchmark::State& state) { run_gemm(state, 16, 100, 150, false, false, 1.0f); }
+void bm_gemm_lenet_dense(benchmark::State& state) { run_gemm(state, 64, 120, 400, false, true, 1.0f); }
+BENCHMARK(bm_gemm_lenet_conv2)->Name("bm_gemm_16x100x150")->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK(bm_gemm_lenet_dense)->Name("bm_gemm_64x120x400_bT")->Unit(benchmark::kMicrosecond)->UseRealTime();
 
 }  // namespace
