@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <vector>
 
+#include "support/compare.hpp"
 #include "typenet/core/random.hpp"
 #include "typenet/kernels/cpu/gemm.hpp"
 #include "typenet/kernels/cpu/gemm_abt.hpp"
@@ -15,13 +16,7 @@ namespace k = typenet::kernels::cpu;
 using k::index_t;
 
 namespace {
-template <class T>
-double max_rel_diff(const std::vector<T>& a, const std::vector<T>& b) {
-    double e = 0;
-    for (std::size_t i = 0; i < a.size(); ++i)
-        e = std::max(e, std::abs(double(a[i]) - double(b[i])) / std::max(1.0, std::abs(double(b[i]))));
-    return e;
-}
+using typenet::test::max_rel_diff;
 
 // A (m, k) and B (n, k) row-major with a padded leading dimension, C with a guard band.
 template <class T>

@@ -83,6 +83,24 @@ struct flush_denormals : fp_mode {
     flush_denormals() : fp_mode(current() | flush_bits) {}
 };
 
+// Runs f(t, nt) on `threads` OpenMP threads, t = 0..nt-1 (nt may be fewer than asked), each in
+// the caller's floating-point mode: one fork and one join, no barrier inside. Without OpenMP,
+// f(0, 1) on the calling thread.
+template <class F>
+inline void run_threads(int threads, F f) {
+    const unsigned caller_fp = fp_mode::current();
+TYPENET_OMP(omp parallel num_threads(threads) if (threads > 1))
+    {
+        const fp_mode same_fp_as_caller(caller_fp);
+#if defined(_OPENMP)
+        f(index_t(omp_get_thread_num()), index_t(omp_get_num_threads()));
+#else
+        (void)threads;
+        f(index_t(0), index_t(1));
+#endif
+    }
+}
+
 // Grow-only, 64-byte aligned scratch: after the first call of a given size, no allocation.
 class scratch {
 public:

@@ -134,19 +134,10 @@ inline void for_samples_accumulate(index_t batch, int threads, index_t n_acc, in
     static thread_local std::vector<T> partial;
     partial.assign(std::size_t(threads) * std::size_t(per_thread), T(0));
     T* part = partial.data();
-    const unsigned caller_fp = fp_mode::current();
-TYPENET_OMP(omp parallel num_threads(threads) if (threads > 1))
-    {
-        const fp_mode same_fp_as_caller(caller_fp);
-#if defined(_OPENMP)
-        const index_t t = omp_get_thread_num();
-#else
-        const index_t t = 0;
-#endif
+    run_threads(threads, [&](index_t t, index_t nt) {           // contiguous runs of samples
         T* acc = part + t * per_thread;
-TYPENET_OMP(omp for schedule(static))
-        for (index_t b = 0; b < batch; ++b) body(b, acc, acc + n_acc);
-    }
+        for (index_t b = batch * t / nt; b < batch * (t + 1) / nt; ++b) body(b, acc, acc + n_acc);
+    });
     for (int t = 0; t < threads; ++t) finish(static_cast<const T*>(part + t * per_thread));
 }
 }  // namespace detail

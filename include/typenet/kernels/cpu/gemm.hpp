@@ -214,15 +214,7 @@ inline void gemm(index_t m, index_t n, index_t k, const T* a, index_t rsa, index
         gemm_single_thread<T, Arch>(m, n, k, a, rsa, csa, b, rsb, csb, beta, c, ldc);
         return;
     }
-    const unsigned caller_fp = fp_mode::current();
-TYPENET_OMP(omp parallel num_threads(threads))
-    {
-        const fp_mode same_fp_as_caller(caller_fp);
-#if defined(_OPENMP)
-        const index_t t = omp_get_thread_num(), nt = omp_get_num_threads();
-#else
-        const index_t t = 0, nt = 1;
-#endif
+    run_threads(threads, [&](index_t t, index_t nt) {
         const index_t p0 = panels * t / nt, p1 = panels * (t + 1) / nt;
         if (split_rows) {
             const index_t i0 = p0 * blk::mr, i1 = std::min(m, p1 * blk::mr);
@@ -233,7 +225,7 @@ TYPENET_OMP(omp parallel num_threads(threads))
             if (j1 > j0)
                 detail::gemm_serial<T, Arch>(m, j1 - j0, k, a, rsa, csa, b + j0 * csb, rsb, csb, beta, c + j0, ldc);
         }
-    }
+    });
 }
 
 }  // namespace typenet::kernels::cpu

@@ -111,19 +111,10 @@ inline void gemm_abt(index_t m, index_t n, index_t k, const T* a, index_t lda, c
         gemm_abt_single_thread<T, Arch>(m, n, k, a, lda, b, ldb, beta, c, ldc);
         return;
     }
-    const unsigned caller_fp = fp_mode::current();
-TYPENET_OMP(omp parallel num_threads(threads))
-    {
-        const fp_mode same_fp_as_caller(caller_fp);
-#if defined(_OPENMP)
-        const index_t t = omp_get_thread_num(), nt = omp_get_num_threads();
-#else
-        const index_t t = 0, nt = 1;
-#endif
-        // Slices of whole nr1-column panels (a multiple of nr too would not matter: edges are inside).
+    run_threads(threads, [&](index_t t, index_t nt) {                // slices of whole nr1-column panels
         const index_t j0 = std::min(n, panels * t / nt * blk::nr1), j1 = std::min(n, panels * (t + 1) / nt * blk::nr1);
         if (j1 > j0) gemm_abt_single_thread<T, Arch>(m, j1 - j0, k, a, lda, b + j0 * ldb, ldb, beta, c + j0, ldc);
-    }
+    });
 }
 
 }  // namespace typenet::kernels::cpu
