@@ -159,6 +159,27 @@ TEST_CASE("conv2d kernels match a direct convolution on sampled ragged geometrie
     }
 }
 
+TEST_CASE("conv2d's backward computes dx with the direct kernel where it applies, and matches") {
+    // Stride 1, one group, square kernels, at least a channel block of inputs and wide enough rows:
+    // conv_dx_direct_wins. Rows of 8..30 columns end at every position within a vector; channel
+    // counts leave remainders of the output-channel blocks. {C, H, W, O, KH, KW, stride, pad, dilation, groups}
+    const conv2d_geometry geoms[] = {
+        {4, 8, 8, 3, 3, 3, 1, 1, 1, 1},   {5, 9, 13, 6, 3, 3, 1, 0, 1, 1},  {6, 14, 14, 16, 5, 5, 1, 0, 1, 1},
+        {7, 12, 17, 5, 5, 5, 1, 2, 1, 1}, {8, 16, 16, 9, 1, 1, 1, 0, 1, 1}, {16, 28, 28, 16, 3, 3, 1, 1, 1, 1},
+        {9, 10, 30, 4, 4, 4, 1, 3, 1, 1}, {6, 11, 22, 2, 2, 2, 1, 1, 1, 1},
+    };
+    restore_threads restore;
+    draw d{77};
+    for (int threads : {1, 2}) {
+        typenet::kernels::cpu::set_num_threads(threads);
+        for (const auto& g : geoms) {
+            CAPTURE(describe(g, 3));
+            CHECK(typenet::kernels::cpu::conv_dx_direct_wins<double>(g));
+            CHECK(check_geometry(g, 3, d) < 1e-11);
+        }
+    }
+}
+
 TEST_CASE("conv2d kernels split the batch over two threads and still match") {
     restore_threads restore;
     typenet::kernels::cpu::set_num_threads(2);
