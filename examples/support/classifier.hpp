@@ -92,7 +92,7 @@ int fit_and_report(Model& model, Opt& opt, const run_options& o) {
         std::printf("best validation loss %.4f at epoch %d%s\n", stop->best_value(), stop->best_epoch(),
                     stop->stopped() ? " (stopped early)" : "");
     }
-    const auto test = evaluate(model, data.test);
+    const auto test = evaluate(model, data.test, loss::cross_entropy{}, index_t(o.batch));   // the workspace fit sized
     std::printf("test loss: %.4f\n", test.loss);
     std::printf("train images/s: %.0f\n", seconds > 0 ? images / seconds : 0.0);
     std::printf("test accuracy: %.2f\n", 100 * test.accuracy);

@@ -231,6 +231,19 @@ TEST_CASE_TEMPLATE("batch_norm: evaluation after training normalises with the ru
         max_dx_err = std::max(max_dx_err, std::abs(double(dx[i]) - expect));
     }
     CHECK(max_dx_err < (sizeof(T) == 4 ? 1e-5 : 1e-12));
+
+    // mode::infer folds the statistics into one scale and shift: the same outputs as the formula,
+    // and the state untouched.
+    const T* yi = net.forward(batch, x.data(), mode::infer);
+    CHECK(std::vector<T>(st.begin(), st.end()) == state2);
+    double max_infer_err = 0;
+    for (std::size_t i = 0; i < x.size(); ++i) {
+        const std::size_t c = (i / 9) % 2;
+        const double expect = double(p[c]) * (double(x[i]) - double(state2[c])) / std::sqrt(double(state2[2 + c]) + 1e-5) +
+                              double(p[2 + c]);
+        max_infer_err = std::max(max_infer_err, std::abs(double(yi[i]) - expect));
+    }
+    CHECK(max_infer_err < (sizeof(T) == 4 ? 1e-5 : 1e-12));
 }
 
 TEST_CASE("batch_norm, layer_norm: backward matches finite differences") {

@@ -50,6 +50,11 @@ struct batch_norm {
             T* xhat = a.cache;                                     // (B, In...)
             T* fixed = a.cache + a.batch * index_t(In::size);      // mean (C), invstd (C), flag
             const bool training = a.m == mode::train;
+            if (a.m == mode::infer) {                              // no backward follows: y only
+                kernels::cpu::batch_norm_forward_infer(a.batch, index_t(c), index_t(s), T(Eps), a.x, a.p, a.p + c,
+                                                       a.state, a.state + c, a.y);
+                return;
+            }
             if (training)
                 kernels::cpu::batch_norm_forward_train(a.batch, index_t(c), index_t(s), T(Eps), T(Momentum), a.x, a.p,
                                                        a.p + c, xhat, a.y, fixed, fixed + c, a.state, a.state + c);

@@ -224,7 +224,9 @@ std::vector<epoch_stats> fit(Net& net, Opt& opt, const Loss& loss, const Data& d
         st.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         st.samples_per_second = double(n_train) / st.seconds;
         st.train = {loss_sum / double(n_train), double(correct) / double(n_train), n_train};
-        if (n_val) st.validation = evaluate(net, val, loss);
+        // At the training batch: a larger one would size the workspace (activations and caches per
+        // sample) anew, for a ResNet hundreds of MB, to evaluate a few thousand samples.
+        if (n_val) st.validation = evaluate(net, val, loss, b_max);
         history.push_back(st);
         bool go_on = true;
         auto call = [&](auto& f) {
