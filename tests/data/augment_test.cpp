@@ -200,8 +200,8 @@ TEST_CASE("fit hands each training batch to batch callbacks, in order, before fo
         }
         CHECK(after.batches[k] == flipped);
     }
-    // The validation split is evaluated as it is, unaugmented.
-    const auto val = evaluate(model, d.slice(30, 10));
+    // The validation split is evaluated as it is, unaugmented (at the training batch, as fit does).
+    const auto val = evaluate(model, d.slice(30, 10), loss::cross_entropy{}, 8);
     CHECK(h.back().validation.loss == doctest::Approx(val.loss).epsilon(1e-12));
     CHECK(h.back().validation.accuracy == val.accuracy);
 
