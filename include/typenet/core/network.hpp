@@ -237,9 +237,9 @@ template <class R> constexpr std::size_t static_extent() {
 }  // namespace detail
 
 // One sample in, its output out: the forward at batch 1 in mode::infer (eval: dropout off, batch
-// norm on its running statistics; and nothing kept for a backward). x is any contiguous range of the model's scalar, e.g. a std::array, a
-// std::span or a std::vector; a fixed-size one of the wrong size is a compile error, another a
-// runtime error naming both sizes. The result views the network's workspace until the next
+// norm on its running statistics; and nothing kept for a backward). x is any contiguous range of
+// the model's scalar, e.g. a std::array, a std::span or a std::vector; a fixed-size one of the
+// wrong size is a compile error, another a runtime error naming both sizes. The result views the network's workspace until the next
 // forward. After the first call (or net.reserve(1)) nothing is allocated, and the kernels run on
 // the calling thread alone: one sample is too little work to split.
 //   std::array<float, 784> image = ...;

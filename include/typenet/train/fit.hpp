@@ -107,7 +107,8 @@ inline constexpr bool loss_takes_labels =
     Loss::per_sample_targets && std::is_same_v<typename Loss::template target_type<T>, typename Data::target_type>;
 }  // namespace detail
 
-// Loss and accuracy of `net` on `data` in eval mode, batch by batch.
+// Loss and accuracy of `net` on `data` in eval mode, batch by batch (mode::infer: nothing is kept
+// for a backward, so convolutions and batch norm take their inference paths).
 template <model Net, class Data, class Loss = loss::cross_entropy>
 evaluation evaluate(Net& net, const Data& data, const Loss& loss = {}, index_t batch = 256) {
     using T = typename Net::scalar;
