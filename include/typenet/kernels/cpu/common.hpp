@@ -101,6 +101,15 @@ TYPENET_OMP(omp parallel num_threads(threads) if (threads > 1))
     }
 }
 
+// f(i) for i in [0, n), threads taking contiguous runs of i (as OpenMP's static schedule), each in
+// the caller's floating-point mode. For independent iterations: samples, channels.
+template <class F>
+inline void parallel_for(int threads, index_t n, F f) {
+    run_threads(threads, [&](index_t t, index_t nt) {
+        for (index_t i = n * t / nt; i < n * (t + 1) / nt; ++i) f(i);
+    });
+}
+
 // Grow-only, 64-byte aligned scratch: after the first call of a given size, no allocation.
 class scratch {
 public:

@@ -148,10 +148,7 @@ inline void conv2d_forward(const conv2d_geometry& g, index_t batch, const T* x, 
                            T* col) {
     const index_t s = g.oh() * g.ow(), og = g.o / g.groups, kg = g.col_rows() / g.groups;
     const int threads = detail::conv_threads(batch, 2.0 * double(g.o * kg * s));
-    const unsigned caller_fp = fp_mode::current();
-TYPENET_OMP(omp parallel for num_threads(threads) schedule(static) if (threads > 1))
-    for (index_t b = 0; b < batch; ++b) {
-        const fp_mode same_fp_as_caller(caller_fp);
+    parallel_for(threads, batch, [&](index_t b) {
         T* cb = col + b * g.col_size();                          // (C*KH*KW, OH*OW)
         T* yb = y + b * g.o * s;                                 // (O, OH*OW)
         im2col(g, x + b * g.c * g.h * g.w, cb);
@@ -159,7 +156,7 @@ TYPENET_OMP(omp parallel for num_threads(threads) schedule(static) if (threads >
         for (index_t gr = 0; gr < g.groups; ++gr)                // y_g (O/G, S) += w_g (O/G, K_g) col_g (K_g, S)
             gemm_single_thread<T>(og, s, kg, w + gr * og * kg, kg, 1, cb + gr * kg * s, s, 1, T(1),
                                   yb + gr * og * s, s);
-    }
+    });
 }
 
 // The direct kernel (conv_direct.hpp) applies at stride 1, dilation 1, one group, and wins over
@@ -182,14 +179,11 @@ inline void conv2d_forward_infer(const conv2d_geometry& g, index_t batch, const 
     const conv_direct_geometry d{g.c, g.h, g.w, g.o, g.kh, g.kw, g.pad};
     const index_t s = g.oh() * g.ow();
     const int threads = detail::conv_threads(batch, 2.0 * double(g.o * g.col_rows() * s));
-    const unsigned caller_fp = fp_mode::current();
-TYPENET_OMP(omp parallel for num_threads(threads) schedule(static) if (threads > 1))
-    for (index_t b = 0; b < batch; ++b) {
-        const fp_mode same_fp_as_caller(caller_fp);
+    parallel_for(threads, batch, [&](index_t b) {
         static thread_local scratch padded;                     // grow-only: one allocation per thread
         T* xp = padded.get<T>(std::size_t(d.padded_size(direct_blocking<T, arch>::w)));
         conv2d_direct_forward(d, x + b * g.c * g.h * g.w, w, bias, y + b * g.o * s, xp);
-    }
+    });
 }
 
 // dx of a stride-1 convolution is itself a convolution: dy (O, OH, OW) correlated with the kernel
@@ -293,10 +287,7 @@ inline void conv_transpose2d_forward(const conv_transpose2d_geometry& g, index_t
     const conv2d_geometry a = g.adjoint();
     const index_t s = g.h * g.w, so = g.oh() * g.ow(), cg = g.c / g.groups, kg = g.col_rows() / g.groups;
     const int threads = detail::conv_threads(batch, 2.0 * double(g.c * kg * s));
-    const unsigned caller_fp = fp_mode::current();
-TYPENET_OMP(omp parallel for num_threads(threads) schedule(static) if (threads > 1))
-    for (index_t b = 0; b < batch; ++b) {
-        const fp_mode same_fp_as_caller(caller_fp);
+    parallel_for(threads, batch, [&](index_t b) {
         T* cb = col + b * g.col_size();                          // (O*KH*KW, H*W)
         const T* xb = x + b * g.c * s;                           // (C, H*W)
         T* yb = y + b * g.o * so;                                // (O, OH*OW)
@@ -305,7 +296,7 @@ TYPENET_OMP(omp parallel for num_threads(threads) schedule(static) if (threads >
                                   cb + gr * kg * s, s);
         for (index_t o = 0; o < g.o; ++o) std::fill(yb + o * so, yb + (o + 1) * so, bias[o]);
         detail::col2im_add_sized(a, g.h, g.w, cb, yb);
-    }
+    });
 }
 
 // dw += sum_b x_b im2col(dy_b)^T, db += sum dy, and (when dx is given) dx = w im2col(dy).

@@ -96,12 +96,7 @@ inline void row_norm_dx(index_t n, T k, T mean_dy, T mean_dy_xhat, const T* dy, 
 template <class F>
 inline void for_channels(index_t b, index_t c, index_t s, F f) {
     const int threads = int(std::max<index_t>(1, std::min<index_t>({index_t(max_threads()), c, b * c * s / (1 << 15)})));
-    const unsigned caller_fp = fp_mode::current();
-TYPENET_OMP(omp parallel for num_threads(threads) schedule(static) if (threads > 1))
-    for (index_t ch = 0; ch < c; ++ch) {
-        const fp_mode same_fp_as_caller(caller_fp);
-        f(ch);
-    }
+    parallel_for(threads, c, f);
 }
 }  // namespace detail
 
