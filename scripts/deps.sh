@@ -9,6 +9,7 @@ packages=(
     libxtensor-dev libxsimd-dev xtl-dev        # tensors, SIMD
     libboost-dev                               # Boost.Hana
     zlib1g-dev                                 # gzip IDX files
+    nlohmann-json3-dev                         # safetensors headers (io/)
     doctest-dev libbenchmark-dev               # tests, benchmarks
     libcli11-dev                               # the examples' flags
     libstb-dev                                 # the GAN example's PNG files

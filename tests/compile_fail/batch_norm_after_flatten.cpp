@@ -7,6 +7,6 @@ int main() {
     net model{seed{1}};
     chw model2{seed{2}};
     (void)model; (void)model2;
-    static_assert(net::param_count == 2 * 12 && net::state_count == 2 * 12);
-    static_assert(chw::state_count == 2 * 3);
+    static_assert(net::param_count == 2 * 12 && net::state_count == 2 * 12 + 1);
+    static_assert(chw::state_count == 2 * 3 + 1);   // + num_batches_tracked
 }

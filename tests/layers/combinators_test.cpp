@@ -34,7 +34,7 @@ TEST_CASE("binding through blocks: shapes, parameters and state add up") {
     // conv 3->4 (112) | plain: conv 4->4 (148), bn (8), conv 4->4 (148) | projected: conv 4->8 s2 (296), bn (16),
     // conv 8->8 (584), bn (16), shortcut conv 1x1 4->8 (40), bn (16) | dense 8->10 (90)
     static_assert(net::param_count == 112 + 148 + 8 + 148 + 296 + 16 + 584 + 16 + 40 + 16 + 90);
-    static_assert(net::state_count == 8 + 16 + 16 + 16);   // running mean and variance of each batch norm
+    static_assert(net::state_count == 9 + 17 + 17 + 17);   // running mean, variance and batch count of each batch norm
     static_assert(net::well_formed);
     const std::string s = net::summary();
     CHECK(s.find("(4, 8, 8) -> (8, 4, 4)") != std::string::npos);

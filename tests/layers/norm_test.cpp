@@ -41,7 +41,7 @@ void check_against_torch(const test::parity_file& f, const std::string& name, in
     Net net;
     test::load_parameters(net.template layer_parameters<0>(), {&f.at(name + "/gamma"), &f.at(name + "/beta")});
     if (m == mode::eval && Net::state_count > 0)
-        test::load_parameters(net.template layer_state<0>(),
+        test::load_parameters(net.template layer_state<0>().first(Net::state_count - 1),   // mean, variance (not the batch count)
                               {&f.at(name + "/running_mean"), &f.at(name + "/running_var")});
 
     const T* y = net.forward(batch, x.data(), m);
@@ -126,9 +126,9 @@ TEST_CASE_TEMPLATE("layer_norm: forward and backward match torch.nn.LayerNorm(7)
 
 TEST_CASE_TEMPLATE("batch_norm, layer_norm: shapes, parameter and state counts", T, float, double) {
     static_assert(std::is_same_v<typename bn2d<T>::output_shape, shape<3, 4, 5>>);
-    static_assert(bn2d<T>::param_count == 2 * 3 && bn2d<T>::state_count == 2 * 3);
+    static_assert(bn2d<T>::param_count == 2 * 3 && bn2d<T>::state_count == 2 * 3 + 1);
     static_assert(std::is_same_v<typename bn1d<T>::output_shape, shape<6>>);
-    static_assert(bn1d<T>::param_count == 2 * 6 && bn1d<T>::state_count == 2 * 6);
+    static_assert(bn1d<T>::param_count == 2 * 6 && bn1d<T>::state_count == 2 * 6 + 1);
     static_assert(std::is_same_v<typename ln<T>::output_shape, shape<2, 7>>);
     static_assert(ln<T>::param_count == 2 * 7 && ln<T>::state_count == 0);
     static_assert(basic_network<T, input<4, 3, 2, 5>, layer_norm<>>::param_count == 2 * 5);
@@ -137,16 +137,16 @@ TEST_CASE_TEMPLATE("batch_norm, layer_norm: shapes, parameter and state counts",
     using stack = basic_network<T, input<2, 5, 5>, conv2d<3, 3, padding<1>>, batch_norm<>, relu, flatten,
                                 dense<4>, batch_norm<0.2>, layer_norm<>>;
     static_assert(stack::param_count == (3 * 2 * 9 + 3) + 2 * 3 + (4 * 75 + 4) + 2 * 4 + 2 * 4);
-    static_assert(stack::state_count == 2 * 3 + 2 * 4);
+    static_assert(stack::state_count == (2 * 3 + 1) + (2 * 4 + 1));
     static_assert(basic_network<T, input<3, 4>, flatten, batch_norm<>>::well_formed);
     static_assert(!batch_norm<>::template accepts<shape<3, 4>>);
     static_assert(!batch_norm<>::template accepts<shape<2, 3, 4, 5>>);
     stack net;
     CHECK(net.template layer_state<0>().size() == 0);
-    CHECK(net.template layer_state<1>().size() == 6);
-    CHECK(net.template layer_state<5>().size() == 8);
+    CHECK(net.template layer_state<1>().size() == 7);
+    CHECK(net.template layer_state<5>().size() == 9);
     CHECK(net.template layer_state<6>().size() == 0);
-    CHECK(net.template layer_state<5>().data() == net.state().data() + 6);
+    CHECK(net.template layer_state<5>().data() == net.state().data() + 7);
     const std::string s = bn2d<T>::summary();
     INFO(s);
     CHECK(s.find("batch_norm  (3, 4, 5) -> (3, 4, 5)  params 6") != std::string::npos);

@@ -58,7 +58,7 @@ std::filesystem::path temp_path(const char* name) {
 
 TEST_CASE("early_stopping stops after `patience` epochs without improvement and restores the best epoch") {
     net model;
-    REQUIRE(model.state().size() == 16);
+    REQUIRE(model.state().size() == 17);
     early_stopping stop{model, {.patience = 3}};
     const double loss[] = {1.0, 0.8, 0.9, 0.8, 0.85, 0.7};
     std::vector<bool> go;

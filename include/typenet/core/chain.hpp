@@ -118,6 +118,12 @@ struct chain {
         backward_from<n - 1>(ls, b, p, st, x, y, dy, dx, dp, ws);
     }
 
+    // The named tensors of every layer, layer I's under "<prefix>I." (torch.nn.Sequential's names);
+    // p and s offset the parameter and state buffers.
+    static void tensors(tensor_list& t, const std::string& prefix, std::size_t p, std::size_t s) {
+        tensors_each(t, prefix, p, s, std::index_sequence_for<Bound...>{});
+    }
+
     // One line per layer: "<prefix>I  name  in -> out  params N".
     static void summarize(std::ostream& os, const std::string& prefix) {
         summarize_each(os, prefix, std::index_sequence_for<Bound...>{});
@@ -166,6 +172,20 @@ private:
                                              output_of<I>(const_cast<T*>(y), ws, b), dy, dx, dp + param_offsets[I],
                                              cache(ws, b, I), st + state_offsets[I]});
         if constexpr (I > 0) backward_from<I - 1>(ls, b, p, st, x, y, dx, dx_user, dp, ws);
+    }
+    template <std::size_t... I>
+    static void tensors_each(tensor_list& t, const std::string& prefix, std::size_t p, std::size_t s,
+                             std::index_sequence<I...>) {
+        auto one = [&](auto i) {
+            constexpr std::size_t k = decltype(i)::value;
+            using L = layer_t<k>;
+            if constexpr (param_sizes[k] > 0 || state_sizes[k] > 0) {
+                static_assert(names_tensors<L>, "typenet: a layer with parameters or state must name its tensors "
+                                                "(static void tensors(tensor_list&, prefix, p, s)) to be saved");
+                L::tensors(t, prefix + std::to_string(k) + ".", p + param_offsets[k], s + state_offsets[k]);
+            }
+        };
+        (one(std::integral_constant<std::size_t, I>{}), ...);
     }
     template <std::size_t... I>
     static void summarize_each(std::ostream& os, const std::string& prefix, std::index_sequence<I...>) {

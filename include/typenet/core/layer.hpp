@@ -12,6 +12,8 @@
 //   init(p, gen)                      fills its parameters from the seeded generator
 //   init_state(s)                     sets its state to the initial values (when state_count > 0)
 //   forward(fwd_args)                 y = f(x)
+//   tensors(list, prefix, p, s)       appends its named tensors (when param_count or state_count > 0):
+//                                     torch's names and shapes, offsets into the network's buffers
 //   backward(bwd_args)                requires: forward ran on the same x in the same pass.
 //                                     ensures:  dx = dL/dx  (written, =; skipped when dx is null)
 //                                               dp += dL/dp (accumulated into the gradient twin)
@@ -20,6 +22,7 @@
 #include <cstddef>
 #include <string>
 #include <type_traits>
+#include <vector>
 
 #include "typenet/core/random.hpp"
 #include "typenet/core/shape.hpp"
@@ -96,6 +99,28 @@ concept bound_layer = requires(const B& b, const fwd_args<T>& f, const bwd_args<
     b.forward(f);
     b.backward(g);
 };
+
+// ---- tensors by name -------------------------------------------------------------------------------
+// A layer's parameters and state as files hold them: the names and shapes torch.nn gives the same
+// module ("weight" (Out, In), "bias" (Out)), where they lie in the network's parameter or state
+// buffer. Composite layers prefix their parts' names as nn.Sequential does ("4.0.weight").
+enum class buffer { parameters, state };
+struct tensor_desc {
+    std::string name;                   // "3.weight"
+    std::vector<std::size_t> shape;     // torch's; {} for a scalar
+    std::size_t offset = 0;             // into the parameter or state buffer
+    typenet::buffer buffer = buffer::parameters;
+    bool integer = false;               // an integer in files (batch norm's num_batches_tracked)
+    std::size_t size() const {
+        std::size_t n = 1;
+        for (auto d : shape) n *= d;
+        return n;
+    }
+};
+using tensor_list = std::vector<tensor_desc>;
+
+template <class B> inline constexpr bool names_tensors =
+    requires(tensor_list& t, const std::string& s) { B::tensors(t, s, std::size_t{}, std::size_t{}); };
 
 // Parameter-free layers inherit this: no init, no parameters.
 struct no_params {

@@ -172,6 +172,14 @@ public:
 
     index_t batch() const { return batch_; }
 
+    // Every parameter and state tensor with torch.nn.Sequential's name ("0.weight", "4.body.0.bias"),
+    // torch's shape and its offset in parameters() or state(); in buffer order.
+    static tensor_list tensors() {
+        tensor_list t;
+        chain_t::tensors(t, "", 0, 0);
+        return t;
+    }
+
     // One line per layer: index, layer, input -> output shape, parameters.
     static std::string summary() {
         std::ostringstream os;

@@ -45,6 +45,9 @@ struct sequential {
             ((s += (i++ ? ", " : "") + L::template bound<typename chain_t::template layer_t<0>::input_shape>::name()), ...);
             return s + ">";
         }
+        static void tensors(tensor_list& t, const std::string& prefix, std::size_t p, std::size_t s) {
+            chain_t::tensors(t, prefix, p, s);
+        }
         template <class T> void init(T* p, rng& g) const { chain_t::init(layers_, p, g); }
         template <class T> void init_state(T* st) const { chain_t::init_state(layers_, st); }
         template <class T> void forward(const fwd_args<T>& a) const {
@@ -104,6 +107,17 @@ struct residual {
         static constexpr std::size_t cache_fixed = cache_fixed_of<body_t>() + cache_fixed_of<shortcut_t>();
         static std::string name() { return "residual<" + body_t::name() + ", " + shortcut_t::name() + ">"; }
 
+        // torch's names for a block with attributes `body` and `shortcut` ("4.body.0.weight").
+        static void tensors(tensor_list& t, const std::string& prefix, std::size_t p, std::size_t s) {
+            if constexpr (param_count_of<body_t>() > 0 || body_state > 0) {
+                static_assert(names_tensors<body_t>, "typenet: residual's body must name its tensors to be saved");
+                body_t::tensors(t, prefix + "body.", p, s);
+            }
+            if constexpr (param_count_of<shortcut_t>() > 0 || state_count_of<shortcut_t>() > 0) {
+                static_assert(names_tensors<shortcut_t>, "typenet: residual's shortcut must name its tensors to be saved");
+                shortcut_t::tensors(t, prefix + "shortcut.", p + body_params, s + body_state);
+            }
+        }
         template <class T> void init(T* p, rng& g) const {
             body_.init(p, g);
             shortcut_.init(p + body_params, g);

@@ -83,6 +83,10 @@ struct conv2d<Out, K, Options...>::bound<shape<C, H, W>> {
         if (grp != 1) s += ", groups " + std::to_string(grp);
         return s + ">";
     }
+    static void tensors(tensor_list& t, const std::string& prefix, std::size_t p, std::size_t) {
+        t.push_back({prefix + "weight", {Out, C / grp, K, K}, p});
+        t.push_back({prefix + "bias", {Out}, p + Out * fan_in});
+    }
 
     template <class T> void init(T* p, rng& g) const {
         init::torch_default::weight(p, Out * fan_in, fan_in, Out / grp * K * K, g);

@@ -72,6 +72,10 @@ struct conv_transpose2d<Out, K, Options...>::bound<shape<C, H, W>> {
         if (grp != 1) s += ", groups " + std::to_string(grp);
         return s + ">";
     }
+    static void tensors(tensor_list& t, const std::string& prefix, std::size_t p, std::size_t) {
+        t.push_back({prefix + "weight", {C, Out / grp, K, K}, p});
+        t.push_back({prefix + "bias", {Out}, p + C * per_input});
+    }
 
     template <class T> void init(T* p, rng& g) const {
         init::torch_default::weight(p, C * per_input, per_input, C / grp * K * K, g);

@@ -25,6 +25,10 @@ struct dense<Out, Init>::bound<shape<In>> {
     using output_shape = shape<Out>;
     static constexpr std::size_t param_count = Out * In + Out;   // w (Out, In), b (Out)
     static std::string name() { return "dense<" + std::to_string(Out) + ">"; }
+    static void tensors(tensor_list& t, const std::string& prefix, std::size_t p, std::size_t) {
+        t.push_back({prefix + "weight", {Out, In}, p});
+        t.push_back({prefix + "bias", {Out}, p + Out * In});
+    }
 
     template <class T> void init(T* p, rng& g) const {
         Init::weight(p, Out * In, In, Out, g);

@@ -33,10 +33,19 @@ struct batch_norm {
         using input_shape = In;
         using output_shape = In;
         static constexpr std::size_t param_count = 2 * c;         // gamma (C), beta (C)
-        static constexpr std::size_t state_count = 2 * c;         // running mean (C), running variance (C)
+        // running mean (C), running variance (C), training batches seen (torch's num_batches_tracked;
+        // counted exactly up to 2^24 in float)
+        static constexpr std::size_t state_count = 2 * c + 1;
         static constexpr std::size_t cache_per_sample = In::size; // xhat
         static constexpr std::size_t cache_fixed = 2 * c + 1;     // batch mean (C), invstd (C), training flag
         static std::string name() { return "batch_norm"; }
+        static void tensors(tensor_list& t, const std::string& prefix, std::size_t p, std::size_t s) {
+            t.push_back({prefix + "weight", {c}, p});
+            t.push_back({prefix + "bias", {c}, p + c});
+            t.push_back({prefix + "running_mean", {c}, s, buffer::state});
+            t.push_back({prefix + "running_var", {c}, s + c, buffer::state});
+            t.push_back({prefix + "num_batches_tracked", {}, s + 2 * c, buffer::state, true});
+        }
 
         template <class T> void init(T* p, rng&) const {
             std::fill(p, p + c, T(1));
@@ -45,6 +54,7 @@ struct batch_norm {
         template <class T> void init_state(T* st) const {
             std::fill(st, st + c, T(0));
             std::fill(st + c, st + 2 * c, T(1));
+            st[2 * c] = T(0);
         }
         template <class T> void forward(const fwd_args<T>& a) const {
             T* xhat = a.cache;                                     // (B, In...)
@@ -55,12 +65,14 @@ struct batch_norm {
                                                        a.state, a.state + c, a.y);
                 return;
             }
-            if (training)
+            if (training) {
+                a.state[2 * c] += T(1);
                 kernels::cpu::batch_norm_forward_train(a.batch, index_t(c), index_t(s), T(Eps), T(Momentum), a.x, a.p,
                                                        a.p + c, xhat, a.y, fixed, fixed + c, a.state, a.state + c);
-            else
+            } else {
                 kernels::cpu::batch_norm_forward_eval(a.batch, index_t(c), index_t(s), T(Eps), a.x, a.p, a.p + c,
                                                       a.state, a.state + c, xhat, a.y, fixed + c);
+            }
             fixed[2 * c] = training ? T(1) : T(0);
         }
         template <class T> void backward(const bwd_args<T>& a) const {
@@ -89,6 +101,10 @@ struct layer_norm {
         static constexpr std::size_t param_count = 2 * n;               // gamma (n), beta (n)
         static constexpr std::size_t cache_per_sample = In::size + rows; // xhat, invstd per row
         static std::string name() { return "layer_norm"; }
+        static void tensors(tensor_list& t, const std::string& prefix, std::size_t p, std::size_t) {
+            t.push_back({prefix + "weight", {n}, p});
+            t.push_back({prefix + "bias", {n}, p + n});
+        }
         template <class T> void init(T* p, rng&) const {
             std::fill(p, p + n, T(1));
             std::fill(p + n, p + 2 * n, T(0));
