@@ -25,11 +25,11 @@ namespace typenet::io {
 // renamed name, load looks it up), e.g. to load a torch model whose Sequential sits in `features`:
 //   io::load(model, path, {.rename = [](const std::string& n) { return "features." + n; }});
 struct save_options {
-    std::function<std::string(const std::string&)> rename;
-    std::map<std::string, std::string> metadata;     // written to __metadata__
+    std::function<std::string(const std::string&)> rename{};
+    std::map<std::string, std::string> metadata{};   // written to __metadata__
 };
 struct load_options {
-    std::function<std::string(const std::string&)> rename;
+    std::function<std::string(const std::string&)> rename{};
     bool strict = true;    // a tensor in the file that the model does not have is an error (torch's strict)
 };
 
