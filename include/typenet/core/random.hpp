@@ -12,7 +12,20 @@ struct seed { std::uint64_t value = 0; };
 // xoshiro256** (Blackman & Vigna), state filled by splitmix64 from the seed.
 class rng {
 public:
+    // Everything that decides the next draws: saved and restored by checkpoints.
+    struct state_type {
+        std::uint64_t words[4]{};
+        double spare = 0;               // normal()'s second value, when has_spare
+        bool has_spare = false;
+        bool operator==(const state_type&) const = default;
+    };
     explicit rng(seed s = {}) { reseed(s); }
+    state_type state() const { return {{state_[0], state_[1], state_[2], state_[3]}, spare_, has_spare_}; }
+    void set_state(const state_type& s) {
+        for (int i = 0; i < 4; ++i) state_[i] = s.words[i];
+        spare_ = s.spare;
+        has_spare_ = s.has_spare;
+    }
     void reseed(seed s) {
         std::uint64_t x = s.value;
         for (auto& w : state_) {

@@ -152,6 +152,9 @@ public:
         }
     }
 
+    // The tensor's bytes as the file holds them (t.end - t.begin of them).
+    void read_raw(const tensor_entry& t, unsigned char* dst) const { read_bytes(data_start_ + t.begin, t.end - t.begin, dst); }
+
     [[noreturn]] void fail(const std::string& why) const { throw format_error("typenet: safetensors " + what_ + ": " + why); }
 
 private:

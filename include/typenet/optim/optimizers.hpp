@@ -51,6 +51,10 @@ public:
     long steps() const { return steps_; }
     const sgd_options& opts() const { return o_; }
     std::span<T> momentum_buffer() { return momentum_; }
+    // For checkpoints: the name, every state buffer by torch's name, the step count.
+    static constexpr const char* name = "sgd";
+    template <class F> void visit_state(F&& f) { f("momentum_buffer", std::span<T>(momentum_)); }
+    void set_steps(long s) { steps_ = s; }
 
 private:
     Net& net_;
@@ -104,6 +108,12 @@ public:
     const options& opts() const { return o_; }
     std::span<T> first_moment() { return m_; }
     std::span<T> second_moment() { return v_; }
+    static constexpr const char* name = Decoupled ? "adamw" : "adam";
+    template <class F> void visit_state(F&& f) {
+        f("exp_avg", std::span<T>(m_));
+        f("exp_avg_sq", std::span<T>(v_));
+    }
+    void set_steps(long s) { steps_ = s; }
 
 private:
     Net& net_;
@@ -165,6 +175,13 @@ public:
     std::span<T> square_avg() { return square_avg_; }
     std::span<T> grad_avg() { return grad_avg_; }            // empty unless centered
     std::span<T> momentum_buffer() { return momentum_; }     // empty unless momentum > 0
+    static constexpr const char* name = "rmsprop";
+    template <class F> void visit_state(F&& f) {
+        f("square_avg", std::span<T>(square_avg_));
+        f("grad_avg", std::span<T>(grad_avg_));
+        f("momentum_buffer", std::span<T>(momentum_));
+    }
+    void set_steps(long s) { steps_ = s; }
 
 private:
     Net& net_;

@@ -21,6 +21,21 @@
 
 namespace typenet {
 
+// Where a fit stands between two optimizer steps: with the network and optimizer, all a checkpoint
+// needs to continue it exactly (train/checkpoint.hpp). fit keeps one and passes it to callbacks
+// f(const fit_state&) after every step and after every epoch's callbacks.
+struct fit_state {
+    int epoch = 1;                          // the epoch in progress, 1-based
+    std::size_t next = 0;                   // samples of it trained on; 0: its order is not drawn yet
+    long step = 0;                          // optimizer steps so far, over all epochs
+    index_t batch = 0;                      // fit_options::batch (capped at the training set)
+    std::vector<std::size_t> order;         // the training samples' order (reshuffled in place each epoch)
+    rng::state_type shuffler;               // fit's rng: shuffling and batch callbacks (augmentation)
+    double loss_sum = 0;                    // this epoch so far: sum of loss * batch size,
+    std::size_t correct = 0;                // correct predictions,
+    double seconds = 0;                     // training time
+};
+
 struct fit_options {
     int epochs = 1;
     index_t batch = 32;
@@ -28,6 +43,10 @@ struct fit_options {
     std::uint64_t seed = 0;         // the shuffling order
     bool shuffle = true;
     bool flush_denormals = true;    // FTZ/DAZ while training: see kernels/cpu/common.hpp
+    // Continue from this state (a checkpoint's, train/checkpoint.hpp) rather than from the start:
+    // epochs stays the total, so a run resumed at epoch 3 of 10 trains epochs 3..10. The training
+    // set and batch size must be the checkpoint's.
+    const fit_state* resume = nullptr;
 };
 
 struct evaluation {
@@ -99,6 +118,8 @@ template <class F>
 inline constexpr bool per_epoch = std::is_invocable_v<F&, const epoch_stats&>;
 template <class F>
 inline constexpr bool per_step = std::is_invocable_v<F&, const step_stats&>;
+template <class F>
+inline constexpr bool per_state = std::is_invocable_v<F&, const fit_state&>;
 
 // Class-labelled data needs a loss over labels; the callers compile their body only when it fits,
 // so a mismatch is this one error.
@@ -141,7 +162,10 @@ evaluation evaluate(Net& net, const Data& data, const Loss& loss = {}, index_t b
 //    evaluate() never see it. g is fit's shuffling rng, seeded by fit_options::seed, so a run with
 //    augmentation is as reproducible as one without; without batch callbacks nothing else draws
 //    from it, and the shuffling order is the same as before they existed;
-//  - f(const step_stats&), after each optimizer step (progress_bar in train/callbacks.hpp).
+//  - f(const step_stats&), after each optimizer step (progress_bar in train/callbacks.hpp);
+//  - f(const fit_state&), after each optimizer step and after each epoch's other callbacks (so the
+//    state includes what they changed, e.g. the learning rate): checkpointer in
+//    train/checkpoint.hpp. One that returns false stops training there.
 //    fit(net, opt, loss::cross_entropy{}, train, {.epochs = 10, .seed = 1},
 //        data::random_crop{.padding = 2}, data::random_flip{}, progress{.epochs = 10});
 // Callbacks rather than a fit_options member: a transform is generic in T and stateless, and a
@@ -152,10 +176,11 @@ std::vector<epoch_stats> fit(Net& net, Opt& opt, const Loss& loss, const Data& d
     using Target = typename Data::target_type;
     constexpr bool fits = detail::loss_takes_labels<Loss, T, Data>;
     static_assert(fits, "typenet: fit/evaluate on a labelled dataset need a loss over class labels, e.g. loss::cross_entropy");
-    static_assert(((detail::per_batch<Callback, T> || detail::per_epoch<Callback> || detail::per_step<Callback>) && ...),
+    static_assert(((detail::per_batch<Callback, T> || detail::per_epoch<Callback> || detail::per_step<Callback> ||
+                    detail::per_state<Callback>) && ...),
                   "typenet: fit: each callback must be callable as f(const epoch_stats&) (after each epoch), "
-                  "f(const data::batch_view<T>&, rng&) (on each training batch, before forward) or "
-                  "f(const step_stats&) (after each optimizer step)");
+                  "f(const data::batch_view<T>&, rng&) (on each training batch, before forward), "
+                  "f(const step_stats&) (after each optimizer step) or f(const fit_state&) (checkpoints)");
     std::vector<epoch_stats> history;
     if constexpr (fits) {
     detail::check_data<Net>(data, "fit");
@@ -173,23 +198,63 @@ std::vector<epoch_stats> fit(Net& net, Opt& opt, const Loss& loss, const Data& d
     const std::size_t s = data.sample_size();
     aligned_vector<T> xb(std::size_t(b_max) * s), dy(std::size_t(b_max) * std::size_t(c));
     std::vector<Target> yb(static_cast<std::size_t>(b_max));
-    std::vector<std::size_t> order(n_train);
-    std::iota(order.begin(), order.end(), std::size_t{0});
+    fit_state st;
+    st.batch = b_max;
+    if (o.resume) {
+        st = *o.resume;
+        if (st.order.size() != n_train)
+            throw std::invalid_argument("typenet: fit: resume: the state was taken on " + std::to_string(st.order.size()) +
+                                        " training samples, this fit has " + std::to_string(n_train));
+        if (st.batch != b_max)
+            throw std::invalid_argument("typenet: fit: resume: the state was taken at batch " + std::to_string(st.batch) +
+                                        ", this fit has batch " + std::to_string(b_max) + "; resume with the same batch");
+        if (st.next > n_train || st.epoch < 1)
+            throw std::invalid_argument("typenet: fit: resume: the state is at sample " + std::to_string(st.next) +
+                                        " of epoch " + std::to_string(st.epoch) + ", past the training set");
+        for (std::size_t j : st.order)
+            if (j >= n_train) throw std::invalid_argument("typenet: fit: resume: the state's order names sample " + std::to_string(j));
+    } else {
+        st.order.resize(n_train);
+        std::iota(st.order.begin(), st.order.end(), std::size_t{0});
+        st.shuffler = rng(seed{o.seed}).state();
+    }
     net.reserve(b_max);
-    rng shuffler(seed{o.seed});
+    rng shuffler;
+    shuffler.set_state(st.shuffler);
     const kernels::cpu::fp_mode fp(o.flush_denormals ? kernels::cpu::fp_mode::current() | kernels::cpu::fp_mode::flush_bits
                                                      : kernels::cpu::fp_mode::current());
+    // Callbacks f(const fit_state&): the state as of now; false from any stops training.
+    auto report_state = [&] {
+        bool go = true;
+        if constexpr ((detail::per_state<Callback> || ...)) {
+            st.shuffler = shuffler.state();
+            auto one = [&](auto& f) {
+                if constexpr (detail::per_state<decltype(f)>) {
+                    if constexpr (std::is_same_v<decltype(f(st)), bool>) go = f(st) && go;
+                    else f(st);
+                }
+            };
+            (one(cb), ...);
+        }
+        return go;
+    };
 
-    long step = 0;
     [[maybe_unused]] const std::size_t batches = (n_train + std::size_t(b_max) - 1) / std::size_t(b_max);
-    for (int epoch = 1; epoch <= o.epochs; ++epoch) {
-        if (o.shuffle) shuffler.shuffle(order.begin(), order.end());
+    for (; st.epoch <= o.epochs; ++st.epoch) {
+        const int epoch = st.epoch;
+        if (st.next == 0) {
+            if (o.shuffle) shuffler.shuffle(st.order.begin(), st.order.end());
+            st.loss_sum = 0;
+            st.correct = 0;
+            st.seconds = 0;
+        }
         const auto t0 = std::chrono::steady_clock::now();
-        double loss_sum = 0;
-        std::size_t correct = 0;
-        for (std::size_t first = 0; first < n_train; first += std::size_t(b_max)) {
+        const double seconds_before = st.seconds;
+        auto elapsed = [&] { return seconds_before + std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
+        while (st.next < n_train) {
+            const std::size_t first = st.next;
             const index_t n = index_t(std::min<std::size_t>(std::size_t(b_max), n_train - first));
-            detail::gather(data, order.data() + first, n, xb.data(), yb.data());
+            detail::gather(data, st.order.data() + first, n, xb.data(), yb.data());
             if constexpr ((detail::per_batch<Callback, T> || ...)) {
                 const typenet::data::batch_view<T> view{n, data.sample_shape, xb.data()};
                 auto augment = [&](auto& f) {
@@ -200,44 +265,50 @@ std::vector<epoch_stats> fit(Net& net, Opt& opt, const Loss& loss, const Data& d
             opt.zero_grad();
             const T* y = net.forward(n, xb.data(), mode::train);
             const T l = loss(n, c, y, yb.data(), dy.data());
-            ++step;
+            ++st.step;
             if (!std::isfinite(l))
                 throw std::runtime_error("typenet: fit: the loss is " + std::to_string(double(l)) + " at epoch " +
-                                         std::to_string(epoch) + ", step " + std::to_string(step) +
+                                         std::to_string(epoch) + ", step " + std::to_string(st.step) +
                                          "; lower the learning rate or check the data");
-            correct += detail::count_correct(n, c, y, yb.data());
-            loss_sum += double(l) * double(n);
+            st.correct += detail::count_correct(n, c, y, yb.data());
+            st.loss_sum += double(l) * double(n);
             net.backward(dy.data());
             opt.step();
+            st.next = first + std::size_t(n);
+            st.seconds = elapsed();
             if constexpr ((detail::per_step<Callback> || ...)) {
-                const std::size_t done = first + std::size_t(n);
-                const step_stats ss{epoch, o.epochs, first / std::size_t(b_max) + 1, batches, done, n_train,
-                                    loss_sum / double(done),
-                                    std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()};
+                const step_stats ss{epoch, o.epochs, first / std::size_t(b_max) + 1, batches, st.next, n_train,
+                                    st.loss_sum / double(st.next), st.seconds};
                 auto report = [&](auto& f) {
                     if constexpr (detail::per_step<decltype(f)>) f(ss);
                 };
                 (report(cb), ...);
             }
+            if (st.next < n_train && !report_state()) return history;
         }
-        epoch_stats st;
-        st.epoch = epoch;
-        st.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-        st.samples_per_second = double(n_train) / st.seconds;
-        st.train = {loss_sum / double(n_train), double(correct) / double(n_train), n_train};
+        epoch_stats es;
+        es.epoch = epoch;
+        es.seconds = st.seconds;
+        es.samples_per_second = double(n_train) / es.seconds;
+        es.train = {st.loss_sum / double(n_train), double(st.correct) / double(n_train), n_train};
         // At the training batch: a larger one would size the workspace (activations and caches per
         // sample) anew, for a ResNet hundreds of MB, to evaluate a few thousand samples.
-        if (n_val) st.validation = evaluate(net, val, loss, b_max);
-        history.push_back(st);
+        if (n_val) es.validation = evaluate(net, val, loss, b_max);
+        history.push_back(es);
         bool go_on = true;
         auto call = [&](auto& f) {
             if constexpr (detail::per_epoch<decltype(f)>) {
-                if constexpr (std::is_same_v<decltype(f(st)), bool>) go_on = f(st) && go_on;
-                else f(st);
+                if constexpr (std::is_same_v<decltype(f(es)), bool>) go_on = f(es) && go_on;
+                else f(es);
             }
         };
         (call(cb), ...);
-        if (!go_on) break;
+        // The epoch is done: the state is the next one's start.
+        ++st.epoch;
+        st.next = 0;
+        const bool state_go = report_state();
+        --st.epoch;                                          // the loop's ++ moves it on
+        if (!go_on || !state_go) break;
     }
     }
     return history;

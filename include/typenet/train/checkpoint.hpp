@@ -1,0 +1,270 @@
+// train/checkpoint.hpp — checkpoints that resume training exactly: the network's parameters and
+// state, its rng (dropout), the optimizer's buffers, step count and learning rate, and fit's state
+// (epoch, position in the epoch, the sample order, the shuffling rng, the epoch's running sums).
+// N steps straight give the same bits as N/2 steps, a checkpoint, a new process, load, N/2 steps.
+//
+//   io::save_checkpoint("run.ckpt", net, opt, state);          // state: a fit_state
+//   fit_state st = io::load_checkpoint("run.ckpt", net, opt);  // net, opt: the same types
+//   fit(net, opt, loss, data, {.epochs = 10, .resume = &st}, checkpointer{net, opt, "run.ckpt"});
+//
+// The file is safetensors: the model's tensors under their own names (io::load reads a checkpoint
+// as a model file, with {.strict = false}), "optimizer.<buffer>" (param_count) per optimizer
+// buffer, "fit.order", the rngs as U64 words, and the scalars as __metadata__ strings (floating
+// ones as hex bit patterns, so they round-trip exactly). Written atomically.
+#pragma once
+#include <array>
+#include <bit>
+#include <cerrno>
+#include <cmath>
+#include <csignal>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <set>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "typenet/io/model.hpp"
+#include "typenet/train/fit.hpp"
+
+namespace typenet {
+
+namespace io {
+namespace detail {
+inline std::string bits_of(double v) {
+    char s[24];
+    std::snprintf(s, sizeof s, "%016llx", static_cast<unsigned long long>(std::bit_cast<std::uint64_t>(v)));
+    return s;
+}
+inline std::array<std::uint64_t, 6> rng_words(const rng::state_type& s) {
+    return {s.words[0], s.words[1], s.words[2], s.words[3], std::bit_cast<std::uint64_t>(s.spare), s.has_spare ? 1u : 0u};
+}
+
+// The reader's view of a checkpoint's metadata, each value checked as it is parsed.
+struct checkpoint_fields {
+    const safetensors_reader& r;
+    const std::string& text(const std::string& key) const {
+        const auto it = r.metadata().find(key);
+        if (it == r.metadata().end()) r.fail("is not a typenet checkpoint: no __metadata__ entry " + io::detail::quoted(key));
+        return it->second;
+    }
+    std::uint64_t unsigned_value(const std::string& key, int base = 10) const {
+        const std::string& s = text(key);
+        char* end = nullptr;
+        errno = 0;
+        const unsigned long long v = s.empty() || s[0] == '-' ? 0 : std::strtoull(s.c_str(), &end, base);
+        if (s.empty() || s[0] == '-' || errno != 0 || end != s.c_str() + s.size())
+            r.fail("checkpoint entry " + io::detail::quoted(key) + " is " + io::detail::quoted(s) + ", not a non-negative integer");
+        return v;
+    }
+    double real(const std::string& key) const {
+        if (text(key).size() != 16) r.fail("checkpoint entry " + io::detail::quoted(key) + " is not 16 hex digits");
+        const double v = std::bit_cast<double>(unsigned_value(key, 16));
+        if (!std::isfinite(v)) r.fail("checkpoint entry " + io::detail::quoted(key) + " is not finite");
+        return v;
+    }
+    // A U64 tensor of exactly n values.
+    std::vector<std::uint64_t> words(const std::string& name, std::uint64_t n) const {
+        const tensor_entry* t = r.find(name);
+        if (!t) r.fail("is not a typenet checkpoint: it has no tensor " + io::detail::quoted(name));
+        if (t->dtype != dtype::u64 || t->shape != std::vector<std::uint64_t>{n})
+            r.fail("tensor " + io::detail::quoted(name) + ": expected U64 [" + std::to_string(n) + "], found " +
+                   std::string(dtype_name(t->dtype)) + " " + t->shape_str());
+        std::vector<std::uint64_t> v(n);
+        for (std::uint64_t i = 0; i < n; i += 4096) {          // U64 read exactly (not through a float)
+            unsigned char buf[4096 * 8];
+            const std::uint64_t m = std::min<std::uint64_t>(4096, n - i);
+            tensor_entry part = *t;
+            part.begin = t->begin + i * 8;
+            part.end = part.begin + m * 8;
+            part.shape = {m};
+            r.read_raw(part, buf);
+            for (std::uint64_t j = 0; j < m; ++j) v[i + j] = load_le<std::uint64_t>(buf + 8 * j);
+        }
+        return v;
+    }
+    rng::state_type rng_state(const std::string& name) const {
+        const auto w = words(name, 6);
+        if (w[5] > 1) r.fail("tensor " + io::detail::quoted(name) + " is not an rng state");
+        rng::state_type s{{w[0], w[1], w[2], w[3]}, std::bit_cast<double>(w[4]), w[5] == 1};
+        if ((s.words[0] | s.words[1] | s.words[2] | s.words[3]) == 0) r.fail("tensor " + io::detail::quoted(name) + " is an all-zero rng state");
+        if (!std::isfinite(s.spare)) r.fail("tensor " + io::detail::quoted(name) + " holds a non-finite spare value");
+        return s;
+    }
+};
+}  // namespace detail
+
+// Writes net, opt and the fit state to `path`, atomically.
+template <model Net, class Opt>
+void save_checkpoint(const std::filesystem::path& path, Net& net, Opt& opt, const fit_state& st) {
+    using T = typename Net::scalar;
+    safetensors_writer w;
+    std::vector<std::int64_t> ints;
+    detail::add_tensors(w, net, {}, ints);
+    opt.visit_state([&](const char* name, std::span<T> buf) {
+        if (!buf.empty()) w.add(std::string("optimizer.") + name, dtype_of<T>, {buf.size()}, buf.data(), buf.size() * sizeof(T));
+    });
+    std::vector<std::uint64_t> order(st.order.begin(), st.order.end());
+    w.add("fit.order", dtype::u64, {order.size()}, order.data(), order.size() * 8);
+    const auto shuffler = detail::rng_words(st.shuffler), generator = detail::rng_words(net.generator().state());
+    w.add("fit.shuffler", dtype::u64, {6}, shuffler.data(), 48);
+    w.add("model.generator", dtype::u64, {6}, generator.data(), 48);
+    w.metadata("format", "pt");
+    w.metadata("typenet.checkpoint", "1");
+    w.metadata("typenet.model", Net::summary());
+    w.metadata("optimizer", Opt::name);
+    w.metadata("optimizer.steps", std::to_string(opt.steps()));
+    w.metadata("optimizer.lr", detail::bits_of(opt.lr()));
+    w.metadata("fit.epoch", std::to_string(st.epoch));
+    w.metadata("fit.next", std::to_string(st.next));
+    w.metadata("fit.step", std::to_string(st.step));
+    w.metadata("fit.batch", std::to_string(st.batch));
+    w.metadata("fit.loss_sum", detail::bits_of(st.loss_sum));
+    w.metadata("fit.correct", std::to_string(st.correct));
+    w.metadata("fit.seconds", detail::bits_of(st.seconds));
+    w.write(path);
+}
+
+// Reads a checkpoint into net and opt (the types it was written from; the optimizer built with the
+// same options) and returns the fit state to pass as fit_options::resume. Everything is checked
+// before anything changes: on an error net and opt are as they were.
+template <model Net, class Opt>
+fit_state load_checkpoint(const std::filesystem::path& path, Net& net, Opt& opt) {
+    using T = typename Net::scalar;
+    const safetensors_reader r(path);
+    const detail::checkpoint_fields f{r};
+    if (f.text("typenet.checkpoint") != "1") r.fail("is a checkpoint of an unknown version " + io::detail::quoted(f.text("typenet.checkpoint")));
+    if (f.text("typenet.model") != Net::summary())
+        r.fail("is a checkpoint of another model; it holds\n" + f.text("typenet.model") + "this model is\n" + Net::summary());
+    if (f.text("optimizer") != Opt::name)
+        r.fail("is a checkpoint of optimizer " + io::detail::quoted(f.text("optimizer")) + ", resumed with " + io::detail::quoted(Opt::name));
+
+    fit_state st;
+    st.epoch = int(std::min<std::uint64_t>(f.unsigned_value("fit.epoch"), 1u << 30));
+    st.next = std::size_t(f.unsigned_value("fit.next"));
+    st.step = long(std::min<std::uint64_t>(f.unsigned_value("fit.step"), std::uint64_t(1) << 62));
+    st.batch = index_t(std::min<std::uint64_t>(f.unsigned_value("fit.batch"), std::uint64_t(1) << 40));
+    st.loss_sum = f.real("fit.loss_sum");
+    st.correct = std::size_t(f.unsigned_value("fit.correct"));
+    st.seconds = f.real("fit.seconds");
+    const long steps = long(std::min<std::uint64_t>(f.unsigned_value("optimizer.steps"), std::uint64_t(1) << 62));
+    const double lr = f.real("optimizer.lr");
+    if (st.epoch < 1 || st.batch < 1) r.fail("checkpoint has epoch " + std::to_string(st.epoch) + " and batch " + std::to_string(st.batch));
+    const tensor_entry* order = r.find("fit.order");
+    if (!order || order->shape.size() != 1) r.fail("is not a typenet checkpoint: it has no tensor 'fit.order' [n]");
+    const auto order_words = f.words("fit.order", order->shape[0]);
+    for (auto j : order_words)
+        if (j >= order_words.size()) r.fail("tensor 'fit.order' names sample " + std::to_string(j) + " of " + std::to_string(order_words.size()));
+    if (st.next > order_words.size()) r.fail("checkpoint is at sample " + std::to_string(st.next) + " of " + std::to_string(order_words.size()));
+    st.order.assign(order_words.begin(), order_words.end());
+    st.shuffler = f.rng_state("fit.shuffler");
+    const rng::state_type generator = f.rng_state("model.generator");
+
+    // The optimizer's buffers, staged and checked like the model's.
+    std::vector<std::vector<T>> staged;
+    std::set<std::string> used;
+    opt.visit_state([&](const char* name, std::span<T> buf) {
+        const std::string n = std::string("optimizer.") + name;
+        const tensor_entry* t = r.find(n);
+        if (buf.empty()) {
+            if (t) r.fail("holds " + io::detail::quoted(n) + ", which this optimizer (its options) does not keep");
+            staged.emplace_back();
+            return;
+        }
+        if (!t) r.fail("has no tensor " + io::detail::quoted(n) + " that the optimizer needs (was it built with other options?)");
+        if (t->shape != std::vector<std::uint64_t>{buf.size()} || !detail::is_float(t->dtype))
+            r.fail("tensor " + io::detail::quoted(n) + ": expected a float tensor [" + std::to_string(buf.size()) + "], found " +
+                   std::string(dtype_name(t->dtype)) + " " + t->shape_str());
+        staged.emplace_back(buf.size());
+        r.read(*t, staged.back().data());
+        for (T v : staged.back())
+            if (!std::isfinite(v)) r.fail("tensor " + io::detail::quoted(n) + " holds a non-finite value");
+        used.insert(n);
+    });
+    for (const auto& t : r.tensors())
+        if (t.name.starts_with("optimizer.") && !used.count(t.name))
+            r.fail("holds " + io::detail::quoted(t.name) + ", which this optimizer does not keep");
+
+    detail::read_tensors(net, r, {});                          // checks, then commits the model
+    std::size_t k = 0;
+    opt.visit_state([&](const char*, std::span<T> buf) {
+        std::copy(staged[k].begin(), staged[k].end(), buf.begin());
+        ++k;
+    });
+    opt.set_steps(steps);
+    opt.set_lr(lr);
+    net.generator().set_state(generator);
+    return st;
+}
+}  // namespace io
+
+namespace detail {
+// SIGINT and SIGTERM set a flag rather than end the process, while a checkpointer asks for it.
+inline volatile std::sig_atomic_t interrupt_signal = 0;
+inline void on_interrupt(int sig) { interrupt_signal = sig; }
+}  // namespace detail
+
+// A fit callback that writes a checkpoint at the end of every epoch, every `every_steps` steps
+// (0: never within an epoch), and, with `on_interrupt`, when SIGINT or SIGTERM (Ctrl-C) arrives:
+// the step in flight finishes, the checkpoint is written and fit returns; interrupted() then says
+// which signal came. The previous signal handlers are restored when it is destroyed.
+//   checkpointer ck{net, opt, "run.ckpt", {.every_steps = 1000}};
+//   fit(net, opt, loss, data, o, ck);
+//   if (ck.interrupted()) return 130;
+template <model Net, class Opt>
+class checkpointer {
+public:
+    struct options {
+        long every_steps = 0;
+        bool on_interrupt = true;
+        bool at_epoch_end = true;
+    };
+    checkpointer(Net& net, Opt& opt, std::filesystem::path path, options o = {})
+        : net_(&net), opt_(&opt), path_(std::move(path)), o_(o) {
+        if (o_.on_interrupt) {
+            detail::interrupt_signal = 0;
+            old_int_ = std::signal(SIGINT, detail::on_interrupt);
+            old_term_ = std::signal(SIGTERM, detail::on_interrupt);
+        }
+    }
+    checkpointer(const checkpointer&) = delete;
+    checkpointer& operator=(const checkpointer&) = delete;
+    ~checkpointer() {
+        if (o_.on_interrupt) {
+            std::signal(SIGINT, old_int_);
+            std::signal(SIGTERM, old_term_);
+        }
+    }
+
+    bool operator()(const fit_state& s) {
+        if (o_.on_interrupt && detail::interrupt_signal != 0) {
+            interrupted_ = detail::interrupt_signal;
+            write(s);
+            return false;
+        }
+        const bool epoch_end = s.next == 0;
+        if ((epoch_end && o_.at_epoch_end) || (!epoch_end && o_.every_steps > 0 && s.step % o_.every_steps == 0)) write(s);
+        return true;
+    }
+    void write(const fit_state& s) {
+        io::save_checkpoint(path_, *net_, *opt_, s);
+        ++written_;
+    }
+    int interrupted() const { return interrupted_; }     // the signal that stopped training, or 0
+    long written() const { return written_; }
+    const std::filesystem::path& path() const { return path_; }
+
+private:
+    Net* net_;
+    Opt* opt_;
+    std::filesystem::path path_;
+    options o_;
+    int interrupted_ = 0;
+    long written_ = 0;
+    void (*old_int_)(int) = SIG_DFL;
+    void (*old_term_)(int) = SIG_DFL;
+};
+
+}  // namespace typenet
