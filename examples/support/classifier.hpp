@@ -1,15 +1,18 @@
 // examples/support/classifier.hpp — the shared body of the Fashion-MNIST examples: load and
 // standardize the data, pick the optimizer from the flags, fit (with --augment, --validation,
 // --patience, --log), evaluate, print the final lines (`train images/s: X`, `test accuracy: Y`);
-// with --bench-infer, then `batch1 latency us: X`.
+// with --bench-infer, then `batch1 latency us: X`. --save, --resume and --max-steps checkpoint and
+// resume (train/checkpoint.hpp); --weights and --export-header write the trained model.
 // Each example only names its model and defaults.
 #pragma once
+#include <typenet/io.hpp>
 #include <typenet/typenet.hpp>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <exception>
+#include <filesystem>
 #include <iostream>
 #include <optional>
 #include <span>
@@ -52,6 +55,17 @@ int fit_and_report(Model& model, Opt& opt, const run_options& o) {
     // Opened first: a bad --log path fails before minutes of loading and training.
     std::optional<csv_log> log;
     if (!o.log.empty()) log.emplace(o.log);
+    std::optional<fit_state> resumed;
+    if (!o.resume.empty()) {
+        resumed = io::load_checkpoint(o.resume, model, opt);
+        std::printf("resumed from %s: epoch %d, step %ld, lr %.2e\n", o.resume.c_str(), resumed->epoch, resumed->step,
+                    opt.lr());
+    }
+    for (const std::string* out : {&o.save, &o.weights, &o.export_header}) {   // before hours of training
+        const auto dir = std::filesystem::path(*out).parent_path();
+        if (!out->empty() && !dir.empty() && !std::filesystem::is_directory(dir))
+            throw std::runtime_error("typenet: '" + *out + "': no directory '" + dir.string() + "' to write it in");
+    }
     std::optional<early_stopping<Model>> stop;
     if (o.patience > 0) stop.emplace(model, early_stopping_options{.patience = o.patience});
     auto data = o.data.empty() ? data::fashion_mnist() : data::fashion_mnist(o.data);
@@ -70,8 +84,23 @@ int fit_and_report(Model& model, Opt& opt, const run_options& o) {
     // On a terminal a bar moves inside each epoch and gives way to the line printed below; piped
     // or logged, only that line appears.
     progress_bar bar(progress_bar::options{.epoch_line = false});
+    // With --save: a checkpoint at each epoch's end, every --save-every steps, at --max-steps, and
+    // on Ctrl-C (the step in flight finishes first).
+    std::optional<checkpointer<Model, Opt>> ck;
+    if (!o.save.empty()) ck.emplace(model, opt, o.save, typename checkpointer<Model, Opt>::options{.every_steps = o.save_every});
+    bool step_limit = false;
+    auto checkpoints = [&](const fit_state& s) {
+        if (o.max_steps > 0 && s.step >= o.max_steps) {
+            if (ck) ck->write(s);
+            step_limit = true;
+            return false;
+        }
+        return !ck || (*ck)(s);
+    };
     fit(model, opt, loss::cross_entropy{o.label_smoothing}, train_set,
-        {.epochs = o.epochs, .batch = o.batch, .validation = o.validation, .seed = o.seed}, augment, bar,
+        {.epochs = o.epochs, .batch = o.batch, .validation = o.validation, .seed = o.seed,
+         .resume = resumed ? &*resumed : nullptr},
+        augment, bar,
         [&](const epoch_stats& e) {
             images += double(e.train.samples);
             seconds += e.seconds;
@@ -85,7 +114,15 @@ int fit_and_report(Model& model, Opt& opt, const run_options& o) {
         [&](const epoch_stats& e) {
             if (log) (*log)(e);
         },
-        [&](const epoch_stats& e) { return !stop || (*stop)(e); });
+        [&](const epoch_stats& e) { return !stop || (*stop)(e); }, checkpoints);
+    if (ck && ck->interrupted()) {
+        std::fprintf(stderr, "interrupted: checkpoint written to %s; continue with --resume %s\n", o.save.c_str(),
+                     o.save.c_str());
+        return 130;
+    }
+    if (step_limit)
+        std::printf("stopped at step %ld (--max-steps)%s\n", o.max_steps,
+                    ck ? (", checkpoint written to " + o.save).c_str() : "");
     if (stop && stop->best_epoch() > 0) {
         // Keras' restore_best_weights, also when all epochs ran.
         stop->restore_best();
@@ -96,6 +133,14 @@ int fit_and_report(Model& model, Opt& opt, const run_options& o) {
     std::printf("test loss: %.4f\n", test.loss);
     std::printf("train images/s: %.0f\n", seconds > 0 ? images / seconds : 0.0);
     std::printf("test accuracy: %.2f\n", 100 * test.accuracy);
+    if (!o.weights.empty()) {
+        io::save(model, o.weights);
+        std::printf("weights written to %s\n", o.weights.c_str());
+    }
+    if (!o.export_header.empty()) {
+        io::export_header(model, o.export_header, "trained");
+        std::printf("model exported to %s (namespace trained)\n", o.export_header.c_str());
+    }
     if (o.bench_infer) bench_batch1(model, data.test);
     return 0;
 }

@@ -59,6 +59,17 @@ run_options parse(int argc, char** argv, const std::string& description, run_opt
     app.add_option("--patience", o.patience, "stop after N epochs without a better validation loss, keep the best "
                                              "weights (0: off; needs --validation)")
         ->check(non_negative)->capture_default_str();
+    app.add_option("--save", o.save, "write a checkpoint here at each epoch's end (and every --save-every steps); "
+                                     "Ctrl-C writes one and exits");
+    app.add_option("--save-every", o.save_every, "steps between checkpoints within an epoch (0: epoch ends only)")
+        ->check(non_negative)->capture_default_str();
+    app.add_option("--resume", o.resume, "continue training from this checkpoint (same model, optimizer, "
+                                         "--batch, --limit and --validation; --epochs counts from the start)");
+    app.add_option("--max-steps", o.max_steps, "stop after this many optimizer steps in all, checkpointing "
+                                               "with --save (0: no limit)")
+        ->check(non_negative)->capture_default_str();
+    app.add_option("--weights", o.weights, "write the trained model's weights here (safetensors, PyTorch's names)");
+    app.add_option("--export-header", o.export_header, "write the trained model as a C++ header (io::export_header)");
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp& e) {

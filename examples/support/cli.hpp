@@ -25,6 +25,12 @@ struct run_options {
     int patience = 0;                 // early stopping on validation loss (best weights restored); 0: off
     std::string samples;              // directory for generated images (gan_fashion); empty: the current one
     bool bench_infer = false;         // after training: batch-1 predict latency on one thread
+    std::string save;                 // checkpoint path: each epoch's end, every save_every steps, Ctrl-C
+    long save_every = 0;              // steps between checkpoints within an epoch (0: epoch ends only)
+    std::string resume;               // continue from this checkpoint (to --epochs in all)
+    long max_steps = 0;               // stop after this many optimizer steps in all (0: no limit)
+    std::string weights;              // write the trained model here as safetensors (PyTorch reads it)
+    std::string export_header;        // write the trained model as a C++ header (examples/embedded)
 };
 
 // Parses argv into `defaults`; --help prints usage and exits 0, a bad flag prints one line and

@@ -72,11 +72,11 @@ inline std::vector<std::uint8_t> read_all(const std::filesystem::path& path, con
 }
 }  // namespace detail
 
-// Reads an IDX file of unsigned bytes (type 0x08). `rank`, when non-zero, is the rank expected.
-inline idx_array read_idx(const std::filesystem::path& path, std::size_t rank = 0) {
-    const auto bytes = detail::read_all(path, "read_idx");
-    auto fail = [&](std::size_t at, const std::string& what) {
-        throw data_error("typenet: read_idx: " + detail::quoted(path) + " at byte " + std::to_string(at) + ": " + what);
+// Parses the bytes of an IDX file of unsigned bytes (type 0x08); `what` names them in errors (read_idx
+// passes the quoted path). `rank`, when non-zero, is the rank expected.
+inline idx_array parse_idx(const std::vector<std::uint8_t>& bytes, const std::string& what, std::size_t rank = 0) {
+    auto fail = [&](std::size_t at, const std::string& why) {
+        throw data_error("typenet: read_idx: " + what + " at byte " + std::to_string(at) + ": " + why);
     };
     if (bytes.size() < 4)
         fail(0, "expected a 4-byte IDX header, found " + std::to_string(bytes.size()) + " bytes");
@@ -104,6 +104,11 @@ inline idx_array read_idx(const std::filesystem::path& path, std::size_t rank = 
         fail(header, "expected " + std::to_string(count) + " data bytes, found " + std::to_string(bytes.size() - header));
     a.values.assign(bytes.begin() + std::ptrdiff_t(header), bytes.end());
     return a;
+}
+
+// Reads an IDX file of unsigned bytes (type 0x08). `rank`, when non-zero, is the rank expected.
+inline idx_array read_idx(const std::filesystem::path& path, std::size_t rank = 0) {
+    return parse_idx(detail::read_all(path, "read_idx"), detail::quoted(path), rank);
 }
 
 }  // namespace typenet::data

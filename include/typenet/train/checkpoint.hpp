@@ -136,8 +136,15 @@ fit_state load_checkpoint(const std::filesystem::path& path, Net& net, Opt& opt)
     const safetensors_reader r(path);
     const detail::checkpoint_fields f{r};
     if (f.text("typenet.checkpoint") != "1") r.fail("is a checkpoint of an unknown version " + io::detail::quoted(f.text("typenet.checkpoint")));
-    if (f.text("typenet.model") != Net::summary())
-        r.fail("is a checkpoint of another model; it holds\n" + f.text("typenet.model") + "this model is\n" + Net::summary());
+    if (f.text("typenet.model") != Net::summary()) {                // name the first line that differs
+        const std::string& a = f.text("typenet.model");
+        const std::string b = Net::summary();
+        std::size_t i = 0;
+        while (i < a.size() && i < b.size() && a[i] == b[i]) ++i;
+        const std::size_t line = a.rfind('\n', i == 0 ? 0 : i - 1), from = line == std::string::npos ? 0 : line + 1;
+        auto line_at = [&](const std::string& s) { return s.substr(from, s.find('\n', from) - from); };
+        r.fail("is a checkpoint of another model: its layer '" + line_at(a) + "', this model's '" + line_at(b) + "'");
+    }
     if (f.text("optimizer") != Opt::name)
         r.fail("is a checkpoint of optimizer " + io::detail::quoted(f.text("optimizer")) + ", resumed with " + io::detail::quoted(Opt::name));
 
