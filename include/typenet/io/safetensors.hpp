@@ -12,6 +12,7 @@
 // beside the target, fsync, rename, fsync of the directory.
 #pragma once
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -299,6 +300,9 @@ void write_atomically(const std::filesystem::path& path, const char* who, Writer
     std::string tmp_name = (dir / ("." + path.filename().string() + ".tmp.XXXXXX")).string();
     const int fd = ::mkstemp(tmp_name.data());
     if (fd < 0) fail(std::string("cannot create a temporary file in ") + detail::quoted(dir.string()) + ": " + std::strerror(errno));
+    const ::mode_t mask = ::umask(0);                          // mkstemp makes 0600; a saved model is 0666 & ~umask
+    ::umask(mask);
+    ::fchmod(fd, 0666 & ~mask);
     std::FILE* f = ::fdopen(fd, "wb");
     if (!f) {
         ::close(fd);
