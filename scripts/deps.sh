@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs every Debian package typenet's build, tests, examples and benchmarks need.
-# Idempotent: when all are present it installs nothing. `--compare` adds PyTorch for the
-# comparison scripts (scripts/compare-torch) and the parity generator (tests/parity/gen.py).
+# Idempotent: when all are present it installs nothing. PyTorch (CPU, Debian's) is there for the
+# interop tests and the parity generator (tests/parity/gen.py); `--compare` adds OpenBLAS, which the
+# speed comparisons need (scripts/compare-torch, scripts/bench-compare).
 set -euo pipefail
 
 packages=(
@@ -15,11 +16,12 @@ packages=(
     libstb-dev                                 # the GAN example's PNG files
     dataset-fashion-mnist                      # the examples' data
     gnuplot-nox                                # scripts/plot: training curves
+    python3-torch python3-numpy                # PyTorch: parity data, io/torch_interop_* (safetensors both ways)
 )
 if [[ "${1:-}" == "--compare" ]]; then
     # OpenBLAS: without it Debian's torch runs on the reference BLAS, 5x slower (not a fair yardstick);
     # its -dev package builds the SGEMM yardstick of scripts/bench-compare (typenet_bench_gemm_openblas).
-    packages+=(python3-torch python3-numpy libopenblas0-pthread libopenblas-dev)
+    packages+=(libopenblas0-pthread libopenblas-dev)
 fi
 
 missing=()
