@@ -2,12 +2,16 @@
 // The generator maps 64 normal values to a 28x28 image in [-1, 1]; the discriminator scores an
 // image with one logit. Losses are bce_with_logits (the non-saturating generator loss of Goodfellow
 // et al. 2014); Adam lr 2e-4, betas (0.5, 0.999) as DCGAN. After each epoch an 8x8 grid of samples
-// from fixed noise is written as a PNG (stb_image_write).
-//   gan_fashion [--epochs 20 --batch 64 --lr 2e-4 --threads --limit --seed --data DIR --samples DIR]
+// from fixed noise is written as a PNG (stb_image_write). --save writes a checkpoint of both
+// networks and optimizers and the loop's position at each epoch's end and on Ctrl-C; --resume
+// continues from one exactly.
+//   gan_fashion [--epochs 20 --batch 64 --lr 2e-4 --threads --limit --seed --data DIR --samples DIR
+//                --save PATH --resume PATH]
 #include <stb/stb_image_write.h>
 
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 #include <system_error>
 #include <string>
 #include <vector>
@@ -65,42 +69,77 @@ int main(int argc, char** argv) {
         std::vector<float> fixed_z(64 * noise);
         rng gen(seed{o.seed + 2});
         for (auto& v : fixed_z) v = float(gen.normal());
-        std::vector<std::size_t> order(train.size());
-        for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
         std::vector<float> real(fake.size());
 
-        for (int epoch = 1; epoch <= o.epochs; ++epoch) {
-            gen.shuffle(order.begin(), order.end());
-            double loss_d = 0, loss_g = 0;
-            index_t steps = 0;
-            for (index_t first = 0; first + b <= n; first += b, ++steps) {   // whole batches only
+        // Where the loop stands (train/fit.hpp's fit_state): epoch, position, sample order, the
+        // rng (shuffling and noise), the epoch's loss sums; checkpointed with both parts.
+        fit_state st;
+        st.batch = b;
+        st.order.resize(train.size());
+        for (std::size_t i = 0; i < st.order.size(); ++i) st.order[i] = i;
+        const auto save = [&] {
+            st.shuffler = gen.state();
+            io::save_checkpoint(o.save, st, io::part{"generator.", g, opt_g}, io::part{"discriminator.", d, opt_d});
+        };
+        if (!o.resume.empty()) {
+            st = io::load_checkpoint(o.resume, io::part{"generator.", g, opt_g}, io::part{"discriminator.", d, opt_d});
+            if (st.order.size() != train.size() || st.batch != b)
+                throw std::runtime_error("typenet: gan_fashion: '" + o.resume + "' was taken with " +
+                                         std::to_string(st.order.size()) + " images at batch " + std::to_string(st.batch) +
+                                         ", this run has " + std::to_string(train.size()) + " at batch " + std::to_string(b));
+            gen.set_state(st.shuffler);
+            std::printf("resumed from %s: epoch %d, step %ld\n", o.resume.c_str(), st.epoch, st.step);
+        }
+        std::optional<interrupt_guard> interrupt;              // with --save, Ctrl-C checkpoints
+        if (!o.save.empty()) interrupt.emplace();
+
+        for (; st.epoch <= o.epochs; ++st.epoch) {
+            if (st.next == 0) {
+                gen.shuffle(st.order.begin(), st.order.end());
+                st.loss_sum = st.aux_sum = 0;                  // discriminator, generator loss
+            }
+            for (index_t first = index_t(st.next); first + b <= n; first += b) {   // whole batches only
                 for (index_t i = 0; i < b; ++i)
-                    std::copy_n(train.x.data() + order[std::size_t(first + i)] * 784, 784, real.data() + i * 784);
+                    std::copy_n(train.x.data() + st.order[std::size_t(first + i)] * 784, 784, real.data() + i * 784);
                 for (auto& v : z) v = float(gen.normal());
                 const float* gz = g.forward(b, z.data(), mode::train);              // (B, 784)
                 std::copy_n(gz, fake.size(), fake.data());
 
                 // Discriminator: real -> 1, fake -> 0.
                 d.zero_grad();
-                loss_d += bce(b, 1, d.forward(b, real.data(), mode::train), ones.data(), dy.data());
+                st.loss_sum += bce(b, 1, d.forward(b, real.data(), mode::train), ones.data(), dy.data());
                 d.backward(dy.data());
-                loss_d += bce(b, 1, d.forward(b, fake.data(), mode::train), zeros.data(), dy.data());
+                st.loss_sum += bce(b, 1, d.forward(b, fake.data(), mode::train), zeros.data(), dy.data());
                 d.backward(dy.data());
                 opt_d.step();
 
                 // Generator: make the discriminator say 1; its gradient flows back through d into g.
                 g.zero_grad();
-                loss_g += bce(b, 1, d.forward(b, fake.data(), mode::train), ones.data(), dy.data());
+                st.aux_sum += bce(b, 1, d.forward(b, fake.data(), mode::train), ones.data(), dy.data());
                 d.backward(dy.data(), dfake.data());
                 g.backward(dfake.data());
                 opt_g.step();
+                st.next = std::size_t(first + b);
+                ++st.step;
+                if (interrupt && interrupt->signal()) {
+                    save();
+                    std::fprintf(stderr, "interrupted: checkpoint written to %s; continue with --resume %s\n",
+                                 o.save.c_str(), o.save.c_str());
+                    return 130;
+                }
             }
-            const auto path = out / ("gan_epoch_" + std::to_string(epoch) + ".png");
+            const double steps = double(std::max<index_t>(n / b, 1));
+            const auto path = out / ("gan_epoch_" + std::to_string(st.epoch) + ".png");
             write_grid(path, g.forward(64, fixed_z.data(), mode::infer));
-            std::printf("epoch %d  discriminator loss %.4f  generator loss %.4f  samples %s\n", epoch,
-                        loss_d / double(2 * std::max<index_t>(steps, 1)), loss_g / double(std::max<index_t>(steps, 1)),
-                        path.c_str());
+            std::printf("epoch %d  discriminator loss %.4f  generator loss %.4f  samples %s\n", st.epoch,
+                        st.loss_sum / (2 * steps), st.aux_sum / steps, path.c_str());
             std::fflush(stdout);
+            st.next = 0;
+            if (!o.save.empty()) {                             // the next epoch's start
+                ++st.epoch;
+                save();
+                --st.epoch;
+            }
         }
         return 0;
     } catch (const std::exception& e) {

@@ -67,15 +67,28 @@ void add_tensors(safetensors_writer& w, const Net& net, const save_options& o, s
     }
 }
 
-// Reads the network's tensors from r into copies of its buffers, checking everything; returns the
-// names of the file's tensors it used. Nothing of the network changes until all checks passed.
+// A network's tensors read from a file and checked, not yet copied into it: commit() does that.
 template <model Net>
-std::set<std::string> read_tensors(Net& net, const safetensors_reader& r, const load_options& o,
-                                   const std::string& prefix = "") {
+struct staged_tensors {
+    Net* net;
+    aligned_vector<typename Net::scalar> params, state;
+    std::set<std::string> used;             // the file's tensors it took
+    void commit() const {
+        std::copy(params.begin(), params.end(), net->parameters().begin());
+        std::copy(state.begin(), state.end(), net->state().begin());
+    }
+};
+
+// Reads the network's tensors (named prefix + name) from r into copies of its buffers, checking
+// everything; nothing of the network changes.
+template <model Net>
+staged_tensors<Net> stage_tensors(Net& net, const safetensors_reader& r, const load_options& o, const std::string& prefix = "") {
     using T = typename Net::scalar;
-    aligned_vector<T> params(net.parameters().begin(), net.parameters().end());
-    aligned_vector<T> state(net.state().begin(), net.state().end());
-    std::set<std::string> used;
+    staged_tensors<Net> s{&net, {net.parameters().begin(), net.parameters().end()},
+                          {net.state().begin(), net.state().end()}, {}};
+    auto& params = s.params;
+    auto& state = s.state;
+    auto& used = s.used;
     for (const auto& t : Net::tensors()) {
         const std::string name = prefix + (o.rename ? o.rename(t.name) : t.name);
         const std::string who = "tensor " + typenet::io::detail::quoted(name);
@@ -106,9 +119,7 @@ std::set<std::string> read_tensors(Net& net, const safetensors_reader& r, const 
         }
         used.insert(name);
     }
-    std::copy(params.begin(), params.end(), net.parameters().begin());
-    std::copy(state.begin(), state.end(), net.state().begin());
-    return used;
+    return s;
 }
 }  // namespace detail
 
@@ -126,12 +137,13 @@ void save(const Net& net, const std::filesystem::path& path, const save_options&
 // model's. On any error the network is unchanged.
 template <model Net>
 void load(Net& net, const safetensors_reader& r, const load_options& o = {}) {
-    const auto used = detail::read_tensors(net, r, o);
+    const auto staged = detail::stage_tensors(net, r, o);
     if (o.strict)
         for (const auto& f : r.tensors())
-            if (!used.count(f.name))
+            if (!staged.used.count(f.name))
                 r.fail("holds tensor " + typenet::io::detail::quoted(f.name) + " (shape " + f.shape_str() +
                        ") that the model does not have; load with {.strict = false} to ignore it");
+    staged.commit();
 }
 
 template <model Net>

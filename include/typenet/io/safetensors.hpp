@@ -114,11 +114,16 @@ public:
         if (std::filesystem::is_directory(path, ec)) fail("is a directory, not a file");
         file_ = std::fopen(path.c_str(), "rb");
         if (!file_) fail(std::string("cannot open: ") + std::strerror(errno));
-        if (std::fseek(file_, 0, SEEK_END) != 0) fail("cannot seek");
-        const long size = std::ftell(file_);
-        if (size < 0) fail("cannot tell its size");
-        size_ = std::uint64_t(size);
-        parse();
+        try {
+            if (std::fseek(file_, 0, SEEK_END) != 0) fail("cannot seek");
+            const long size = std::ftell(file_);
+            if (size < 0) fail("cannot tell its size");
+            size_ = std::uint64_t(size);
+            parse();
+        } catch (...) {
+            std::fclose(file_);          // a constructor that throws runs no destructor: no leaked FILE
+            throw;
+        }
     }
     safetensors_reader(std::span<const unsigned char> bytes, std::string what)
         : what_(std::move(what)), mem_(bytes), size_(bytes.size()) {

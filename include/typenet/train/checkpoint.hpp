@@ -21,9 +21,11 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <optional>
 #include <set>
 #include <span>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "typenet/io/model.hpp"
@@ -96,27 +98,117 @@ struct checkpoint_fields {
 };
 }  // namespace detail
 
-// Writes net, opt and the fit state to `path`, atomically.
+// One network and its optimizer in a checkpoint, their names under `prefix` ("" for a lone model;
+// e.g. "generator." and "discriminator." for a GAN's two).
 template <model Net, class Opt>
-void save_checkpoint(const std::filesystem::path& path, Net& net, Opt& opt, const fit_state& st) {
-    using T = typename Net::scalar;
+struct part {
+    std::string prefix;
+    Net& net;
+    Opt& opt;
+};
+template <model Net, class Opt> part(std::string, Net&, Opt&) -> part<Net, Opt>;
+template <model Net, class Opt> part(const char*, Net&, Opt&) -> part<Net, Opt>;
+
+namespace detail {
+template <class N, class O>
+void add_part(safetensors_writer& w, const part<N, O>& p, std::vector<std::int64_t>& ints,
+              std::vector<std::array<std::uint64_t, 6>>& words) {
+    using T = typename N::scalar;
+    add_tensors(w, p.net, {}, ints, p.prefix);
+    p.opt.visit_state([&](const char* name, std::span<T> buf) {
+        if (!buf.empty()) w.add(p.prefix + "optimizer." + name, dtype_of<T>, {buf.size()}, buf.data(), buf.size() * sizeof(T));
+    });
+    words.push_back(rng_words(p.net.generator().state()));
+    w.add(p.prefix + "model.generator", dtype::u64, {6}, words.back().data(), 48);
+    w.metadata(p.prefix + "typenet.model", N::summary());
+    w.metadata(p.prefix + "optimizer", O::name);
+    w.metadata(p.prefix + "optimizer.steps", std::to_string(p.opt.steps()));
+    w.metadata(p.prefix + "optimizer.lr", bits_of(p.opt.lr()));
+}
+
+// A part read and checked, not yet committed.
+template <class N, class O>
+struct staged_part {
+    const part<N, O>* p;
+    staged_tensors<N> model;
+    std::vector<std::vector<typename N::scalar>> buffers;
+    long steps = 0;
+    double lr = 0;
+    rng::state_type generator;
+    void commit() const {
+        model.commit();
+        std::size_t k = 0;
+        p->opt.visit_state([&](const char*, std::span<typename N::scalar> buf) {
+            std::copy(buffers[k].begin(), buffers[k].end(), buf.begin());
+            ++k;
+        });
+        p->opt.set_steps(steps);
+        p->opt.set_lr(lr);
+        p->net.generator().set_state(generator);
+    }
+};
+
+template <class N, class O>
+staged_part<N, O> stage_part(const safetensors_reader& r, const checkpoint_fields& f, const part<N, O>& p) {
+    using T = typename N::scalar;
+    const std::string& pre = p.prefix;
+    if (f.text(pre + "typenet.model") != N::summary()) {             // name the first line that differs
+        const std::string& a = f.text(pre + "typenet.model");
+        const std::string b = N::summary();
+        std::size_t i = 0;
+        while (i < a.size() && i < b.size() && a[i] == b[i]) ++i;
+        const std::size_t line = a.rfind('\n', i == 0 ? 0 : i - 1), from = line == std::string::npos ? 0 : line + 1;
+        auto line_at = [&](const std::string& s) { return s.substr(from, s.find('\n', from) - from); };
+        r.fail("is a checkpoint of another model" + (pre.empty() ? std::string() : " as " + io::detail::quoted(pre)) + ": its layer '" +
+               line_at(a) + "', this model's '" + line_at(b) + "'");
+    }
+    if (f.text(pre + "optimizer") != O::name)
+        r.fail("is a checkpoint of optimizer " + io::detail::quoted(f.text(pre + "optimizer")) + ", resumed with " + io::detail::quoted(O::name));
+    staged_part<N, O> s{&p, stage_tensors(p.net, r, {}, pre), {}, 0, 0.0, {}};
+    s.steps = long(std::min<std::uint64_t>(f.unsigned_value(pre + "optimizer.steps"), std::uint64_t(1) << 62));
+    s.lr = f.real(pre + "optimizer.lr");
+    s.generator = f.rng_state(pre + "model.generator");
+    std::set<std::string> used;
+    p.opt.visit_state([&](const char* name, std::span<T> buf) {
+        const std::string n = pre + "optimizer." + name;
+        const tensor_entry* t = r.find(n);
+        s.buffers.emplace_back();
+        if (buf.empty()) {
+            if (t) r.fail("holds " + io::detail::quoted(n) + ", which this optimizer (its options) does not keep");
+            return;
+        }
+        if (!t) r.fail("has no tensor " + io::detail::quoted(n) + " that the optimizer needs (was it built with other options?)");
+        if (t->shape != std::vector<std::uint64_t>{buf.size()} || !is_float(t->dtype))
+            r.fail("tensor " + io::detail::quoted(n) + ": expected a float tensor [" + std::to_string(buf.size()) + "], found " +
+                   std::string(dtype_name(t->dtype)) + " " + t->shape_str());
+        s.buffers.back().resize(buf.size());
+        r.read(*t, s.buffers.back().data());
+        for (T v : s.buffers.back())
+            if (!std::isfinite(v)) r.fail("tensor " + io::detail::quoted(n) + " holds a non-finite value");
+        used.insert(n);
+    });
+    for (const auto& t : r.tensors())
+        if (t.name.starts_with(pre + "optimizer.") && !used.count(t.name))
+            r.fail("holds " + io::detail::quoted(t.name) + ", which this optimizer does not keep");
+    return s;
+}
+}  // namespace detail
+
+// Writes the fit state and each part (network and optimizer) to `path`, atomically.
+template <class... N, class... O>
+void save_checkpoint(const std::filesystem::path& path, const fit_state& st, const part<N, O>&... parts) {
+    static_assert(sizeof...(N) > 0, "typenet: save_checkpoint needs at least one part{prefix, net, opt}");
     safetensors_writer w;
     std::vector<std::int64_t> ints;
-    detail::add_tensors(w, net, {}, ints);
-    opt.visit_state([&](const char* name, std::span<T> buf) {
-        if (!buf.empty()) w.add(std::string("optimizer.") + name, dtype_of<T>, {buf.size()}, buf.data(), buf.size() * sizeof(T));
-    });
+    std::vector<std::array<std::uint64_t, 6>> words;
+    words.reserve(sizeof...(N) + 1);                            // no reallocation: w keeps pointers into it
+    (detail::add_part(w, parts, ints, words), ...);
     std::vector<std::uint64_t> order(st.order.begin(), st.order.end());
     w.add("fit.order", dtype::u64, {order.size()}, order.data(), order.size() * 8);
-    const auto shuffler = detail::rng_words(st.shuffler), generator = detail::rng_words(net.generator().state());
-    w.add("fit.shuffler", dtype::u64, {6}, shuffler.data(), 48);
-    w.add("model.generator", dtype::u64, {6}, generator.data(), 48);
+    words.push_back(detail::rng_words(st.shuffler));
+    w.add("fit.shuffler", dtype::u64, {6}, words.back().data(), 48);
     w.metadata("format", "pt");
     w.metadata("typenet.checkpoint", "1");
-    w.metadata("typenet.model", Net::summary());
-    w.metadata("optimizer", Opt::name);
-    w.metadata("optimizer.steps", std::to_string(opt.steps()));
-    w.metadata("optimizer.lr", detail::bits_of(opt.lr()));
     w.metadata("fit.epoch", std::to_string(st.epoch));
     w.metadata("fit.next", std::to_string(st.next));
     w.metadata("fit.step", std::to_string(st.step));
@@ -124,29 +216,26 @@ void save_checkpoint(const std::filesystem::path& path, Net& net, Opt& opt, cons
     w.metadata("fit.loss_sum", detail::bits_of(st.loss_sum));
     w.metadata("fit.correct", std::to_string(st.correct));
     w.metadata("fit.seconds", detail::bits_of(st.seconds));
+    w.metadata("fit.aux_sum", detail::bits_of(st.aux_sum));
     w.write(path);
 }
 
-// Reads a checkpoint into net and opt (the types it was written from; the optimizer built with the
-// same options) and returns the fit state to pass as fit_options::resume. Everything is checked
-// before anything changes: on an error net and opt are as they were.
+// Writes net, opt and the fit state to `path`, atomically.
 template <model Net, class Opt>
-fit_state load_checkpoint(const std::filesystem::path& path, Net& net, Opt& opt) {
-    using T = typename Net::scalar;
+void save_checkpoint(const std::filesystem::path& path, Net& net, Opt& opt, const fit_state& st) {
+    save_checkpoint(path, st, part<Net, Opt>{"", net, opt});
+}
+
+// Reads a checkpoint into each part (the types it was written from; optimizers built with the
+// same options) and returns the fit state (for fit_options::resume). Everything is checked before
+// anything changes: on an error every network and optimizer is as it was.
+template <class... N, class... O>
+fit_state load_checkpoint(const std::filesystem::path& path, const part<N, O>&... parts) {
+    static_assert(sizeof...(N) > 0, "typenet: load_checkpoint needs at least one part{prefix, net, opt}");
     const safetensors_reader r(path);
     const detail::checkpoint_fields f{r};
     if (f.text("typenet.checkpoint") != "1") r.fail("is a checkpoint of an unknown version " + io::detail::quoted(f.text("typenet.checkpoint")));
-    if (f.text("typenet.model") != Net::summary()) {                // name the first line that differs
-        const std::string& a = f.text("typenet.model");
-        const std::string b = Net::summary();
-        std::size_t i = 0;
-        while (i < a.size() && i < b.size() && a[i] == b[i]) ++i;
-        const std::size_t line = a.rfind('\n', i == 0 ? 0 : i - 1), from = line == std::string::npos ? 0 : line + 1;
-        auto line_at = [&](const std::string& s) { return s.substr(from, s.find('\n', from) - from); };
-        r.fail("is a checkpoint of another model: its layer '" + line_at(a) + "', this model's '" + line_at(b) + "'");
-    }
-    if (f.text("optimizer") != Opt::name)
-        r.fail("is a checkpoint of optimizer " + io::detail::quoted(f.text("optimizer")) + ", resumed with " + io::detail::quoted(Opt::name));
+    const auto staged = std::make_tuple(detail::stage_part(r, f, parts)...);
 
     fit_state st;
     st.epoch = int(std::min<std::uint64_t>(f.unsigned_value("fit.epoch"), 1u << 30));
@@ -156,8 +245,7 @@ fit_state load_checkpoint(const std::filesystem::path& path, Net& net, Opt& opt)
     st.loss_sum = f.real("fit.loss_sum");
     st.correct = std::size_t(f.unsigned_value("fit.correct"));
     st.seconds = f.real("fit.seconds");
-    const long steps = long(std::min<std::uint64_t>(f.unsigned_value("optimizer.steps"), std::uint64_t(1) << 62));
-    const double lr = f.real("optimizer.lr");
+    st.aux_sum = f.real("fit.aux_sum");
     if (st.epoch < 1 || st.batch < 1) r.fail("checkpoint has epoch " + std::to_string(st.epoch) + " and batch " + std::to_string(st.batch));
     const tensor_entry* order = r.find("fit.order");
     if (!order || order->shape.size() != 1) r.fail("is not a typenet checkpoint: it has no tensor 'fit.order' [n]");
@@ -167,51 +255,45 @@ fit_state load_checkpoint(const std::filesystem::path& path, Net& net, Opt& opt)
     if (st.next > order_words.size()) r.fail("checkpoint is at sample " + std::to_string(st.next) + " of " + std::to_string(order_words.size()));
     st.order.assign(order_words.begin(), order_words.end());
     st.shuffler = f.rng_state("fit.shuffler");
-    const rng::state_type generator = f.rng_state("model.generator");
 
-    // The optimizer's buffers, staged and checked like the model's.
-    std::vector<std::vector<T>> staged;
-    std::set<std::string> used;
-    opt.visit_state([&](const char* name, std::span<T> buf) {
-        const std::string n = std::string("optimizer.") + name;
-        const tensor_entry* t = r.find(n);
-        if (buf.empty()) {
-            if (t) r.fail("holds " + io::detail::quoted(n) + ", which this optimizer (its options) does not keep");
-            staged.emplace_back();
-            return;
-        }
-        if (!t) r.fail("has no tensor " + io::detail::quoted(n) + " that the optimizer needs (was it built with other options?)");
-        if (t->shape != std::vector<std::uint64_t>{buf.size()} || !detail::is_float(t->dtype))
-            r.fail("tensor " + io::detail::quoted(n) + ": expected a float tensor [" + std::to_string(buf.size()) + "], found " +
-                   std::string(dtype_name(t->dtype)) + " " + t->shape_str());
-        staged.emplace_back(buf.size());
-        r.read(*t, staged.back().data());
-        for (T v : staged.back())
-            if (!std::isfinite(v)) r.fail("tensor " + io::detail::quoted(n) + " holds a non-finite value");
-        used.insert(n);
-    });
-    for (const auto& t : r.tensors())
-        if (t.name.starts_with("optimizer.") && !used.count(t.name))
-            r.fail("holds " + io::detail::quoted(t.name) + ", which this optimizer does not keep");
-
-    detail::read_tensors(net, r, {});                          // checks, then commits the model
-    std::size_t k = 0;
-    opt.visit_state([&](const char*, std::span<T> buf) {
-        std::copy(staged[k].begin(), staged[k].end(), buf.begin());
-        ++k;
-    });
-    opt.set_steps(steps);
-    opt.set_lr(lr);
-    net.generator().set_state(generator);
+    std::apply([](const auto&... s) { (s.commit(), ...); }, staged);
     return st;
+}
+
+template <model Net, class Opt>
+fit_state load_checkpoint(const std::filesystem::path& path, Net& net, Opt& opt) {
+    return load_checkpoint(path, part<Net, Opt>{"", net, opt});
 }
 }  // namespace io
 
 namespace detail {
-// SIGINT and SIGTERM set a flag rather than end the process, while a checkpointer asks for it.
 inline volatile std::sig_atomic_t interrupt_signal = 0;
 inline void on_interrupt(int sig) { interrupt_signal = sig; }
 }  // namespace detail
+
+// While it lives, SIGINT and SIGTERM (Ctrl-C, a scheduler's stop) set a flag instead of ending the
+// process, so a training loop can finish its step, write a checkpoint and return; the previous
+// handlers come back when it is destroyed. For loops of one's own (examples/gan_fashion.cpp);
+// checkpointer holds one.
+class interrupt_guard {
+public:
+    interrupt_guard() {
+        detail::interrupt_signal = 0;
+        old_int_ = std::signal(SIGINT, detail::on_interrupt);
+        old_term_ = std::signal(SIGTERM, detail::on_interrupt);
+    }
+    interrupt_guard(const interrupt_guard&) = delete;
+    interrupt_guard& operator=(const interrupt_guard&) = delete;
+    ~interrupt_guard() {
+        std::signal(SIGINT, old_int_);
+        std::signal(SIGTERM, old_term_);
+    }
+    int signal() const { return detail::interrupt_signal; }   // the signal that came, or 0
+
+private:
+    void (*old_int_)(int) = SIG_DFL;
+    void (*old_term_)(int) = SIG_DFL;
+};
 
 // A fit callback that writes a checkpoint at the end of every epoch, every `every_steps` steps
 // (0: never within an epoch), and, with `on_interrupt`, when SIGINT or SIGTERM (Ctrl-C) arrives:
@@ -230,24 +312,12 @@ public:
     };
     checkpointer(Net& net, Opt& opt, std::filesystem::path path, options o = {})
         : net_(&net), opt_(&opt), path_(std::move(path)), o_(o) {
-        if (o_.on_interrupt) {
-            detail::interrupt_signal = 0;
-            old_int_ = std::signal(SIGINT, detail::on_interrupt);
-            old_term_ = std::signal(SIGTERM, detail::on_interrupt);
-        }
-    }
-    checkpointer(const checkpointer&) = delete;
-    checkpointer& operator=(const checkpointer&) = delete;
-    ~checkpointer() {
-        if (o_.on_interrupt) {
-            std::signal(SIGINT, old_int_);
-            std::signal(SIGTERM, old_term_);
-        }
+        if (o_.on_interrupt) guard_.emplace();
     }
 
     bool operator()(const fit_state& s) {
-        if (o_.on_interrupt && detail::interrupt_signal != 0) {
-            interrupted_ = detail::interrupt_signal;
+        if (guard_ && guard_->signal() != 0) {
+            interrupted_ = guard_->signal();
             write(s);
             return false;
         }
@@ -268,10 +338,9 @@ private:
     Opt* opt_;
     std::filesystem::path path_;
     options o_;
+    std::optional<interrupt_guard> guard_;
     int interrupted_ = 0;
     long written_ = 0;
-    void (*old_int_)(int) = SIG_DFL;
-    void (*old_term_)(int) = SIG_DFL;
 };
 
 }  // namespace typenet

@@ -34,6 +34,8 @@ struct fit_state {
     double loss_sum = 0;                    // this epoch so far: sum of loss * batch size,
     std::size_t correct = 0;                // correct predictions,
     double seconds = 0;                     // training time
+    double aux_sum = 0;                     // a second running sum, for loops of one's own (a GAN's
+                                            // generator loss); fit leaves it 0
 };
 
 struct fit_options {
