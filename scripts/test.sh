@@ -17,3 +17,6 @@ cmake -S . -B build/asan -DCMAKE_BUILD_TYPE=Debug -DTYPENET_SANITIZE=ON -DTYPENE
 cmake --build build/asan -j"$jobs"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
     ctest --test-dir build/asan -j"$jobs" --output-on-failure -E "^(compile_fail|consumer|meta/headers)"
+
+# Fuzzing: the safetensors, checkpoint and IDX readers under libFuzzer + ASan/UBSan, 60 s each.
+./scripts/fuzz.sh
