@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <cstring>
+#include <unistd.h>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -169,5 +170,24 @@ TEST_CASE("an atomic write leaves the old file intact when it fails, and no temp
     // An unwritable directory: a clear error naming the path.
     CHECK(thrown_message<std::runtime_error>([&] { a.write("/nonexistent/dir/x.safetensors"); })
               .find("cannot create a temporary file in '/nonexistent/dir'") != std::string::npos);
+    std::filesystem::remove(path);
+}
+
+TEST_CASE("a file refused after it was opened is closed again (no descriptor leaks per failed load)") {
+    const auto path = temp_file("leak");
+    {
+        std::FILE* f = std::fopen(path.c_str(), "wb");
+        REQUIRE(f);
+        std::fputs("\x10\0\0\0\0\0\0\0{not json}      ", f);     // a header length, then a header that does not parse
+        std::fclose(f);
+    }
+    auto lowest_free_fd = [] {
+        const int fd = ::dup(0);
+        ::close(fd);
+        return fd;
+    };
+    const int before = lowest_free_fd();
+    for (int i = 0; i < 500; ++i) CHECK_THROWS_AS(io::safetensors_reader{path}, io::format_error);
+    CHECK(lowest_free_fd() == before);
     std::filesystem::remove(path);
 }

@@ -74,17 +74,19 @@ void check_running_stats(const test::parity_file& f, const std::string& tag) {
     const auto x1 = f.at(xs[0]).as<T>();
     const index_t batch = index_t(x1.size() / Net::input_shape::size);
     REQUIRE(batch == 4);
-    auto st = net.template layer_state<0>();   // running mean (3), running var (3)
-    REQUIRE(st.size() == 6);
+    auto st = net.template layer_state<0>();   // running mean (3), running var (3), batches seen
+    REQUIRE(st.size() == 7);
     net.forward(batch, x1.data(), mode::train);
     test::check_close(st.first(3), f.at(tag + "/running_mean1"), tol, tag + " running mean after 1 pass");
-    test::check_close(st.subspan(3), f.at(tag + "/running_var1"), tol, tag + " running var after 1 pass");
+    test::check_close(st.subspan(3, 3), f.at(tag + "/running_var1"), tol, tag + " running var after 1 pass");
+    CHECK(st[6] == T(1));                      // torch's num_batches_tracked
     for (int i = 1; i < 3; ++i) {
         const auto x = f.at(xs[i]).as<T>();
         net.forward(batch, x.data(), mode::train);
     }
     test::check_close(st.first(3), f.at(tag + "/running_mean3"), tol, tag + " running mean after 3 passes");
-    test::check_close(st.subspan(3), f.at(tag + "/running_var3"), tol, tag + " running var after 3 passes");
+    test::check_close(st.subspan(3, 3), f.at(tag + "/running_var3"), tol, tag + " running var after 3 passes");
+    CHECK(st[6] == T(3));
     // An evaluation pass reads the statistics and leaves them.
     const std::vector<T> before(st.begin(), st.end());
     net.forward(batch, x1.data(), mode::eval);
@@ -106,7 +108,7 @@ TEST_CASE_TEMPLATE("batch_norm: forward and backward match torch.nn.BatchNorm2d 
         net.forward(5, x.data(), mode::train);
         auto st = net.template layer_state<0>();
         test::check_close(st.first(6), f.at("bn1d_train/running_mean1"), test::parity_tol<T>, "bn1d running mean");
-        test::check_close(st.subspan(6), f.at("bn1d_train/running_var1"), test::parity_tol<T>, "bn1d running var");
+        test::check_close(st.subspan(6, 6), f.at("bn1d_train/running_var1"), test::parity_tol<T>, "bn1d running var");
     }
 }
 
@@ -162,7 +164,8 @@ TEST_CASE_TEMPLATE("batch_norm, layer_norm: init gives gamma 1, beta 0, running 
         const auto st = net.template layer_state<1>();
         REQUIRE(bn.size() == 6);
         REQUIRE(lnp.size() == 6);
-        REQUIRE(st.size() == 6);
+        REQUIRE(st.size() == 7);
+        CHECK(st[6] == T(0));
         for (int i = 0; i < 3; ++i) {
             CHECK(bn[i] == T(1));
             CHECK(bn[3 + i] == T(0));

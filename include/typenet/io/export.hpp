@@ -14,6 +14,7 @@
 #include <string_view>
 
 #include "typenet/core/network.hpp"
+#include "typenet/io/model.hpp"
 #include "typenet/io/safetensors.hpp"
 
 namespace typenet::io {
@@ -48,7 +49,7 @@ inline void require_identifier(const std::string& ns) {
 }
 
 template <class T>
-void write_array(std::FILE* f, const char* name, const T* v, std::size_t n) {
+inline void write_array(std::FILE* f, const char* name, const T* v, std::size_t n) {
     constexpr const char* type = sizeof(T) == 8 ? "double" : "float";
     std::fprintf(f, "inline constexpr std::array<%s, %zu> %s{", type, n, name);
     for (std::size_t i = 0; i < n; ++i) {
@@ -59,18 +60,30 @@ void write_array(std::FILE* f, const char* name, const T* v, std::size_t n) {
 }
 }  // namespace detail
 
+namespace detail {
+template <class T>
+void export_view(const model_view<const T>& m, const std::filesystem::path& path, const std::string& ns,
+                 const std::string& type, const std::string& summary);
+}  // namespace detail
+
 // Writes `path` (atomically): namespace `ns` with `using model = <the network's type>;`,
 // `parameters` and `state` (constexpr std::array of the scalar type) and `model& instance()`, the
 // model holding them with its batch-1 workspace reserved. Non-finite values are refused.
 template <model Net>
 void export_header(const Net& net, const std::filesystem::path& path, const std::string& ns) {
-    detail::require_identifier(ns);
-    for (auto buf : {net.parameters(), net.state()})
+    detail::export_view(view_of(net), path, ns, detail::type_spelling<Net>(), Net::summary());
+}
+
+namespace detail {
+template <class T>
+void export_view(const model_view<const T>& m, const std::filesystem::path& path, const std::string& ns,
+                 const std::string& type, const std::string& summary) {
+    require_identifier(ns);
+    for (auto buf : {m.params, m.state})
         for (std::size_t i = 0; i < buf.size(); ++i)
             if (!std::isfinite(buf[i]))
                 throw std::invalid_argument("typenet: export_header: the model holds " + std::to_string(double(buf[i])) +
                                             " at index " + std::to_string(i) + "; only finite values can be exported");
-    std::string summary = Net::summary();
     std::string commented;
     for (std::size_t b = 0, e; b < summary.size(); b = e + 1) {
         e = summary.find('\n', b);
@@ -84,9 +97,9 @@ void export_header(const Net& net, const std::filesystem::path& path, const std:
                      "#pragma once\n#include <algorithm>\n#include <array>\n#include <typenet/typenet.hpp>\n\n"
                      "namespace %s {\n\n"
                      "using model = %s;\n\n",
-                     path.filename().c_str(), commented.c_str(), ns.c_str(), detail::type_spelling<Net>().c_str());
-        detail::write_array(f, "parameters", net.parameters().data(), Net::param_count);
-        detail::write_array(f, "state", net.state().data(), Net::state_count);
+                     path.filename().c_str(), commented.c_str(), ns.c_str(), type.c_str());
+        write_array(f, "parameters", m.params.data(), m.params.size());
+        write_array(f, "state", m.state.data(), m.state.size());
         std::fprintf(f,
                      "\n// The model holding these values, built on first use, its batch-1 workspace reserved: after\n"
                      "// that, typenet::predict(instance(), sample) allocates nothing.\n"
@@ -105,5 +118,13 @@ void export_header(const Net& net, const std::filesystem::path& path, const std:
         if (std::ferror(f)) throw std::runtime_error("cannot write");
     });
 }
+
+#if defined(TYPENET_SEPARATE_IO) && !defined(TYPENET_IO_IMPLEMENTATION)
+extern template void export_view<float>(const model_view<const float>&, const std::filesystem::path&, const std::string&,
+                                        const std::string&, const std::string&);
+extern template void export_view<double>(const model_view<const double>&, const std::filesystem::path&,
+                                         const std::string&, const std::string&, const std::string&);
+#endif
+}  // namespace detail
 
 }  // namespace typenet::io

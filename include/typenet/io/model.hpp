@@ -12,6 +12,7 @@
 #include <functional>
 #include <map>
 #include <set>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -48,16 +49,81 @@ inline bool is_integer(dtype t) {
            t == dtype::u32 || t == dtype::u16 || t == dtype::u8;
 }
 
-// Adds the network's tensors to w; ints keeps the integer ones' values alive until w writes.
+}  // namespace detail
+
+// A network as io sees it: its named tensors and its two buffers, without its type. The functions
+// over views depend on the scalar alone, so one compiled copy serves every model (and with
+// TYPENET_SEPARATE_IO it is compiled once, in src/typenet_io.cpp's place).
+template <class T>
+struct model_view {
+    tensor_list tensors;
+    std::span<T> params, state;
+};
 template <model Net>
-void add_tensors(safetensors_writer& w, const Net& net, const save_options& o, std::vector<std::int64_t>& ints,
-                 const std::string& prefix = "") {
-    using T = typename Net::scalar;
-    const auto list = Net::tensors();
-    ints.reserve(ints.size() + list.size());                 // no reallocation: w keeps pointers into it
-    for (const auto& t : list) {
+model_view<typename Net::scalar> view_of(Net& net) {
+    return {Net::tensors(), net.parameters(), net.state()};
+}
+template <model Net>
+model_view<const typename Net::scalar> view_of(const Net& net) {
+    return {Net::tensors(), net.parameters(), net.state()};
+}
+
+namespace detail {
+// A network's tensors read from a file and checked, not yet copied into it: commit() does that.
+template <class T>
+struct staged_tensors {
+    model_view<T> target;
+    aligned_vector<T> params, state;
+    std::set<std::string> used;             // the file's tensors it took
+    void commit() const {
+        std::copy(params.begin(), params.end(), target.params.begin());
+        std::copy(state.begin(), state.end(), target.state.begin());
+    }
+};
+
+// Adds the view's tensors (named prefix + name, renamed) to w; ints keeps the integer ones'
+// values alive until w writes.
+template <class T>
+void add_tensors(safetensors_writer& w, const model_view<const T>& m, const save_options& o, std::vector<std::int64_t>& ints,
+                 const std::string& prefix);
+// Reads the view's tensors from r into copies of its buffers, checking everything; nothing of the
+// network changes.
+template <class T>
+staged_tensors<T> stage_tensors(const model_view<T>& m, const safetensors_reader& r, const load_options& o,
+                                const std::string& prefix);
+template <class T>
+void save_view(const model_view<const T>& m, const std::filesystem::path& path, const save_options& o);
+template <class T>
+void load_view(const model_view<T>& m, const safetensors_reader& r, const load_options& o);
+}  // namespace detail
+
+template <model Net>
+void save(const Net& net, const std::filesystem::path& path, const save_options& o = {}) {
+    detail::save_view(view_of(net), path, o);
+}
+
+// Loads parameters and state from an open file; with strict, every tensor of the file must be the
+// model's. On any error the network is unchanged.
+template <model Net>
+void load(Net& net, const safetensors_reader& r, const load_options& o = {}) {
+    detail::load_view(view_of(net), r, o);
+}
+
+template <model Net>
+void load(Net& net, const std::filesystem::path& path, const load_options& o = {}) {
+    const safetensors_reader r(path);
+    load(net, r, o);
+}
+
+// ---- the view functions -------------------------------------------------------------------------
+namespace detail {
+template <class T>
+void add_tensors(safetensors_writer& w, const model_view<const T>& m, const save_options& o, std::vector<std::int64_t>& ints,
+                 const std::string& prefix) {
+    ints.reserve(ints.size() + m.tensors.size());            // no reallocation: w keeps pointers into it
+    for (const auto& t : m.tensors) {
         const std::string name = prefix + (o.rename ? o.rename(t.name) : t.name);
-        const T* src = (t.buffer == buffer::state ? net.state() : net.parameters()).data() + t.offset;
+        const T* src = (t.buffer == buffer::state ? m.state : m.params).data() + t.offset;
         if (t.integer) {
             ints.push_back(std::int64_t(*src));
             w.add(name, dtype::i64, shape64(t.shape), &ints.back(), sizeof(std::int64_t));
@@ -67,29 +133,11 @@ void add_tensors(safetensors_writer& w, const Net& net, const save_options& o, s
     }
 }
 
-// A network's tensors read from a file and checked, not yet copied into it: commit() does that.
-template <model Net>
-struct staged_tensors {
-    Net* net;
-    aligned_vector<typename Net::scalar> params, state;
-    std::set<std::string> used;             // the file's tensors it took
-    void commit() const {
-        std::copy(params.begin(), params.end(), net->parameters().begin());
-        std::copy(state.begin(), state.end(), net->state().begin());
-    }
-};
-
-// Reads the network's tensors (named prefix + name) from r into copies of its buffers, checking
-// everything; nothing of the network changes.
-template <model Net>
-staged_tensors<Net> stage_tensors(Net& net, const safetensors_reader& r, const load_options& o, const std::string& prefix = "") {
-    using T = typename Net::scalar;
-    staged_tensors<Net> s{&net, {net.parameters().begin(), net.parameters().end()},
-                          {net.state().begin(), net.state().end()}, {}};
-    auto& params = s.params;
-    auto& state = s.state;
-    auto& used = s.used;
-    for (const auto& t : Net::tensors()) {
+template <class T>
+staged_tensors<T> stage_tensors(const model_view<T>& m, const safetensors_reader& r, const load_options& o,
+                                const std::string& prefix) {
+    staged_tensors<T> s{m, {m.params.begin(), m.params.end()}, {m.state.begin(), m.state.end()}, {}};
+    for (const auto& t : m.tensors) {
         const std::string name = prefix + (o.rename ? o.rename(t.name) : t.name);
         const std::string who = "tensor " + typenet::io::detail::quoted(name);
         const tensor_entry* e = r.find(name);
@@ -109,7 +157,7 @@ staged_tensors<Net> stage_tensors(Net& net, const safetensors_reader& r, const l
         if (t.integer ? !is_integer(e->dtype) : !is_float(e->dtype))
             r.fail(who + ": the model needs " + (t.integer ? "an integer dtype" : "F32, F64, F16 or BF16") +
                    ", the file has " + std::string(dtype_name(e->dtype)));
-        T* dst = (t.buffer == buffer::state ? state.data() : params.data()) + t.offset;
+        T* dst = (t.buffer == buffer::state ? s.state.data() : s.params.data()) + t.offset;
         r.read(*e, dst);
         for (std::size_t i = 0; i < t.size(); ++i) {
             if (!std::isfinite(dst[i]))
@@ -117,27 +165,24 @@ staged_tensors<Net> stage_tensors(Net& net, const safetensors_reader& r, const l
                        "; a model's values must be finite");
             if (t.integer && dst[i] < T(0)) r.fail(who + " holds a negative count");
         }
-        used.insert(name);
+        s.used.insert(name);
     }
     return s;
 }
-}  // namespace detail
 
-template <model Net>
-void save(const Net& net, const std::filesystem::path& path, const save_options& o = {}) {
+template <class T>
+void save_view(const model_view<const T>& m, const std::filesystem::path& path, const save_options& o) {
     safetensors_writer w;
     std::vector<std::int64_t> ints;
-    detail::add_tensors(w, net, o, ints);
+    add_tensors(w, m, o, ints, "");
     w.metadata("format", "pt");                              // what torch-side readers expect
     for (const auto& [k, v] : o.metadata) w.metadata(k, v);
     w.write(path);
 }
 
-// Loads parameters and state from an open file; with strict, every tensor of the file must be the
-// model's. On any error the network is unchanged.
-template <model Net>
-void load(Net& net, const safetensors_reader& r, const load_options& o = {}) {
-    const auto staged = detail::stage_tensors(net, r, o);
+template <class T>
+void load_view(const model_view<T>& m, const safetensors_reader& r, const load_options& o) {
+    const auto staged = stage_tensors(m, r, o, "");
     if (o.strict)
         for (const auto& f : r.tensors())
             if (!staged.used.count(f.name))
@@ -146,10 +191,18 @@ void load(Net& net, const safetensors_reader& r, const load_options& o = {}) {
     staged.commit();
 }
 
-template <model Net>
-void load(Net& net, const std::filesystem::path& path, const load_options& o = {}) {
-    const safetensors_reader r(path);
-    load(net, r, o);
-}
+#if defined(TYPENET_SEPARATE_IO) && !defined(TYPENET_IO_IMPLEMENTATION)
+#define TYPENET_IO_INSTANTIATE(T)                                                                               \
+    extern template void add_tensors<T>(safetensors_writer&, const model_view<const T>&, const save_options&,   \
+                                        std::vector<std::int64_t>&, const std::string&);                        \
+    extern template staged_tensors<T> stage_tensors<T>(const model_view<T>&, const safetensors_reader&,         \
+                                                       const load_options&, const std::string&);                \
+    extern template void save_view<T>(const model_view<const T>&, const std::filesystem::path&, const save_options&); \
+    extern template void load_view<T>(const model_view<T>&, const safetensors_reader&, const load_options&);
+TYPENET_IO_INSTANTIATE(float)
+TYPENET_IO_INSTANTIATE(double)
+#undef TYPENET_IO_INSTANTIATE
+#endif
+}  // namespace detail
 
 }  // namespace typenet::io

@@ -24,7 +24,6 @@
 #include <cstring>
 #include <filesystem>
 #include <map>
-#include <nlohmann/json.hpp>
 #include <set>
 #include <span>
 #include <stdexcept>
@@ -100,6 +99,32 @@ template <class U> U load_le(const unsigned char* p) {     // little-endian, any
     for (std::size_t i = 0; i < sizeof(U); ++i) v |= U(p[i]) << (8 * i);
     return v;
 }
+}  // namespace detail
+
+// The JSON of the header, both ways: the only code that needs nlohmann/json, and the slowest to
+// compile (about 5 s per translation unit at -O3 here). Header-only by default; define
+// TYPENET_SEPARATE_IO for every translation unit and compile it once in one of them with
+//   #define TYPENET_IO_IMPLEMENTATION
+//   #include <typenet/io/safetensors.hpp>
+// (examples/support/io.cpp does), and the others only declare it.
+#if defined(TYPENET_SEPARATE_IO) && !defined(TYPENET_IO_IMPLEMENTATION)
+#define TYPENET_IO_API
+#define TYPENET_IO_DEFINE 0
+#elif defined(TYPENET_SEPARATE_IO)
+#define TYPENET_IO_API
+#define TYPENET_IO_DEFINE 1
+#else
+#define TYPENET_IO_API inline
+#define TYPENET_IO_DEFINE 1
+#endif
+namespace detail {
+// Parses and checks the header's JSON (data_size: the bytes after it), appending its tensors and
+// metadata; throws format_error naming `what`.
+TYPENET_IO_API void parse_header(const std::string& header, std::uint64_t data_size, const std::string& what,
+                                 std::vector<tensor_entry>& tensors, std::map<std::string, std::string>& metadata);
+// The header for tensors (with their offsets) and metadata, padded with spaces to a multiple of 8.
+TYPENET_IO_API std::string make_header(const std::vector<tensor_entry>& tensors,
+                                       const std::map<std::string, std::string>& metadata);
 }  // namespace detail
 
 // The largest header the reader accepts (the reference implementation's limit).
@@ -213,62 +238,7 @@ private:
         data_start_ = 8 + n;
         const std::uint64_t data_size = size_ - data_start_;
 
-        // Duplicate names (which JSON libraries merge silently) and nesting deeper than the format's
-        // are refused while parsing.
-        std::set<std::string> names;
-        nlohmann::json j;
-        try {
-            j = nlohmann::json::parse(header, [&](int depth, nlohmann::json::parse_event_t ev, nlohmann::json& v) {
-                if (depth > 3) fail("header nests deeper than the format allows");
-                if (ev == nlohmann::json::parse_event_t::key && depth == 1 && !names.insert(v.get<std::string>()).second)
-                    fail("header names " + detail::quoted(v.get<std::string>()) + " twice");
-                return true;
-            });
-        } catch (const nlohmann::json::exception& e) {
-            fail(std::string("the header (offset 8, ") + std::to_string(n) + " bytes) is not valid JSON: " + e.what());
-        }
-        if (!j.is_object()) fail("the header is not a JSON object");
-
-        for (auto it = j.begin(); it != j.end(); ++it) {
-            const std::string& name = it.key();
-            const auto& v = it.value();
-            if (name == "__metadata__") {
-                if (!v.is_object()) fail("__metadata__ is not an object of strings");
-                for (auto m = v.begin(); m != v.end(); ++m) {
-                    if (!m.value().is_string()) fail("__metadata__ entry " + detail::quoted(m.key()) + " is not a string");
-                    metadata_[m.key()] = m.value().get<std::string>();
-                }
-                continue;
-            }
-            const std::string who = "tensor " + detail::quoted(name);
-            if (!v.is_object()) fail(who + " is not an object");
-            tensor_entry t;
-            t.name = name;
-            const auto dt = v.find("dtype"), sh = v.find("shape"), off = v.find("data_offsets");
-            if (dt == v.end() || !dt->is_string()) fail(who + " has no dtype string");
-            if (!parse_dtype(dt->get<std::string>(), t.dtype)) fail(who + " has unknown dtype " + detail::quoted(dt->get<std::string>()));
-            if (sh == v.end() || !sh->is_array()) fail(who + " has no shape array");
-            std::uint64_t numel = 1;
-            for (const auto& d : *sh) {
-                if (!d.is_number_unsigned()) fail(who + " has a shape entry that is not a non-negative integer");
-                t.shape.push_back(d.get<std::uint64_t>());
-                if (__builtin_mul_overflow(numel, t.shape.back(), &numel)) fail(who + " has a shape whose size overflows");
-            }
-            if (off == v.end() || !off->is_array() || off->size() != 2 || !(*off)[0].is_number_unsigned() ||
-                !(*off)[1].is_number_unsigned())
-                fail(who + " has no data_offsets [begin, end] of non-negative integers");
-            t.begin = (*off)[0].get<std::uint64_t>();
-            t.end = (*off)[1].get<std::uint64_t>();
-            std::uint64_t bytes = 0;
-            if (__builtin_mul_overflow(numel, std::uint64_t(dtype_size(t.dtype)), &bytes)) fail(who + " has a byte size that overflows");
-            if (t.begin > t.end || t.end > data_size)
-                fail(who + " has data_offsets [" + std::to_string(t.begin) + ", " + std::to_string(t.end) +
-                     "] outside the data section of " + std::to_string(data_size) + " bytes");
-            if (t.end - t.begin != bytes)
-                fail(who + " of dtype " + std::string(dtype_name(t.dtype)) + " and shape " + t.shape_str() + " needs " +
-                     std::to_string(bytes) + " bytes, its data_offsets span " + std::to_string(t.end - t.begin));
-            tensors_.push_back(std::move(t));
-        }
+        detail::parse_header(header, data_size, what_, tensors_, metadata_);
 
         // The tensors tile the data section: no overlap, no gap (no room for a second file inside).
         std::vector<const tensor_entry*> by_offset;
@@ -302,7 +272,10 @@ void write_atomically(const std::filesystem::path& path, const char* who, Writer
         throw std::runtime_error(std::string("typenet: ") + who + ": " + detail::quoted(path.string()) + ": " + why);
     };
     const std::filesystem::path dir = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
-    std::string tmp_name = (dir / ("." + path.filename().string() + ".tmp.XXXXXX")).string();
+    std::string leaf(1, '.');                                  // appended, not "." + s: g++ 12's -Wrestrict (PR105651)
+    leaf += path.filename().string();
+    leaf += ".tmp.XXXXXX";
+    std::string tmp_name = (dir / leaf).string();
     const int fd = ::mkstemp(tmp_name.data());
     if (fd < 0) fail(std::string("cannot create a temporary file in ") + detail::quoted(dir.string()) + ": " + std::strerror(errno));
     const ::mode_t mask = ::umask(0);                          // mkstemp makes 0600; a saved model is 0666 & ~umask
@@ -357,15 +330,14 @@ public:
     void metadata(std::string key, std::string value) { metadata_[std::move(key)] = std::move(value); }
 
     void write(const std::filesystem::path& path) const {
-        nlohmann::ordered_json h = nlohmann::ordered_json::object();
-        if (!metadata_.empty()) h["__metadata__"] = metadata_;
+        std::vector<tensor_entry> entries;
         std::uint64_t at = 0;
         for (const auto& p : parts_) {
-            h[p.entry.name] = {{"dtype", dtype_name(p.entry.dtype)}, {"shape", p.entry.shape}, {"data_offsets", {at, at + p.bytes}}};
-            at += p.bytes;
+            entries.push_back(p.entry);
+            entries.back().begin = at;
+            entries.back().end = at += p.bytes;
         }
-        std::string header = h.dump();
-        header.resize((header.size() + 7) / 8 * 8, ' ');
+        const std::string header = detail::make_header(entries, metadata_);
         write_atomically(path, "safetensors", [&](std::FILE* f) {
             unsigned char len[8];
             for (int i = 0; i < 8; ++i) len[i] = static_cast<unsigned char>(std::uint64_t(header.size()) >> (8 * i));
@@ -384,6 +356,88 @@ private:
     std::vector<part> parts_;
     std::map<std::string, std::string> metadata_;
 };
+
+#if TYPENET_IO_DEFINE
+}  // namespace typenet::io
+#include <nlohmann/json.hpp>
+namespace typenet::io {
+namespace detail {
+TYPENET_IO_API void parse_header(const std::string& header, std::uint64_t data_size, const std::string& what,
+                                 std::vector<tensor_entry>& tensors, std::map<std::string, std::string>& metadata) {
+    const auto fail = [&](const std::string& why) { throw format_error("typenet: safetensors " + what + ": " + why); };
+    const std::uint64_t n = header.size();
+    // Duplicate names (which JSON libraries merge silently) and nesting deeper than the format's
+    // are refused while parsing.
+    std::set<std::string> names;
+    nlohmann::json j;
+    try {
+        j = nlohmann::json::parse(header, [&](int depth, nlohmann::json::parse_event_t ev, nlohmann::json& v) {
+            if (depth > 3) fail("header nests deeper than the format allows");
+            if (ev == nlohmann::json::parse_event_t::key && depth == 1 && !names.insert(v.get<std::string>()).second)
+                fail("header names " + detail::quoted(v.get<std::string>()) + " twice");
+            return true;
+        });
+    } catch (const nlohmann::json::exception& e) {
+        fail(std::string("the header (offset 8, ") + std::to_string(n) + " bytes) is not valid JSON: " + e.what());
+    }
+    if (!j.is_object()) fail("the header is not a JSON object");
+
+    for (auto it = j.begin(); it != j.end(); ++it) {
+        const std::string& name = it.key();
+        const auto& v = it.value();
+        if (name == "__metadata__") {
+            if (!v.is_object()) fail("__metadata__ is not an object of strings");
+            for (auto m = v.begin(); m != v.end(); ++m) {
+                if (!m.value().is_string()) fail("__metadata__ entry " + detail::quoted(m.key()) + " is not a string");
+                metadata[m.key()] = m.value().get<std::string>();
+            }
+            continue;
+        }
+        const std::string who = "tensor " + detail::quoted(name);
+        if (!v.is_object()) fail(who + " is not an object");
+        tensor_entry t;
+        t.name = name;
+        const auto dt = v.find("dtype"), sh = v.find("shape"), off = v.find("data_offsets");
+        if (dt == v.end() || !dt->is_string()) fail(who + " has no dtype string");
+        if (!parse_dtype(dt->get<std::string>(), t.dtype)) fail(who + " has unknown dtype " + detail::quoted(dt->get<std::string>()));
+        if (sh == v.end() || !sh->is_array()) fail(who + " has no shape array");
+        std::uint64_t numel = 1;
+        for (const auto& d : *sh) {
+            if (!d.is_number_unsigned()) fail(who + " has a shape entry that is not a non-negative integer");
+            t.shape.push_back(d.get<std::uint64_t>());
+            if (__builtin_mul_overflow(numel, t.shape.back(), &numel)) fail(who + " has a shape whose size overflows");
+        }
+        if (off == v.end() || !off->is_array() || off->size() != 2 || !(*off)[0].is_number_unsigned() ||
+            !(*off)[1].is_number_unsigned())
+            fail(who + " has no data_offsets [begin, end] of non-negative integers");
+        t.begin = (*off)[0].get<std::uint64_t>();
+        t.end = (*off)[1].get<std::uint64_t>();
+        std::uint64_t bytes = 0;
+        if (__builtin_mul_overflow(numel, std::uint64_t(dtype_size(t.dtype)), &bytes)) fail(who + " has a byte size that overflows");
+        if (t.begin > t.end || t.end > data_size)
+            fail(who + " has data_offsets [" + std::to_string(t.begin) + ", " + std::to_string(t.end) +
+                 "] outside the data section of " + std::to_string(data_size) + " bytes");
+        if (t.end - t.begin != bytes)
+            fail(who + " of dtype " + std::string(dtype_name(t.dtype)) + " and shape " + t.shape_str() + " needs " +
+                 std::to_string(bytes) + " bytes, its data_offsets span " + std::to_string(t.end - t.begin));
+        tensors.push_back(std::move(t));
+    }
+}
+
+TYPENET_IO_API std::string make_header(const std::vector<tensor_entry>& tensors,
+                                       const std::map<std::string, std::string>& metadata) {
+    nlohmann::ordered_json h = nlohmann::ordered_json::object();
+    if (!metadata.empty()) h["__metadata__"] = metadata;
+    for (const auto& t : tensors)
+        h[t.name] = {{"dtype", dtype_name(t.dtype)}, {"shape", t.shape}, {"data_offsets", {t.begin, t.end}}};
+    std::string header = h.dump();
+    header.resize((header.size() + 7) / 8 * 8, ' ');
+    return header;
+}
+}  // namespace detail
+#endif
+#undef TYPENET_IO_DEFINE
+#undef TYPENET_IO_API
 
 static_assert(std::endian::native == std::endian::little,
               "typenet: safetensors writes tensors from memory as they are: a little-endian host is required");

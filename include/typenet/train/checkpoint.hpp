@@ -25,7 +25,8 @@
 #include <set>
 #include <span>
 #include <string>
-#include <tuple>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "typenet/io/model.hpp"
@@ -109,115 +110,43 @@ struct part {
 template <model Net, class Opt> part(std::string, Net&, Opt&) -> part<Net, Opt>;
 template <model Net, class Opt> part(const char*, Net&, Opt&) -> part<Net, Opt>;
 
-namespace detail {
-template <class N, class O>
-void add_part(safetensors_writer& w, const part<N, O>& p, std::vector<std::int64_t>& ints,
-              std::vector<std::array<std::uint64_t, 6>>& words) {
-    using T = typename N::scalar;
-    add_tensors(w, p.net, {}, ints, p.prefix);
-    p.opt.visit_state([&](const char* name, std::span<T> buf) {
-        if (!buf.empty()) w.add(p.prefix + "optimizer." + name, dtype_of<T>, {buf.size()}, buf.data(), buf.size() * sizeof(T));
-    });
-    words.push_back(rng_words(p.net.generator().state()));
-    w.add(p.prefix + "model.generator", dtype::u64, {6}, words.back().data(), 48);
-    w.metadata(p.prefix + "typenet.model", N::summary());
-    w.metadata(p.prefix + "optimizer", O::name);
-    w.metadata(p.prefix + "optimizer.steps", std::to_string(p.opt.steps()));
-    w.metadata(p.prefix + "optimizer.lr", bits_of(p.opt.lr()));
-}
-
-// A part read and checked, not yet committed.
-template <class N, class O>
-struct staged_part {
-    const part<N, O>* p;
-    staged_tensors<N> model;
-    std::vector<std::vector<typename N::scalar>> buffers;
-    long steps = 0;
+// A part as the checkpoint code sees it, without the types (io/model.hpp's model_view, the
+// optimizer's name, buffers, steps and rate): one compiled copy per scalar type serves all models.
+template <class T>
+struct part_view {
+    std::string prefix;
+    model_view<T> model;
+    std::string summary;                                   // Net::summary(): the model's structure
+    rng* generator;
+    std::string optimizer;                                 // Opt::name
+    std::vector<std::pair<std::string, std::span<T>>> buffers;
+    long steps = 0;                                        // read from the optimizer, or loaded
     double lr = 0;
-    rng::state_type generator;
-    void commit() const {
-        model.commit();
-        std::size_t k = 0;
-        p->opt.visit_state([&](const char*, std::span<typename N::scalar> buf) {
-            std::copy(buffers[k].begin(), buffers[k].end(), buf.begin());
-            ++k;
-        });
-        p->opt.set_steps(steps);
-        p->opt.set_lr(lr);
-        p->net.generator().set_state(generator);
-    }
 };
-
-template <class N, class O>
-staged_part<N, O> stage_part(const safetensors_reader& r, const checkpoint_fields& f, const part<N, O>& p) {
-    using T = typename N::scalar;
-    const std::string& pre = p.prefix;
-    if (f.text(pre + "typenet.model") != N::summary()) {             // name the first line that differs
-        const std::string& a = f.text(pre + "typenet.model");
-        const std::string b = N::summary();
-        std::size_t i = 0;
-        while (i < a.size() && i < b.size() && a[i] == b[i]) ++i;
-        const std::size_t line = a.rfind('\n', i == 0 ? 0 : i - 1), from = line == std::string::npos ? 0 : line + 1;
-        auto line_at = [&](const std::string& s) { return s.substr(from, s.find('\n', from) - from); };
-        r.fail("is a checkpoint of another model" + (pre.empty() ? std::string() : " as " + io::detail::quoted(pre)) + ": its layer '" +
-               line_at(a) + "', this model's '" + line_at(b) + "'");
-    }
-    if (f.text(pre + "optimizer") != O::name)
-        r.fail("is a checkpoint of optimizer " + io::detail::quoted(f.text(pre + "optimizer")) + ", resumed with " + io::detail::quoted(O::name));
-    staged_part<N, O> s{&p, stage_tensors(p.net, r, {}, pre), {}, 0, 0.0, {}};
-    s.steps = long(std::min<std::uint64_t>(f.unsigned_value(pre + "optimizer.steps"), std::uint64_t(1) << 62));
-    s.lr = f.real(pre + "optimizer.lr");
-    s.generator = f.rng_state(pre + "model.generator");
-    std::set<std::string> used;
-    p.opt.visit_state([&](const char* name, std::span<T> buf) {
-        const std::string n = pre + "optimizer." + name;
-        const tensor_entry* t = r.find(n);
-        s.buffers.emplace_back();
-        if (buf.empty()) {
-            if (t) r.fail("holds " + io::detail::quoted(n) + ", which this optimizer (its options) does not keep");
-            return;
-        }
-        if (!t) r.fail("has no tensor " + io::detail::quoted(n) + " that the optimizer needs (was it built with other options?)");
-        if (t->shape != std::vector<std::uint64_t>{buf.size()} || !is_float(t->dtype))
-            r.fail("tensor " + io::detail::quoted(n) + ": expected a float tensor [" + std::to_string(buf.size()) + "], found " +
-                   std::string(dtype_name(t->dtype)) + " " + t->shape_str());
-        s.buffers.back().resize(buf.size());
-        r.read(*t, s.buffers.back().data());
-        for (T v : s.buffers.back())
-            if (!std::isfinite(v)) r.fail("tensor " + io::detail::quoted(n) + " holds a non-finite value");
-        used.insert(n);
-    });
-    for (const auto& t : r.tensors())
-        if (t.name.starts_with(pre + "optimizer.") && !used.count(t.name))
-            r.fail("holds " + io::detail::quoted(t.name) + ", which this optimizer does not keep");
-    return s;
+template <model Net, class Opt>
+part_view<typename Net::scalar> view_of(const part<Net, Opt>& p) {
+    using T = typename Net::scalar;
+    part_view<T> v{p.prefix, view_of(p.net), Net::summary(), &p.net.generator(), Opt::name, {}, p.opt.steps(), p.opt.lr()};
+    p.opt.visit_state([&](const char* name, std::span<T> buf) { v.buffers.emplace_back(name, buf); });
+    return v;
 }
+
+namespace detail {
+template <class T>
+void save_checkpoint_views(const std::filesystem::path& path, const fit_state& st, const std::vector<part_view<T>>& parts);
+// Checks everything, then commits the models, optimizer buffers and generators; sets each view's
+// steps and lr to the file's (for the caller to give its optimizer).
+template <class T>
+fit_state load_checkpoint_views(const std::filesystem::path& path, std::vector<part_view<T>>& parts);
 }  // namespace detail
 
 // Writes the fit state and each part (network and optimizer) to `path`, atomically.
-template <class... N, class... O>
-void save_checkpoint(const std::filesystem::path& path, const fit_state& st, const part<N, O>&... parts) {
-    static_assert(sizeof...(N) > 0, "typenet: save_checkpoint needs at least one part{prefix, net, opt}");
-    safetensors_writer w;
-    std::vector<std::int64_t> ints;
-    std::vector<std::array<std::uint64_t, 6>> words;
-    words.reserve(sizeof...(N) + 1);                            // no reallocation: w keeps pointers into it
-    (detail::add_part(w, parts, ints, words), ...);
-    std::vector<std::uint64_t> order(st.order.begin(), st.order.end());
-    w.add("fit.order", dtype::u64, {order.size()}, order.data(), order.size() * 8);
-    words.push_back(detail::rng_words(st.shuffler));
-    w.add("fit.shuffler", dtype::u64, {6}, words.back().data(), 48);
-    w.metadata("format", "pt");
-    w.metadata("typenet.checkpoint", "1");
-    w.metadata("fit.epoch", std::to_string(st.epoch));
-    w.metadata("fit.next", std::to_string(st.next));
-    w.metadata("fit.step", std::to_string(st.step));
-    w.metadata("fit.batch", std::to_string(st.batch));
-    w.metadata("fit.loss_sum", detail::bits_of(st.loss_sum));
-    w.metadata("fit.correct", std::to_string(st.correct));
-    w.metadata("fit.seconds", detail::bits_of(st.seconds));
-    w.metadata("fit.aux_sum", detail::bits_of(st.aux_sum));
-    w.write(path);
+template <class N0, class O0, class... N, class... O>
+void save_checkpoint(const std::filesystem::path& path, const fit_state& st, const part<N0, O0>& first,
+                     const part<N, O>&... rest) {
+    using T = typename N0::scalar;
+    static_assert((std::is_same_v<T, typename N::scalar> && ...), "typenet: a checkpoint's parts must share a scalar type");
+    detail::save_checkpoint_views<T>(path, st, std::vector<part_view<T>>{view_of(first), view_of(rest)...});
 }
 
 // Writes net, opt and the fit state to `path`, atomically.
@@ -229,13 +158,125 @@ void save_checkpoint(const std::filesystem::path& path, Net& net, Opt& opt, cons
 // Reads a checkpoint into each part (the types it was written from; optimizers built with the
 // same options) and returns the fit state (for fit_options::resume). Everything is checked before
 // anything changes: on an error every network and optimizer is as it was.
-template <class... N, class... O>
-fit_state load_checkpoint(const std::filesystem::path& path, const part<N, O>&... parts) {
-    static_assert(sizeof...(N) > 0, "typenet: load_checkpoint needs at least one part{prefix, net, opt}");
+template <class N0, class O0, class... N, class... O>
+fit_state load_checkpoint(const std::filesystem::path& path, const part<N0, O0>& first, const part<N, O>&... rest) {
+    using T = typename N0::scalar;
+    static_assert((std::is_same_v<T, typename N::scalar> && ...), "typenet: a checkpoint's parts must share a scalar type");
+    std::vector<part_view<T>> views{view_of(first), view_of(rest)...};
+    const fit_state st = detail::load_checkpoint_views<T>(path, views);
+    std::size_t i = 0;
+    auto apply = [&](auto& opt) {
+        opt.set_steps(views[i].steps);
+        opt.set_lr(views[i].lr);
+        ++i;
+    };
+    apply(first.opt);
+    (apply(rest.opt), ...);
+    return st;
+}
+
+template <model Net, class Opt>
+fit_state load_checkpoint(const std::filesystem::path& path, Net& net, Opt& opt) {
+    return load_checkpoint(path, part<Net, Opt>{"", net, opt});
+}
+
+// ---- the view functions -------------------------------------------------------------------------
+namespace detail {
+template <class T>
+void save_checkpoint_views(const std::filesystem::path& path, const fit_state& st, const std::vector<part_view<T>>& parts) {
+    safetensors_writer w;
+    std::vector<std::int64_t> ints;
+    std::vector<std::array<std::uint64_t, 6>> words;
+    words.reserve(parts.size() + 1);                           // no reallocation: w keeps pointers into it
+    for (const auto& p : parts) {
+        add_tensors<T>(w, {p.model.tensors, p.model.params, p.model.state}, {}, ints, p.prefix);
+        for (const auto& [name, buf] : p.buffers)
+            if (!buf.empty()) w.add(p.prefix + "optimizer." + name, dtype_of<T>, {buf.size()}, buf.data(), buf.size() * sizeof(T));
+        words.push_back(rng_words(p.generator->state()));
+        w.add(p.prefix + "model.generator", dtype::u64, {6}, words.back().data(), 48);
+        w.metadata(p.prefix + "typenet.model", p.summary);
+        w.metadata(p.prefix + "optimizer", p.optimizer);
+        w.metadata(p.prefix + "optimizer.steps", std::to_string(p.steps));
+        w.metadata(p.prefix + "optimizer.lr", bits_of(p.lr));
+    }
+    std::vector<std::uint64_t> order(st.order.begin(), st.order.end());
+    w.add("fit.order", dtype::u64, {order.size()}, order.data(), order.size() * 8);
+    words.push_back(rng_words(st.shuffler));
+    w.add("fit.shuffler", dtype::u64, {6}, words.back().data(), 48);
+    w.metadata("format", "pt");
+    w.metadata("typenet.checkpoint", "1");
+    w.metadata("fit.epoch", std::to_string(st.epoch));
+    w.metadata("fit.next", std::to_string(st.next));
+    w.metadata("fit.step", std::to_string(st.step));
+    w.metadata("fit.batch", std::to_string(st.batch));
+    w.metadata("fit.loss_sum", bits_of(st.loss_sum));
+    w.metadata("fit.correct", std::to_string(st.correct));
+    w.metadata("fit.seconds", bits_of(st.seconds));
+    w.metadata("fit.aux_sum", bits_of(st.aux_sum));
+    w.write(path);
+}
+
+// One part read and checked, not yet committed.
+template <class T>
+struct staged_part {
+    staged_tensors<T> model;
+    std::vector<std::vector<T>> buffers;
+    rng::state_type generator;
+};
+
+template <class T>
+staged_part<T> stage_part(const safetensors_reader& r, const checkpoint_fields& f, part_view<T>& p) {
+    const std::string& pre = p.prefix;
+    if (f.text(pre + "typenet.model") != p.summary) {              // name the first line that differs
+        const std::string& a = f.text(pre + "typenet.model");
+        const std::string& b = p.summary;
+        std::size_t i = 0;
+        while (i < a.size() && i < b.size() && a[i] == b[i]) ++i;
+        const std::size_t line = a.rfind('\n', i == 0 ? 0 : i - 1), from = line == std::string::npos ? 0 : line + 1;
+        auto line_at = [&](const std::string& s) { return s.substr(from, s.find('\n', from) - from); };
+        r.fail("is a checkpoint of another model" + (pre.empty() ? std::string() : " as " + io::detail::quoted(pre)) +
+               ": its layer '" + line_at(a) + "', this model's '" + line_at(b) + "'");
+    }
+    if (f.text(pre + "optimizer") != p.optimizer)
+        r.fail("is a checkpoint of optimizer " + io::detail::quoted(f.text(pre + "optimizer")) + ", resumed with " +
+               io::detail::quoted(p.optimizer));
+    staged_part<T> s{stage_tensors(p.model, r, {}, pre), {}, {}};
+    p.steps = long(std::min<std::uint64_t>(f.unsigned_value(pre + "optimizer.steps"), std::uint64_t(1) << 62));
+    p.lr = f.real(pre + "optimizer.lr");
+    s.generator = f.rng_state(pre + "model.generator");
+    std::set<std::string> used;
+    for (const auto& [name, buf] : p.buffers) {
+        const std::string n = pre + "optimizer." + name;
+        const tensor_entry* t = r.find(n);
+        s.buffers.emplace_back();
+        if (buf.empty()) {
+            if (t) r.fail("holds " + io::detail::quoted(n) + ", which this optimizer (its options) does not keep");
+            continue;
+        }
+        if (!t) r.fail("has no tensor " + io::detail::quoted(n) + " that the optimizer needs (was it built with other options?)");
+        if (t->shape != std::vector<std::uint64_t>{buf.size()} || !is_float(t->dtype))
+            r.fail("tensor " + io::detail::quoted(n) + ": expected a float tensor [" + std::to_string(buf.size()) + "], found " +
+                   std::string(dtype_name(t->dtype)) + " " + t->shape_str());
+        s.buffers.back().resize(buf.size());
+        r.read(*t, s.buffers.back().data());
+        for (T v : s.buffers.back())
+            if (!std::isfinite(v)) r.fail("tensor " + io::detail::quoted(n) + " holds a non-finite value");
+        used.insert(n);
+    }
+    for (const auto& t : r.tensors())
+        if (t.name.starts_with(pre + "optimizer.") && !used.count(t.name))
+            r.fail("holds " + io::detail::quoted(t.name) + ", which this optimizer does not keep");
+    return s;
+}
+
+template <class T>
+fit_state load_checkpoint_views(const std::filesystem::path& path, std::vector<part_view<T>>& parts) {
     const safetensors_reader r(path);
-    const detail::checkpoint_fields f{r};
-    if (f.text("typenet.checkpoint") != "1") r.fail("is a checkpoint of an unknown version " + io::detail::quoted(f.text("typenet.checkpoint")));
-    const auto staged = std::make_tuple(detail::stage_part(r, f, parts)...);
+    const checkpoint_fields f{r};
+    if (f.text("typenet.checkpoint") != "1")
+        r.fail("is a checkpoint of an unknown version " + io::detail::quoted(f.text("typenet.checkpoint")));
+    std::vector<staged_part<T>> staged;
+    for (auto& p : parts) staged.push_back(stage_part(r, f, p));
 
     fit_state st;
     st.epoch = int(std::min<std::uint64_t>(f.unsigned_value("fit.epoch"), 1u << 30));
@@ -256,14 +297,22 @@ fit_state load_checkpoint(const std::filesystem::path& path, const part<N, O>&..
     st.order.assign(order_words.begin(), order_words.end());
     st.shuffler = f.rng_state("fit.shuffler");
 
-    std::apply([](const auto&... s) { (s.commit(), ...); }, staged);
+    for (std::size_t k = 0; k < parts.size(); ++k) {           // all checked: commit
+        staged[k].model.commit();
+        for (std::size_t b = 0; b < parts[k].buffers.size(); ++b)
+            std::copy(staged[k].buffers[b].begin(), staged[k].buffers[b].end(), parts[k].buffers[b].second.begin());
+        parts[k].generator->set_state(staged[k].generator);
+    }
     return st;
 }
 
-template <model Net, class Opt>
-fit_state load_checkpoint(const std::filesystem::path& path, Net& net, Opt& opt) {
-    return load_checkpoint(path, part<Net, Opt>{"", net, opt});
-}
+#if defined(TYPENET_SEPARATE_IO) && !defined(TYPENET_IO_IMPLEMENTATION)
+extern template void save_checkpoint_views<float>(const std::filesystem::path&, const fit_state&, const std::vector<part_view<float>>&);
+extern template void save_checkpoint_views<double>(const std::filesystem::path&, const fit_state&, const std::vector<part_view<double>>&);
+extern template fit_state load_checkpoint_views<float>(const std::filesystem::path&, std::vector<part_view<float>>&);
+extern template fit_state load_checkpoint_views<double>(const std::filesystem::path&, std::vector<part_view<double>>&);
+#endif
+}  // namespace detail
 }  // namespace io
 
 namespace detail {
