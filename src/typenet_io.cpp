@@ -1,25 +1,4 @@
-// src/typenet_io.cpp — the one translation unit that compiles typenet's file code for typenet's
-// own examples and tests, which are built with TYPENET_SEPARATE_IO: the safetensors header's JSON
-// (nlohmann/json, about 5 s per translation unit at -O3) and the model-independent halves of
-// io::save/load, checkpoints and export_header, for float and double. A user's project can do the
-// same (docs/files.md).
-#define TYPENET_IO_IMPLEMENTATION
-#include <typenet/io.hpp>
-
-namespace typenet::io::detail {
-#define TYPENET_IO_INSTANTIATE(T)                                                                               \
-    template void add_tensors<T>(safetensors_writer&, const model_view<const T>&, const save_options&,          \
-                                 std::vector<std::int64_t>&, const std::string&);                               \
-    template staged_tensors<T> stage_tensors<T>(const model_view<T>&, const safetensors_reader&,                \
-                                                const load_options&, const std::string&);                       \
-    template void save_view<T>(const model_view<const T>&, const std::filesystem::path&, const save_options&);  \
-    template void load_view<T>(const model_view<T>&, const safetensors_reader&, const load_options&);           \
-    template void save_checkpoint_views<T>(const std::filesystem::path&, const fit_state&,                      \
-                                           const std::vector<part_view<T>>&);                                   \
-    template fit_state load_checkpoint_views<T>(const std::filesystem::path&, std::vector<part_view<T>>&);      \
-    template void export_view<T>(const model_view<const T>&, const std::filesystem::path&, const std::string&,  \
-                                 const std::string&, const std::string&);
-TYPENET_IO_INSTANTIATE(float)
-TYPENET_IO_INSTANTIATE(double)
-#undef TYPENET_IO_INSTANTIATE
-}  // namespace typenet::io::detail
+// src/typenet_io.cpp — the one translation unit that compiles typenet's file code (typenet/io.hpp:
+// the safetensors JSON, save/load, checkpoints, export) for typenet's own examples and tests, which
+// are built with TYPENET_SEPARATE_IO. A user's project does the same (docs/files.md).
+#include <typenet/io_implementation.hpp>
