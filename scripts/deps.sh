@@ -17,6 +17,7 @@ packages=(
     dataset-fashion-mnist                      # the examples' data
     gnuplot-nox                                # scripts/plot: training curves
     python3-torch python3-numpy                # PyTorch: parity data, io/torch_interop_* (safetensors both ways)
+    libopenmpi-dev openmpi-bin                 # typenet/distributed.hpp: data parallelism, mpirun
 )
 if [[ "${1:-}" == "--compare" ]]; then
     # OpenBLAS: without it Debian's torch runs on the reference BLAS, 5x slower (not a fair yardstick);

@@ -10,17 +10,31 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <cstdio>
 #include <exception>
 #include <filesystem>
 #include <iostream>
 #include <optional>
 #include <span>
+#include <thread>
 #include <vector>
 
 #include "support/cli.hpp"
 
+#ifdef TYPENET_EXAMPLES_MPI
+#include <typenet/distributed.hpp>
+#endif
+
 namespace typenet::examples {
+
+// Threads per rank when --threads is not given: the cores shared among the ranks on this machine
+// (Open MPI says how many there are), so that N ranks do not run N times all cores.
+inline int local_share_of_cores() {
+    const char* local = std::getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
+    const int ranks = local ? std::max(1, std::atoi(local)) : 1;
+    return std::max(1, int(std::thread::hardware_concurrency()) / ranks);
+}
 
 inline constexpr double fashion_pixel_mean = 0.2860, fashion_pixel_std = 0.3530;   // of the training images
 
@@ -49,14 +63,18 @@ void bench_batch1(Model& model, const Data& test) {
     std::printf("batch1 latency us: %.2f\n", us[calls / 2]);
 }
 
+// With --distributed, comm is the ranks' communicator: every rank trains its share of each batch;
+// rank 0 (the lead) alone loads a checkpoint to resume (fit hands its state to the others), prints,
+// logs and writes files.
 template <class Model, class Opt>
-int fit_and_report(Model& model, Opt& opt, const run_options& o) {
+int fit_and_report(Model& model, Opt& opt, const run_options& o, communicator* comm) {
     using T = typename Model::scalar;
+    const bool lead = !comm || comm->rank() == 0;
     // Opened first: a bad --log path fails before minutes of loading and training.
     std::optional<csv_log> log;
-    if (!o.log.empty()) log.emplace(o.log);
+    if (!o.log.empty() && lead) log.emplace(o.log);
     std::optional<fit_state> resumed;
-    if (!o.resume.empty()) {
+    if (!o.resume.empty() && lead) {
         resumed = io::load_checkpoint(o.resume, model, opt);
         std::printf("resumed from %s: epoch %d, step %ld, lr %.2e\n", o.resume.c_str(), resumed->epoch, resumed->step,
                     opt.lr());
@@ -72,8 +90,12 @@ int fit_and_report(Model& model, Opt& opt, const run_options& o) {
     data.train.standardize(fashion_pixel_mean, fashion_pixel_std);
     data.test.standardize(fashion_pixel_mean, fashion_pixel_std);
     const auto train_set = o.limit > 0 ? data.train.head(std::size_t(o.limit)) : data.train;
-    std::cout << Model::summary();
-    std::printf("training on %zu images, testing on %zu\n", train_set.size(), data.test.size());
+    if (lead) {
+        std::cout << Model::summary();
+        std::printf("training on %zu images, testing on %zu", train_set.size(), data.test.size());
+        if (comm) std::printf(", %d ranks at batch %ld each", comm->size(), o.batch);
+        std::printf("\n");
+    }
     double images = 0, seconds = 0;
     // Off, it draws nothing from fit's rng, so a run without --augment shuffles as it always did.
     auto augment = [&](const data::batch_view<T>& b, rng& g) {
@@ -87,7 +109,8 @@ int fit_and_report(Model& model, Opt& opt, const run_options& o) {
     // With --save: a checkpoint at each epoch's end, every --save-every steps, at --max-steps, and
     // on Ctrl-C (the step in flight finishes first).
     std::optional<checkpointer<Model, Opt>> ck;
-    if (!o.save.empty()) ck.emplace(model, opt, o.save, typename checkpointer<Model, Opt>::options{.every_steps = o.save_every});
+    if (!o.save.empty())
+        ck.emplace(model, opt, o.save, typename checkpointer<Model, Opt>::options{.every_steps = o.save_every, .comm = comm});
     bool step_limit = false;
     auto checkpoints = [&](const fit_state& s) {
         if (o.max_steps > 0 && s.step >= o.max_steps) {
@@ -99,37 +122,43 @@ int fit_and_report(Model& model, Opt& opt, const run_options& o) {
     };
     fit(model, opt, loss::cross_entropy{o.label_smoothing}, train_set,
         {.epochs = o.epochs, .batch = o.batch, .validation = o.validation, .seed = o.seed,
-         .resume = resumed ? &*resumed : nullptr},
-        augment, bar,
+         .resume = resumed ? &*resumed : nullptr, .comm = comm},
+        augment, [&](const step_stats& s) { if (lead) bar(s); }, [&](const epoch_stats& e) { if (lead) bar(e); },
         [&](const epoch_stats& e) {
             images += double(e.train.samples);
             seconds += e.seconds;
+            opt.set_lr(opt.lr() * o.lr_decay);
+            if (!lead) return;
             std::printf("epoch %d  loss %.4f  accuracy %.2f%%", e.epoch, e.train.loss, 100 * e.train.accuracy);
             if (e.validation.samples)
                 std::printf("  val_loss %.4f  val_accuracy %.2f%%", e.validation.loss, 100 * e.validation.accuracy);
-            std::printf("  lr %.2e  %.1f s  %.0f images/s\n", opt.lr(), e.seconds, e.samples_per_second);
+            std::printf("  lr %.2e  %.1f s  %.0f images/s", opt.lr() / o.lr_decay, e.seconds, e.samples_per_second);
+            if (comm) std::printf("  allreduce %.2f s (%.0f%%)", e.comm_seconds, 100 * e.comm_seconds / e.seconds);
+            std::printf("\n");
             std::fflush(stdout);
-            opt.set_lr(opt.lr() * o.lr_decay);
         },
         [&](const epoch_stats& e) {
             if (log) (*log)(e);
         },
         [&](const epoch_stats& e) { return !stop || (*stop)(e); }, checkpoints);
     if (ck && ck->interrupted()) {
-        std::fprintf(stderr, "interrupted: checkpoint written to %s; continue with --resume %s\n", o.save.c_str(),
+        if (lead)
+            std::fprintf(stderr, "interrupted: checkpoint written to %s; continue with --resume %s\n", o.save.c_str(),
                      o.save.c_str());
         return 130;
     }
-    if (step_limit)
+    if (step_limit && lead)
         std::printf("stopped at step %ld (--max-steps)%s\n", o.max_steps,
                     ck ? (", checkpoint written to " + o.save).c_str() : "");
     if (stop && stop->best_epoch() > 0) {
         // Keras' restore_best_weights, also when all epochs ran.
         stop->restore_best();
-        std::printf("best validation loss %.4f at epoch %d%s\n", stop->best_value(), stop->best_epoch(),
+        if (lead)
+            std::printf("best validation loss %.4f at epoch %d%s\n", stop->best_value(), stop->best_epoch(),
                     stop->stopped() ? " (stopped early)" : "");
     }
     const auto test = evaluate(model, data.test, loss::cross_entropy{}, index_t(o.batch));   // the workspace fit sized
+    if (!lead) return 0;
     std::printf("test loss: %.4f\n", test.loss);
     std::printf("train images/s: %.0f\n", seconds > 0 ? images / seconds : 0.0);
     std::printf("test accuracy: %.2f\n", 100 * test.accuracy);
@@ -149,21 +178,37 @@ int fit_and_report(Model& model, Opt& opt, const run_options& o) {
 // Exit codes: 0 done, 1 an error (one line on stderr), 2 a bad flag.
 template <class Model>
 int run_classifier(int argc, char** argv, const std::string& description, const run_options& defaults) {
-    const auto o = parse(argc, argv, description, defaults);
+    auto o = parse(argc, argv, description, defaults);
+    communicator* comm = nullptr;
+#ifdef TYPENET_EXAMPLES_MPI
+    std::optional<distributed::mpi_context> mpi;
+    if (o.distributed) {
+        mpi.emplace(argc, argv);
+        comm = &*mpi;
+        if (o.threads == 0) o.threads = local_share_of_cores();
+    }
+#else
+    if (o.distributed) {
+        std::fprintf(stderr, "%s: --distributed: this build has no MPI (install libopenmpi-dev and rebuild)\n", argv[0]);
+        return 2;
+    }
+#endif
     try {
         set_num_threads(o.threads);
         Model model{seed{o.seed}};
         if (o.optimizer == "sgd") {
             optim::sgd opt{model, {.lr = o.lr, .momentum = o.momentum, .weight_decay = o.weight_decay}};
-            return fit_and_report(model, opt, o);
+            return fit_and_report(model, opt, o, comm);
         }
         if (o.optimizer == "adamw") {
             optim::adamw opt{model, {.lr = o.lr, .weight_decay = o.weight_decay}};
-            return fit_and_report(model, opt, o);
+            return fit_and_report(model, opt, o, comm);
         }
         optim::adam opt{model, {.lr = o.lr, .weight_decay = o.weight_decay}};
-        return fit_and_report(model, opt, o);
+        return fit_and_report(model, opt, o, comm);
     } catch (const std::exception& e) {
+        // One rank's error: the others would wait for it in the next collective, so end them all.
+        if (comm && comm->size() > 1) comm->abort(e.what());
         std::fprintf(stderr, "%s\n", e.what());
         return 1;
     }

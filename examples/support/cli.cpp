@@ -70,6 +70,8 @@ run_options parse(int argc, char** argv, const std::string& description, run_opt
         ->check(non_negative)->capture_default_str();
     app.add_option("--weights", o.weights, "write the trained model's weights here (safetensors, PyTorch's names)");
     app.add_option("--export-header", o.export_header, "write the trained model as a C++ header (io::export_header)");
+    app.add_flag("--distributed", o.distributed, "train data-parallel over MPI, one replica per rank: mpirun -np N "
+                                                 "<example> --distributed (--batch is per rank)");
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp& e) {

@@ -31,6 +31,7 @@ struct run_options {
     long max_steps = 0;               // stop after this many optimizer steps in all (0: no limit)
     std::string weights;              // write the trained model here as safetensors (PyTorch reads it)
     std::string export_header;        // write the trained model as a C++ header (examples/embedded)
+    bool distributed = false;         // data parallel over MPI: mpirun -np N <example> --distributed
 };
 
 // Parses argv into `defaults`; --help prints usage and exits 0, a bad flag prints one line and

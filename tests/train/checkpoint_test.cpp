@@ -162,13 +162,27 @@ TEST_CASE("a checkpoint of another model, optimizer, data or batch is refused; n
     CHECK(st.epoch == 4);                                            // all 3 epochs done
     fit_options o = options;
     o.resume = &st;
-    o.batch = 32;
-    CHECK(thrown_message<std::invalid_argument>([&] { fit(same, opt_s, loss::cross_entropy{}, data, o); })
-              .find("taken at batch 16, this fit has batch 32") != std::string::npos);
     o.batch = 16;
     CHECK(thrown_message<std::invalid_argument>([&] { fit(same, opt_s, loss::cross_entropy{}, data.head(100), o); })
               .find("taken on 194 training samples, this fit has 90") != std::string::npos);
     CHECK(fit(same, opt_s, loss::cross_entropy{}, data, o).empty());   // nothing left to train
+
+    // Within an epoch the batch must stay (the batches must line up); at an epoch's end it may change.
+    const auto mid = temp_file("mid");
+    fit(same, opt_s, loss::cross_entropy{}, data, options, [&](const fit_state& s) {
+        if (s.step == 5) io::save_checkpoint(mid, same, opt_s, s);
+        return s.step < 5;
+    });
+    fit_state at5 = io::load_checkpoint(mid, same, opt_s);
+    o.resume = &at5;
+    o.batch = 32;
+    CHECK(thrown_message<std::invalid_argument>([&] { fit(same, opt_s, loss::cross_entropy{}, data, o); })
+              .find("taken within an epoch at batch 16 (over all ranks), this fit has batch 32") != std::string::npos);
+    fit_state at_epoch = at5;
+    at_epoch.next = 0;
+    o.resume = &at_epoch;
+    CHECK(fit(same, opt_s, loss::cross_entropy{}, data, o).size() == 3);
+    std::filesystem::remove(mid);
 
     // A truncated checkpoint: a format error, never a crash.
     const auto size = std::filesystem::file_size(path);

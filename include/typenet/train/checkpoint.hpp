@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "typenet/io/model.hpp"
+#include "typenet/train/communicator.hpp"
 #include "typenet/train/fit.hpp"
 
 namespace typenet {
@@ -358,6 +359,9 @@ public:
         long every_steps = 0;
         bool on_interrupt = true;
         bool at_epoch_end = true;
+        // Data parallelism: give every rank a checkpointer with the communicator fit has. Rank 0
+        // writes; a signal that reaches any rank stops all of them at the same step.
+        communicator* comm = nullptr;
     };
     checkpointer(Net& net, Opt& opt, std::filesystem::path path, options o = {})
         : net_(&net), opt_(&opt), path_(std::move(path)), o_(o) {
@@ -365,8 +369,14 @@ public:
     }
 
     bool operator()(const fit_state& s) {
-        if (guard_ && guard_->signal() != 0) {
-            interrupted_ = guard_->signal();
+        int sig = guard_ ? guard_->signal() : 0;
+        if (o_.comm && guard_) {                              // collective: every rank's checkpointer calls it
+            double v[2] = {sig == SIGINT ? 1.0 : 0.0, sig == SIGTERM ? 1.0 : 0.0};
+            o_.comm->allreduce_sum(std::span<double>(v));
+            sig = v[0] > 0 ? SIGINT : v[1] > 0 ? SIGTERM : 0;
+        }
+        if (sig != 0) {
+            interrupted_ = sig;
             write(s);
             return false;
         }
@@ -374,7 +384,8 @@ public:
         if ((epoch_end && o_.at_epoch_end) || (!epoch_end && o_.every_steps > 0 && s.step % o_.every_steps == 0)) write(s);
         return true;
     }
-    void write(const fit_state& s) {
+    void write(const fit_state& s) {                          // on rank 0 alone when distributed
+        if (o_.comm && o_.comm->rank() != 0) return;
         io::save_checkpoint(path_, *net_, *opt_, s);
         ++written_;
     }

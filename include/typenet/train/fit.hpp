@@ -3,6 +3,7 @@
 // and evaluate() for a held-out set. Buffers are allocated before the first step, so steady-state
 // steps allocate nothing here.
 #pragma once
+#include <bit>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
@@ -11,6 +12,7 @@
 #include <stdexcept>
 #include <string>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "typenet/core/network.hpp"
@@ -18,6 +20,7 @@
 #include "typenet/data/dataset.hpp"
 #include "typenet/losses/losses.hpp"
 #include "typenet/optim/optimizers.hpp"
+#include "typenet/train/communicator.hpp"
 
 namespace typenet {
 
@@ -49,6 +52,11 @@ struct fit_options {
     // epochs stays the total, so a run resumed at epoch 3 of 10 trains epochs 3..10. The training
     // set and batch size must be the checkpoint's.
     const fit_state* resume = nullptr;
+    // Data parallelism (typenet/distributed.hpp): this process is one rank of comm->size() that
+    // train replicas of the model together; `batch` is then per rank, and the ranks together step
+    // as one process at batch * size() would (batch norm's statistics stay per rank, as in
+    // PyTorch's DistributedDataParallel without SyncBatchNorm).
+    communicator* comm = nullptr;
 };
 
 struct evaluation {
@@ -74,7 +82,8 @@ struct epoch_stats {
     evaluation train;               // running mean over the epoch's batches
     evaluation validation;          // samples == 0 without a validation split
     double seconds = 0;             // the epoch's training time
-    double samples_per_second = 0;
+    double samples_per_second = 0;  // over all ranks
+    double comm_seconds = 0;        // of seconds, in the ranks' collectives (fit_options::comm)
 };
 
 namespace detail {
@@ -122,6 +131,76 @@ template <class F>
 inline constexpr bool per_step = std::is_invocable_v<F&, const step_stats&>;
 template <class F>
 inline constexpr bool per_state = std::is_invocable_v<F&, const fit_state&>;
+
+// fit's side of data parallelism: this rank's share of each batch, and the collectives, timed.
+// Without a communicator it is one rank and every call is the identity.
+struct sharding {
+    communicator* comm = nullptr;
+    int rank = 0, ranks = 1;
+    double seconds = 0;                                   // in collectives
+    explicit sharding(communicator* c) : comm(c), rank(c ? c->rank() : 0), ranks(c ? c->size() : 1) {}
+    // Rank `rank`'s part [first, first + count) of n samples: n / ranks each, the remainder to
+    // the first ranks (a rank's part may be empty).
+    std::pair<std::size_t, std::size_t> share(std::size_t n) const {
+        const std::size_t q = n / std::size_t(ranks), r = n % std::size_t(ranks), k = std::size_t(rank);
+        return {k * q + std::min(k, r), q + (k < r ? 1 : 0)};
+    }
+    template <class T> void sum(std::span<T> v) {
+        if (!comm) return;
+        const auto t0 = std::chrono::steady_clock::now();
+        comm->allreduce_sum(v);
+        seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    }
+    bool all(bool go) {                                   // every rank's go, and-ed
+        double stops = go ? 0.0 : 1.0;
+        sum(std::span<double>(&stops, 1));
+        return stops == 0.0;
+    }
+};
+
+// At a distributed fit's start: the ranks must hold the same model type (a hash of its structure
+// is compared), then take rank 0's parameters, state, optimizer state and fit state.
+template <class Net, class Opt>
+void start_together(communicator& comm, Net& net, Opt& opt, fit_state& st) {
+    using T = typename Net::scalar;
+    const std::uint64_t mine = structure_hash(Net::summary() + std::to_string(sizeof(T)));
+    std::uint64_t root = mine;
+    comm.broadcast(std::span<std::uint64_t>(&root, 1), 0);
+    std::vector<double> differ(std::size_t(comm.size()), 0.0);
+    differ[std::size_t(comm.rank())] = root == mine ? 0.0 : 1.0;
+    comm.allreduce_sum(std::span<double>(differ));
+    std::string ranks;
+    for (std::size_t r = 0; r < differ.size(); ++r)
+        if (differ[r] != 0.0) ranks += (ranks.empty() ? "" : ", ") + std::to_string(r);
+    if (!ranks.empty())
+        throw std::runtime_error("typenet: fit: rank(s) " + ranks + " hold a model of another structure than rank 0's; "
+                                 "every rank must build the same network type");
+    comm.broadcast(net.parameters(), 0);
+    comm.broadcast(net.state(), 0);
+    if constexpr (requires { opt.visit_state([](const char*, std::span<T>) {}); })
+        opt.visit_state([&](const char*, std::span<T> b) { comm.broadcast(b, 0); });
+    double scalars[6] = {double(opt.steps()), opt.lr(), double(st.epoch), double(st.next), double(st.step), double(st.batch)};
+    comm.broadcast(std::span<double>(scalars), 0);
+    if constexpr (requires { opt.set_steps(1L); }) opt.set_steps(long(scalars[0]));
+    opt.set_lr(scalars[1]);
+    st.epoch = int(scalars[2]);
+    st.next = std::size_t(scalars[3]);
+    st.step = long(scalars[4]);
+    st.batch = index_t(scalars[5]);
+    double sums[4] = {st.loss_sum, double(st.correct), st.seconds, st.aux_sum};
+    comm.broadcast(std::span<double>(sums), 0);
+    st.loss_sum = sums[0];
+    st.correct = std::size_t(sums[1]);
+    st.seconds = sums[2];
+    st.aux_sum = sums[3];
+    std::uint64_t words[6] = {st.shuffler.words[0], st.shuffler.words[1], st.shuffler.words[2], st.shuffler.words[3],
+                              std::bit_cast<std::uint64_t>(st.shuffler.spare), st.shuffler.has_spare ? 1u : 0u};
+    comm.broadcast(std::span<std::uint64_t>(words), 0);
+    st.shuffler = {{words[0], words[1], words[2], words[3]}, std::bit_cast<double>(words[4]), words[5] != 0};
+    std::vector<std::uint64_t> order(st.order.begin(), st.order.end());
+    comm.broadcast(std::span<std::uint64_t>(order), 0);
+    std::copy(order.begin(), order.end(), st.order.begin());
+}
 
 // Class-labelled data needs a loss over labels; the callers compile their body only when it fits,
 // so a mismatch is this one error.
@@ -196,20 +275,24 @@ std::vector<epoch_stats> fit(Net& net, Opt& opt, const Loss& loss, const Data& d
     const Data val = n_val ? data.slice(n_train, n_val) : Data{};
 
     constexpr index_t c = Net::output_shape::size;
-    const index_t b_max = std::min<index_t>(o.batch, index_t(n_train));
+    detail::sharding ranks(o.comm);
+    const index_t b_max = std::min<index_t>(o.batch, index_t(n_train));                              // per rank
+    const index_t b_all = std::min<index_t>(o.batch * index_t(ranks.ranks), index_t(n_train));      // all ranks
     const std::size_t s = data.sample_size();
     aligned_vector<T> xb(std::size_t(b_max) * s), dy(std::size_t(b_max) * std::size_t(c));
     std::vector<Target> yb(static_cast<std::size_t>(b_max));
     fit_state st;
-    st.batch = b_max;
+    st.batch = b_all;
     if (o.resume) {
         st = *o.resume;
         if (st.order.size() != n_train)
             throw std::invalid_argument("typenet: fit: resume: the state was taken on " + std::to_string(st.order.size()) +
                                         " training samples, this fit has " + std::to_string(n_train));
-        if (st.batch != b_max)
-            throw std::invalid_argument("typenet: fit: resume: the state was taken at batch " + std::to_string(st.batch) +
-                                        ", this fit has batch " + std::to_string(b_max) + "; resume with the same batch");
+        if (st.batch != b_all && st.next != 0)          // within an epoch the batches must line up
+            throw std::invalid_argument("typenet: fit: resume: the state was taken within an epoch at batch " +
+                                        std::to_string(st.batch) + " (over all ranks), this fit has batch " +
+                                        std::to_string(b_all) + "; resume with the same batch");
+        st.batch = b_all;
         if (st.next > n_train || st.epoch < 1)
             throw std::invalid_argument("typenet: fit: resume: the state is at sample " + std::to_string(st.next) +
                                         " of epoch " + std::to_string(st.epoch) + ", past the training set");
@@ -220,12 +303,13 @@ std::vector<epoch_stats> fit(Net& net, Opt& opt, const Loss& loss, const Data& d
         std::iota(st.order.begin(), st.order.end(), std::size_t{0});
         st.shuffler = rng(seed{o.seed}).state();
     }
+    if (o.comm) detail::start_together(*o.comm, net, opt, st);
     net.reserve(b_max);
     rng shuffler;
     shuffler.set_state(st.shuffler);
     const kernels::cpu::fp_mode fp(o.flush_denormals ? kernels::cpu::fp_mode::current() | kernels::cpu::fp_mode::flush_bits
                                                      : kernels::cpu::fp_mode::current());
-    // Callbacks f(const fit_state&): the state as of now; false from any stops training.
+    // Callbacks f(const fit_state&): the state as of now; false from any (on any rank) stops training.
     auto report_state = [&] {
         bool go = true;
         if constexpr ((detail::per_state<Callback> || ...)) {
@@ -237,11 +321,12 @@ std::vector<epoch_stats> fit(Net& net, Opt& opt, const Loss& loss, const Data& d
                 }
             };
             (one(cb), ...);
+            go = ranks.all(go);
         }
         return go;
     };
 
-    [[maybe_unused]] const std::size_t batches = (n_train + std::size_t(b_max) - 1) / std::size_t(b_max);
+    [[maybe_unused]] const std::size_t batches = (n_train + std::size_t(b_all) - 1) / std::size_t(b_all);
     for (; st.epoch <= o.epochs; ++st.epoch) {
         const int epoch = st.epoch;
         if (st.next == 0) {
@@ -250,36 +335,62 @@ std::vector<epoch_stats> fit(Net& net, Opt& opt, const Loss& loss, const Data& d
             st.correct = 0;
             st.seconds = 0;
         }
+        ranks.seconds = 0;
         const auto t0 = std::chrono::steady_clock::now();
         const double seconds_before = st.seconds;
         auto elapsed = [&] { return seconds_before + std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
         while (st.next < n_train) {
             const std::size_t first = st.next;
-            const index_t n = index_t(std::min<std::size_t>(std::size_t(b_max), n_train - first));
-            detail::gather(data, st.order.data() + first, n, xb.data(), yb.data());
+            const index_t n = index_t(std::min<std::size_t>(std::size_t(b_all), n_train - first));   // all ranks
+            const auto [mine, n_mine] = ranks.share(std::size_t(n));                                  // this rank's
+            const index_t m = index_t(n_mine);
+            if (m > 0) detail::gather(data, st.order.data() + first + mine, m, xb.data(), yb.data());
             if constexpr ((detail::per_batch<Callback, T> || ...)) {
-                const typenet::data::batch_view<T> view{n, data.sample_shape, xb.data()};
+                // One process: augmentation draws from the shuffler. Ranks: from a stream of their own,
+                // seeded from the shuffler's state, the step and the rank without drawing from it, so
+                // the shufflers stay in step (and, with nothing drawn, as one process's).
+                rng own;
+                if (o.comm) {
+                    const auto w = shuffler.state().words;
+                    own.reseed(seed{w[0] ^ std::rotl(w[2], 17) ^ (0x9e3779b97f4a7c15ull * std::uint64_t(st.step + 1)) ^
+                                    (0xbf58476d1ce4e5b9ull * std::uint64_t(ranks.rank + 1))});
+                }
+                rng& g = o.comm ? own : shuffler;
+                const typenet::data::batch_view<T> view{m, data.sample_shape, xb.data()};
                 auto augment = [&](auto& f) {
-                    if constexpr (detail::per_batch<decltype(f), T>) f(view, shuffler);
+                    if constexpr (detail::per_batch<decltype(f), T>) f(view, g);
                 };
-                (augment(cb), ...);
+                if (m > 0) (augment(cb), ...);
             }
             opt.zero_grad();
-            const T* y = net.forward(n, xb.data(), mode::train);
-            const T l = loss(n, c, y, yb.data(), dy.data());
+            double sums[2] = {0, 0};                              // loss * samples, correct
+            if (m > 0) {
+                const T* y = net.forward(m, xb.data(), mode::train);
+                const T l = loss(m, c, y, yb.data(), dy.data());
+                sums[0] = double(l) * double(m);
+                sums[1] = double(detail::count_correct(m, c, y, yb.data()));
+                if (o.comm) {                                     // d(mean over all n) = d(mean over m) * m / n
+                    const T share = T(double(m) / double(n));
+                    for (index_t i = 0; i < m * c; ++i) dy[std::size_t(i)] *= share;
+                }
+                net.backward(dy.data());
+            }
             ++st.step;
-            if (!std::isfinite(l))
-                throw std::runtime_error("typenet: fit: the loss is " + std::to_string(double(l)) + " at epoch " +
+            if (o.comm) {
+                ranks.sum(net.gradients());
+                ranks.sum(std::span<double>(sums));
+            }
+            if (!std::isfinite(sums[0]))                          // the same on every rank: all stop
+                throw std::runtime_error("typenet: fit: the loss is " + std::to_string(sums[0] / double(n)) + " at epoch " +
                                          std::to_string(epoch) + ", step " + std::to_string(st.step) +
                                          "; lower the learning rate or check the data");
-            st.correct += detail::count_correct(n, c, y, yb.data());
-            st.loss_sum += double(l) * double(n);
-            net.backward(dy.data());
+            st.loss_sum += sums[0];
+            st.correct += std::size_t(sums[1]);
             opt.step();
             st.next = first + std::size_t(n);
             st.seconds = elapsed();
             if constexpr ((detail::per_step<Callback> || ...)) {
-                const step_stats ss{epoch, o.epochs, first / std::size_t(b_max) + 1, batches, st.next, n_train,
+                const step_stats ss{epoch, o.epochs, first / std::size_t(b_all) + 1, batches, st.next, n_train,
                                     st.loss_sum / double(st.next), st.seconds};
                 auto report = [&](auto& f) {
                     if constexpr (detail::per_step<decltype(f)>) f(ss);
@@ -295,7 +406,15 @@ std::vector<epoch_stats> fit(Net& net, Opt& opt, const Loss& loss, const Data& d
         es.train = {st.loss_sum / double(n_train), double(st.correct) / double(n_train), n_train};
         // At the training batch: a larger one would size the workspace (activations and caches per
         // sample) anew, for a ResNet hundreds of MB, to evaluate a few thousand samples.
-        if (n_val) es.validation = evaluate(net, val, loss, b_max);
+        if (n_val && !o.comm) es.validation = evaluate(net, val, loss, b_max);
+        if (n_val && o.comm) {                                   // each rank its share, then the sums
+            const auto [v0, vn] = ranks.share(n_val);
+            const evaluation e = vn ? evaluate(net, val.slice(v0, vn), loss, b_max) : evaluation{};
+            double sums[2] = {e.loss * double(e.samples), e.accuracy * double(e.samples)};
+            ranks.sum(std::span<double>(sums));
+            es.validation = {sums[0] / double(n_val), sums[1] / double(n_val), n_val};
+        }
+        es.comm_seconds = ranks.seconds;
         history.push_back(es);
         bool go_on = true;
         auto call = [&](auto& f) {
@@ -305,6 +424,7 @@ std::vector<epoch_stats> fit(Net& net, Opt& opt, const Loss& loss, const Data& d
             }
         };
         (call(cb), ...);
+        if ((detail::per_epoch<Callback> || ...)) go_on = ranks.all(go_on);
         // The epoch is done: the state is the next one's start.
         ++st.epoch;
         st.next = 0;
