@@ -2,7 +2,8 @@
 # Installs every Debian package typenet's build, tests, examples and benchmarks need.
 # Idempotent: when all are present it installs nothing. PyTorch (CPU, Debian's) is there for the
 # interop tests and the parity generator (tests/parity/gen.py); `--compare` adds OpenBLAS, which the
-# speed comparisons need (scripts/compare-torch, scripts/bench-compare).
+# speed comparisons need (scripts/compare-torch, scripts/bench-compare); `--fuzz` adds clang and
+# libFuzzer for scripts/fuzz.sh.
 set -euo pipefail
 
 packages=(
@@ -19,11 +20,19 @@ packages=(
     python3-torch python3-numpy                # PyTorch: parity data, io/torch_interop_* (safetensors both ways)
     libopenmpi-dev openmpi-bin                 # typenet/distributed.hpp: data parallelism, mpirun
 )
-if [[ "${1:-}" == "--compare" ]]; then
-    # OpenBLAS: without it Debian's torch runs on the reference BLAS, 5x slower (not a fair yardstick);
-    # its -dev package builds the SGEMM yardstick of scripts/bench-compare (typenet_bench_gemm_openblas).
-    packages+=(libopenblas0-pthread libopenblas-dev)
-fi
+for flag in "$@"; do
+    case "$flag" in
+    --compare)
+        # OpenBLAS: without it Debian's torch runs on the reference BLAS, 5x slower (not a fair
+        # yardstick); its -dev package builds the SGEMM yardstick of scripts/bench-compare.
+        packages+=(libopenblas0-pthread libopenblas-dev) ;;
+    --fuzz)
+        packages+=(clang libclang-rt-14-dev) ;;    # scripts/fuzz.sh: clang++, libFuzzer, sanitizer runtimes
+    *)
+        echo "deps: unknown flag $flag (--compare, --fuzz)" >&2
+        exit 2 ;;
+    esac
+done
 
 missing=()
 for p in "${packages[@]}"; do

@@ -7,19 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(clang libclang-rt-14-dev)            # clang++ and its libFuzzer / sanitizer runtimes
-missing=()
-for p in "${packages[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
-done
-if ((${#missing[@]} > 0)); then
-    echo "fuzz: installing ${missing[*]}"
-    sudo=""
-    if [[ $(id -u) -ne 0 ]]; then sudo="sudo"; fi
-    export DEBIAN_FRONTEND=noninteractive
-    $sudo apt-get update
-    $sudo apt-get install -y --no-install-recommends "${missing[@]}"
-fi
+./scripts/deps.sh --fuzz                        # clang++ and its libFuzzer / sanitizer runtimes
 
 cxx="${FUZZ_CXX:-clang++}"
 seconds="${FUZZ_SECONDS:-60}"
