@@ -14,6 +14,7 @@
 #include <optional>
 #include <system_error>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "support/classifier.hpp"
@@ -45,6 +46,14 @@ int main(int argc, char** argv) {
     defaults.epochs = 20;
     defaults.lr = 2e-4;
     const auto o = examples::parse(argc, argv, "Train a GAN on Fashion-MNIST and write sample grids", defaults);
+    // The shared flags this loop of its own does not implement: refused, not ignored.
+    for (const auto& [given, flag] : {std::pair{o.distributed, "--distributed"}, std::pair{o.max_steps > 0, "--max-steps"},
+                                      std::pair{o.save_every > 0, "--save-every"}, std::pair{!o.weights.empty(), "--weights"},
+                                      std::pair{!o.export_header.empty(), "--export-header"}})
+        if (given) {
+            std::fprintf(stderr, "%s: %s is not supported by gan_fashion (the classifier examples take it)\n", argv[0], flag);
+            return 2;
+        }
     try {
         set_num_threads(o.threads);
         const std::filesystem::path out = o.samples.empty() ? std::filesystem::path(".") : std::filesystem::path(o.samples);
