@@ -1,6 +1,8 @@
 // core/random.hpp — a seeded generator whose streams are the same on every platform and compiler.
 // std::normal_distribution and friends are implementation-defined, so we draw our own.
 #pragma once
+#include <array>
+#include <bit>
 #include <cmath>
 #include <cstdint>
 #include <numbers>
@@ -18,6 +20,13 @@ public:
         double spare = 0;               // normal()'s second value, when has_spare
         bool has_spare = false;
         bool operator==(const state_type&) const = default;
+        // As six words (xoshiro's four, the spare's bits, the flag): how checkpoints and ranks carry it.
+        std::array<std::uint64_t, 6> pack() const {
+            return {words[0], words[1], words[2], words[3], std::bit_cast<std::uint64_t>(spare), has_spare ? 1u : 0u};
+        }
+        static state_type unpack(const std::array<std::uint64_t, 6>& w) {
+            return {{w[0], w[1], w[2], w[3]}, std::bit_cast<double>(w[4]), w[5] != 0};
+        }
     };
     explicit rng(seed s = {}) { reseed(s); }
     state_type state() const { return {{state_[0], state_[1], state_[2], state_[3]}, spare_, has_spare_}; }

@@ -38,11 +38,6 @@ template <class T> inline constexpr dtype dtype_of = sizeof(T) == 8 ? dtype::f64
 
 namespace detail {
 inline std::vector<std::uint64_t> shape64(const std::vector<std::size_t>& s) { return {s.begin(), s.end()}; }
-inline std::string shape_str(const std::vector<std::size_t>& s) {
-    std::string r = "[";
-    for (std::size_t i = 0; i < s.size(); ++i) r += (i ? ", " : "") + std::to_string(s[i]);
-    return r + "]";
-}
 inline bool is_float(dtype t) { return t == dtype::f64 || t == dtype::f32 || t == dtype::f16 || t == dtype::bf16; }
 inline bool is_integer(dtype t) {
     return t == dtype::i64 || t == dtype::i32 || t == dtype::i16 || t == dtype::i8 || t == dtype::u64 ||

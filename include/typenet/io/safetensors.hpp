@@ -67,12 +67,19 @@ struct tensor_entry {
         for (auto d : shape) n *= d;
         return n;
     }
-    std::string shape_str() const {
-        std::string s = "[";
-        for (std::size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
-        return s + "]";
-    }
+    std::string shape_str() const;
 };
+
+namespace detail {
+// "[6, 1, 5, 5]": a file's shape or a model's.
+template <class U>
+std::string shape_str(const std::vector<U>& shape) {
+    std::string s = "[";
+    for (std::size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
+    return s + "]";
+}
+}  // namespace detail
+inline std::string tensor_entry::shape_str() const { return detail::shape_str(shape); }
 
 namespace detail {
 inline std::string quoted(std::string_view s) {
@@ -182,9 +189,6 @@ public:
             for (std::uint64_t j = 0; j < m; ++j) dst[i + j] = convert<T>(t, buf + j * es);
         }
     }
-
-    // The tensor's bytes as the file holds them (t.end - t.begin of them).
-    void read_raw(const tensor_entry& t, unsigned char* dst) const { read_bytes(data_start_ + t.begin, t.end - t.begin, dst); }
 
     [[noreturn]] void fail(const std::string& why) const { throw format_error("typenet: safetensors " + what_ + ": " + why); }
 

@@ -42,9 +42,6 @@ inline std::string bits_of(double v) {
     std::snprintf(s, sizeof s, "%016llx", static_cast<unsigned long long>(std::bit_cast<std::uint64_t>(v)));
     return s;
 }
-inline std::array<std::uint64_t, 6> rng_words(const rng::state_type& s) {
-    return {s.words[0], s.words[1], s.words[2], s.words[3], std::bit_cast<std::uint64_t>(s.spare), s.has_spare ? 1u : 0u};
-}
 
 // The reader's view of a checkpoint's metadata, each value checked as it is parsed.
 struct checkpoint_fields {
@@ -77,22 +74,13 @@ struct checkpoint_fields {
             r.fail("tensor " + io::detail::quoted(name) + ": expected U64 [" + std::to_string(n) + "], found " +
                    std::string(dtype_name(t->dtype)) + " " + t->shape_str());
         std::vector<std::uint64_t> v(n);
-        for (std::uint64_t i = 0; i < n; i += 4096) {          // U64 read exactly (not through a float)
-            unsigned char buf[4096 * 8];
-            const std::uint64_t m = std::min<std::uint64_t>(4096, n - i);
-            tensor_entry part = *t;
-            part.begin = t->begin + i * 8;
-            part.end = part.begin + m * 8;
-            part.shape = {m};
-            r.read_raw(part, buf);
-            for (std::uint64_t j = 0; j < m; ++j) v[i + j] = load_le<std::uint64_t>(buf + 8 * j);
-        }
+        r.read(*t, v.data());                                  // U64 into U64: exact
         return v;
     }
     rng::state_type rng_state(const std::string& name) const {
         const auto w = words(name, 6);
         if (w[5] > 1) r.fail("tensor " + io::detail::quoted(name) + " is not an rng state");
-        rng::state_type s{{w[0], w[1], w[2], w[3]}, std::bit_cast<double>(w[4]), w[5] == 1};
+        const auto s = rng::state_type::unpack({w[0], w[1], w[2], w[3], w[4], w[5]});
         if ((s.words[0] | s.words[1] | s.words[2] | s.words[3]) == 0) r.fail("tensor " + io::detail::quoted(name) + " is an all-zero rng state");
         if (!std::isfinite(s.spare)) r.fail("tensor " + io::detail::quoted(name) + " holds a non-finite spare value");
         return s;
@@ -193,7 +181,7 @@ void save_checkpoint_views(const std::filesystem::path& path, const fit_state& s
         add_tensors<T>(w, {p.model.tensors, p.model.params, p.model.state}, {}, ints, p.prefix);
         for (const auto& [name, buf] : p.buffers)
             if (!buf.empty()) w.add(p.prefix + "optimizer." + name, dtype_of<T>, {buf.size()}, buf.data(), buf.size() * sizeof(T));
-        words.push_back(rng_words(p.generator->state()));
+        words.push_back(p.generator->state().pack());
         w.add(p.prefix + "model.generator", dtype::u64, {6}, words.back().data(), 48);
         w.metadata(p.prefix + "typenet.model", p.summary);
         w.metadata(p.prefix + "optimizer", p.optimizer);
@@ -202,7 +190,7 @@ void save_checkpoint_views(const std::filesystem::path& path, const fit_state& s
     }
     std::vector<std::uint64_t> order(st.order.begin(), st.order.end());
     w.add("fit.order", dtype::u64, {order.size()}, order.data(), order.size() * 8);
-    words.push_back(rng_words(st.shuffler));
+    words.push_back(st.shuffler.pack());
     w.add("fit.shuffler", dtype::u64, {6}, words.back().data(), 48);
     w.metadata("format", "pt");
     w.metadata("typenet.checkpoint", "1");

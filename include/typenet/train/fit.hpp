@@ -193,10 +193,9 @@ void start_together(communicator& comm, Net& net, Opt& opt, fit_state& st) {
     st.correct = std::size_t(sums[1]);
     st.seconds = sums[2];
     st.aux_sum = sums[3];
-    std::uint64_t words[6] = {st.shuffler.words[0], st.shuffler.words[1], st.shuffler.words[2], st.shuffler.words[3],
-                              std::bit_cast<std::uint64_t>(st.shuffler.spare), st.shuffler.has_spare ? 1u : 0u};
+    auto words = st.shuffler.pack();
     comm.broadcast(std::span<std::uint64_t>(words), 0);
-    st.shuffler = {{words[0], words[1], words[2], words[3]}, std::bit_cast<double>(words[4]), words[5] != 0};
+    st.shuffler = rng::state_type::unpack(words);
     std::vector<std::uint64_t> order(st.order.begin(), st.order.end());
     comm.broadcast(std::span<std::uint64_t>(order), 0);
     std::copy(order.begin(), order.end(), st.order.begin());
