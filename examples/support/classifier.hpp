@@ -127,12 +127,13 @@ int fit_and_report(Model& model, Opt& opt, const run_options& o, communicator* c
         [&](const epoch_stats& e) {
             images += double(e.train.samples);
             seconds += e.seconds;
-            opt.set_lr(opt.lr() * o.lr_decay);
+            const double lr = opt.lr();                    // this epoch's; the next one's decayed
+            opt.set_lr(lr * o.lr_decay);
             if (!lead) return;
             std::printf("epoch %d  loss %.4f  accuracy %.2f%%", e.epoch, e.train.loss, 100 * e.train.accuracy);
             if (e.validation.samples)
                 std::printf("  val_loss %.4f  val_accuracy %.2f%%", e.validation.loss, 100 * e.validation.accuracy);
-            std::printf("  lr %.2e  %.1f s  %.0f images/s", opt.lr() / o.lr_decay, e.seconds, e.samples_per_second);
+            std::printf("  lr %.2e  %.1f s  %.0f images/s", lr, e.seconds, e.samples_per_second);
             if (comm) std::printf("  allreduce %.2f s (%.0f%%)", e.comm_seconds, 100 * e.comm_seconds / e.seconds);
             std::printf("\n");
             std::fflush(stdout);
@@ -157,8 +158,8 @@ int fit_and_report(Model& model, Opt& opt, const run_options& o, communicator* c
             std::printf("best validation loss %.4f at epoch %d%s\n", stop->best_value(), stop->best_epoch(),
                     stop->stopped() ? " (stopped early)" : "");
     }
+    if (!lead) return 0;                                   // the other ranks hold the same model
     const auto test = evaluate(model, data.test, loss::cross_entropy{}, index_t(o.batch));   // the workspace fit sized
-    if (!lead) return 0;
     std::printf("test loss: %.4f\n", test.loss);
     std::printf("train images/s: %.0f\n", seconds > 0 ? images / seconds : 0.0);
     std::printf("test accuracy: %.2f\n", 100 * test.accuracy);
