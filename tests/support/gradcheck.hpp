@@ -80,3 +80,68 @@ std::pair<std::vector<T>, std::vector<T>> gradients_with_and_without_dx(Net& net
 }
 
 }  // namespace typenet::test
+
+namespace typenet::test {
+
+// The same check for a sequence model: B sequences of T steps, x drawn U(-1, 1), or token ids in
+// [0, vocabulary) when vocabulary > 0 (then no dx). A model with recurrent state starts from a
+// random state and L also sums its final state times a fixed random rc, so dL/d(initial state)
+// is checked as well as the state's gradient flowing in from the end.
+template <class Net>
+gradcheck_result gradcheck_sequence(Net& net, index_t batch, index_t steps, std::size_t vocabulary = 0,
+                                    std::uint64_t s = 7, double h = 1e-6) {
+    static_assert(std::is_same_v<typename Net::scalar, double>, "gradcheck runs in double precision");
+    constexpr std::size_t in = Net::input_shape::size, out = Net::output_shape::size, carry = Net::carry_size;
+    const std::size_t rows_in = std::size_t(rows_of<typename Net::input_shape>(batch, steps));
+    const std::size_t rows_out = std::size_t(rows_of<typename Net::output_shape>(batch, steps));
+    rng g(seed{s});
+    std::vector<double> x(rows_in * in), r(rows_out * out), dx(x.size());
+    std::vector<double> c0(std::size_t(batch) * carry), rc(c0.size()), c1(c0.size()), dc0(c0.size());
+    for (auto& v : x) v = vocabulary ? double(std::size_t(g.uniform() * double(vocabulary))) : g.uniform(-1, 1);
+    for (auto& v : r) v = g.uniform(-1, 1);
+    for (auto& v : c0) v = g.uniform(-1, 1);
+    for (auto& v : rc) v = g.uniform(-1, 1);
+    auto loss = [&](const std::vector<double>& xs, const std::vector<double>& cs) {
+        const double* y = net.forward(batch, steps, xs.data(), mode::train,
+                                      carry ? recurrent_state<double>{cs.data(), c1.data()} : recurrent_state<double>{});
+        double l = 0;
+        for (std::size_t i = 0; i < r.size(); ++i) l += y[i] * r[i];
+        for (std::size_t i = 0; i < c1.size(); ++i) l += c1[i] * rc[i];
+        return l;
+    };
+    net.zero_grad();
+    loss(x, c0);
+    net.backward(r.data(), vocabulary ? nullptr : dx.data(),
+                 carry ? recurrent_gradients<double>{rc.data(), dc0.data()} : recurrent_gradients<double>{});
+    const std::vector<double> dp(net.gradients().begin(), net.gradients().end());
+
+    gradcheck_result res;
+    auto compare = [&](double analytic, double numeric, const char* what, std::size_t i) {
+        const double e = std::abs(analytic - numeric) / std::max({1.0, std::abs(analytic), std::abs(numeric)});
+        if (e > res.max_rel_error) res.max_rel_error = e;
+        if (e > 1e-6) std::printf("  %s[%zu]: backward %.10g, finite difference %.10g\n", what, i, analytic, numeric);
+        ++res.checked;
+    };
+    auto p = net.parameters();
+    for (std::size_t i = 0; i < p.size(); ++i) {
+        const double keep = p[i];
+        p[i] = keep + h; const double lp = loss(x, c0);
+        p[i] = keep - h; const double lm = loss(x, c0);
+        p[i] = keep;
+        compare(dp[i], (lp - lm) / (2 * h), "dparam", i);
+    }
+    if (!vocabulary)
+        for (std::size_t i = 0; i < x.size(); ++i) {
+            auto xp = x, xm = x;
+            xp[i] += h; xm[i] -= h;
+            compare(dx[i], (loss(xp, c0) - loss(xm, c0)) / (2 * h), "dx", i);
+        }
+    for (std::size_t i = 0; i < c0.size(); ++i) {
+        auto cp = c0, cm = c0;
+        cp[i] += h; cm[i] -= h;
+        compare(dc0[i], (loss(x, cp) - loss(x, cm)) / (2 * h), "dcarry", i);
+    }
+    return res;
+}
+
+}  // namespace typenet::test

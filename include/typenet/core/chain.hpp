@@ -2,10 +2,12 @@
 // list in sequence over memory it is given: the engine of network<> and of the sequential<> and
 // residual<> combinators. A chain owns nothing; its sizes and offsets are compile-time constants.
 //
-// Workspace for a batch of B (ws_per_sample * B + ws_fixed scalars):
-//   internal activations  outputs of layers 0 .. n-2             (B, sum of their sizes)
-//   caches                each layer's cache                      (B * per-sample + fixed)
-//   gradient buffers      two, ping-pong, of the widest internal  (2, B, widest)
+// Workspace for a batch of B sequences of T steps (ws_per_sample * B * T + ws_fixed scalars; T = 1
+// without sequences), in rows R = B * T; a layer whose tensor is not a sequence uses B of them:
+//   internal activations  outputs of layers 0 .. n-2             (R, sum of their sizes)
+//   caches                each layer's cache                      (R * per-sample + fixed)
+//   gradient buffers      two, ping-pong, of the widest internal  (2, R, widest)
+// Recurrent state (carry) is the caller's: (B, carry_count), layer i's at B * carry_offsets[i].
 #pragma once
 #include <algorithm>
 #include <boost/hana/append.hpp>
@@ -78,6 +80,7 @@ struct chain {
     static constexpr std::array<std::size_t, n> state_sizes{state_count_of<Bound>()...};
     static constexpr std::array<std::size_t, n> cache_sizes{cache_per_sample_of<Bound>()...};
     static constexpr std::array<std::size_t, n> cache_fixed{cache_fixed_of<Bound>()...};
+    static constexpr std::array<std::size_t, n> carry_sizes{carry_per_sample_of<Bound>()...};
     static constexpr std::array<std::size_t, n> out_sizes{Bound::output_shape::size...};
     static constexpr std::array<std::size_t, n> internal_sizes = [] {   // the last output is the caller's
         auto a = out_sizes;
@@ -89,6 +92,8 @@ struct chain {
     static constexpr auto cache_offsets = prefix_sums(cache_sizes);
     static constexpr auto cache_fixed_offsets = prefix_sums(cache_fixed);
     static constexpr auto act_offsets = prefix_sums(internal_sizes);
+    static constexpr auto carry_offsets = prefix_sums(carry_sizes);
+    static constexpr std::size_t carry_count = carry_offsets[n];
     static constexpr std::size_t widest = *std::max_element(internal_sizes.begin(), internal_sizes.end());
 
     static constexpr std::size_t param_count = param_offsets[n];
@@ -105,17 +110,21 @@ struct chain {
         init_states(ls, st, std::index_sequence_for<Bound...>{});
     }
 
-    // x (B, In) -> y (B, Out); ws as laid out above.
+    // b sequences of t steps (or b samples, t = 1): x (rows, In) -> y (rows, Out); ws as laid out
+    // above; cin (b, carry_count) the initial recurrent state (null: zeros), cout the final (null:
+    // not kept; may be cin).
     template <class T>
-    static void forward(const layers& ls, index_t b, mode m, const T* p, T* st, const T* x, T* y, T* ws, rng* gen) {
-        forward_each(ls, b, m, p, st, x, y, ws, gen, std::index_sequence_for<Bound...>{});
+    static void forward(const layers& ls, index_t b, index_t t, mode m, const T* p, T* st, const T* x, T* y, T* ws,
+                        rng* gen, const T* cin = nullptr, T* cout = nullptr) {
+        forward_each(ls, b, t, m, p, st, x, y, ws, gen, cin, cout, std::index_sequence_for<Bound...>{});
     }
 
-    // dy (B, Out) -> dp += ..., dx (B, In) when not null; x, y, ws as forward left them.
+    // dy (rows, Out) -> dp += ..., dx (rows, In) when not null; x, y, ws as forward left them;
+    // dcout dL/d(final state) (null: zero), dcin dL/d(initial state) written when not null.
     template <class T>
-    static void backward(const layers& ls, index_t b, const T* p, const T* st, const T* x, const T* y, const T* dy,
-                         T* dx, T* dp, T* ws) {
-        backward_from<n - 1>(ls, b, p, st, x, y, dy, dx, dp, ws);
+    static void backward(const layers& ls, index_t b, index_t t, const T* p, const T* st, const T* x, const T* y,
+                         const T* dy, T* dx, T* dp, T* ws, const T* dcout = nullptr, T* dcin = nullptr) {
+        backward_from<n - 1>(ls, b, t, p, st, x, y, dy, dx, dp, ws, dcout, dcin);
     }
 
     // The named tensors of every layer, layer I's under "<prefix>I." (torch.nn.Sequential's names);
@@ -151,27 +160,38 @@ private:
         };
         (one(std::integral_constant<std::size_t, I>{}), ...);
     }
-    template <std::size_t I, class T> static const T* input_of(const T* x, T* ws, index_t b) {
-        if constexpr (I == 0) return x; else return act(ws, b, I - 1);
+    template <std::size_t I, class T> static const T* input_of(const T* x, T* ws, index_t r) {
+        if constexpr (I == 0) return x; else return act(ws, r, I - 1);
     }
-    template <std::size_t I, class T> static T* output_of(T* y, T* ws, index_t b) {
-        if constexpr (I == n - 1) return y; else return act(ws, b, I);
+    template <std::size_t I, class T> static T* output_of(T* y, T* ws, index_t r) {
+        if constexpr (I == n - 1) return y; else return act(ws, r, I);
+    }
+    template <std::size_t I, class P> static P carry_of(P c, index_t b) {
+        if constexpr (carry_sizes[I] == 0) return nullptr;
+        else return c ? c + b * index_t(carry_offsets[I]) : nullptr;
+    }
+    template <std::size_t I> static index_t rows_in(index_t b, index_t t) {
+        return rows_of<typename layer_t<I>::input_shape>(b, t);
     }
     template <class T, std::size_t... I>
-    static void forward_each(const layers& ls, index_t b, mode m, const T* p, T* st, const T* x, T* y, T* ws, rng* gen,
-                             std::index_sequence<I...>) {
-        (std::get<I>(ls).forward(fwd_args<T>{b, m, p + param_offsets[I], input_of<I>(x, ws, b),
-                                             output_of<I>(y, ws, b), cache(ws, b, I), gen, st + state_offsets[I]}),
+    static void forward_each(const layers& ls, index_t b, index_t t, mode m, const T* p, T* st, const T* x, T* y,
+                             T* ws, rng* gen, const T* cin, T* cout, std::index_sequence<I...>) {
+        const index_t r = b * t;
+        (std::get<I>(ls).forward(fwd_args<T>{rows_in<I>(b, t), m, p + param_offsets[I], input_of<I>(x, ws, r),
+                                             output_of<I>(y, ws, r), cache(ws, r, I), gen, st + state_offsets[I], t,
+                                             carry_of<I>(cin, b), carry_of<I>(cout, b)}),
          ...);
     }
     template <std::size_t I, class T>
-    static void backward_from(const layers& ls, index_t b, const T* p, const T* st, const T* x, const T* y,
-                              const T* dy, T* dx_user, T* dp, T* ws) {
-        T* dx = I == 0 ? dx_user : grad_buf(ws, b, I % 2);
-        std::get<I>(ls).backward(bwd_args<T>{b, p + param_offsets[I], input_of<I>(x, ws, b),
-                                             output_of<I>(const_cast<T*>(y), ws, b), dy, dx, dp + param_offsets[I],
-                                             cache(ws, b, I), st + state_offsets[I]});
-        if constexpr (I > 0) backward_from<I - 1>(ls, b, p, st, x, y, dx, dx_user, dp, ws);
+    static void backward_from(const layers& ls, index_t b, index_t t, const T* p, const T* st, const T* x, const T* y,
+                              const T* dy, T* dx_user, T* dp, T* ws, const T* dcout, T* dcin) {
+        const index_t r = b * t;
+        T* dx = I == 0 ? dx_user : grad_buf(ws, r, I % 2);
+        std::get<I>(ls).backward(bwd_args<T>{rows_in<I>(b, t), p + param_offsets[I], input_of<I>(x, ws, r),
+                                             output_of<I>(const_cast<T*>(y), ws, r), dy, dx, dp + param_offsets[I],
+                                             cache(ws, r, I), st + state_offsets[I], t, carry_of<I>(dcout, b),
+                                             carry_of<I>(dcin, b)});
+        if constexpr (I > 0) backward_from<I - 1>(ls, b, t, p, st, x, y, dx, dx_user, dp, ws, dcout, dcin);
     }
     template <std::size_t... I>
     static void tensors_each(tensor_list& t, const std::string& prefix, std::size_t p, std::size_t s,

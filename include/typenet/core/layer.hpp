@@ -5,8 +5,11 @@
 //   output_shape                      shape of one output sample
 //   param_count                       trainable scalars (0 when absent), a slice of the network's
 //                                     one parameter buffer; the layer's order within it is fixed
-//   cache_per_sample, cache_fixed     scratch kept from forward to backward: B * per_sample + fixed
-//                                     scalars (0 when absent)
+//   cache_per_sample, cache_fixed     scratch kept from forward to backward: rows * per_sample +
+//                                     fixed scalars (0 when absent)
+//   carry_per_sample                  a recurrent layer's state between calls, per sequence (an
+//                                     LSTM's h and c): read at the first step from carry_in,
+//                                     written after the last to carry_out (0 when absent)
 //   state_count                       non-trainable scalars kept across steps and saved with the
 //                                     model (batch norm's running statistics; 0 when absent)
 //   init(p, gen)                      fills its parameters from the seeded generator
@@ -34,29 +37,39 @@ namespace typenet {
 // keeps only for backward (conv2d's im2col columns) and take a faster path.
 enum class mode { eval, train, infer };
 
+// Rows: `batch` counts the rows of the layer's input, B samples, or B * T for a sequence input
+// (seq<...>, B sequences of T = steps steps, batch-first). A per-step layer (dense, layer_norm, an
+// activation) thus runs on a sequence unchanged; a recurrent layer reads B = batch / steps.
+// The cache holds at least batch * cache_per_sample + cache_fixed scalars.
 template <class T>
 struct fwd_args {
-    index_t batch;          // B
+    index_t batch;          // rows of x: B, or B * T
     mode m;
     const T* p;             // (param_count) this layer's parameters
-    const T* x;             // (B, in...)
-    T* y;                   // (B, out...)
-    T* cache;               // (B * cache_per_sample + cache_fixed)
+    const T* x;             // (rows, in...)
+    T* y;                   // (rows of the output, out...)
+    T* cache;               // (rows * cache_per_sample + cache_fixed)
     rng* gen;               // for layers that draw at train time (dropout)
     T* state;               // (state_count) running statistics; updated in mode::train
+    index_t steps;          // T, 1 for a network without sequences
+    const T* carry_in;      // (B, carry_per_sample) the initial recurrent state; null: zeros
+    T* carry_out;           // (B, carry_per_sample) the final state, written; null: not kept
 };
 
 template <class T>
 struct bwd_args {
-    index_t batch;          // B
+    index_t batch;          // rows of x, as forward had them
     const T* p;             // (param_count)
-    const T* x;             // (B, in...)  the forward input
-    const T* y;             // (B, out...) the forward output
-    const T* dy;            // (B, out...)
-    T* dx;                  // (B, in...)  written; null when the input needs no gradient
+    const T* x;             // (rows, in...)  the forward input
+    const T* y;             // (rows, out...) the forward output
+    const T* dy;            // (rows, out...)
+    T* dx;                  // (rows, in...)  written; null when the input needs no gradient
     T* dp;                  // (param_count) accumulated
-    T* cache;               // (B * cache_per_sample + cache_fixed) as forward left it
+    T* cache;               // as forward left it
     const T* state;         // (state_count)
+    index_t steps;          // T
+    const T* dcarry_out;    // (B, carry_per_sample) dL/d(final state); null: zero
+    T* dcarry_in;           // (B, carry_per_sample) dL/d(initial state), written; null: not wanted
 };
 
 // ---- compile-time checks --------------------------------------------------------------------------
@@ -77,6 +90,9 @@ template <class B> constexpr std::size_t cache_per_sample_of() {
 }
 template <class B> constexpr std::size_t cache_fixed_of() {
     if constexpr (requires { B::cache_fixed; }) return B::cache_fixed; else return 0;
+}
+template <class B> constexpr std::size_t carry_per_sample_of() {
+    if constexpr (requires { B::carry_per_sample; }) return B::carry_per_sample; else return 0;
 }
 template <class B> constexpr std::size_t state_count_of() {
     if constexpr (requires { B::state_count; }) return B::state_count; else return 0;

@@ -40,6 +40,21 @@ template <class T, class In, class... Bound> class network_body;
 template <class T, class Input, class... Layers>
 class basic_network;
 
+// A recurrent model's state between calls, (B, carry_size) scalars per call, per sequence: `in` is
+// what the first step starts from (null: zeros), `out` receives what the last step leaves (null:
+// not kept). They may be the same buffer: truncated backpropagation through time carries the state
+// of one window into the next so,  net.forward(b, t, x, mode::train, {h.data(), h.data()}).
+template <class T> struct recurrent_state {
+    const T* in = nullptr;
+    T* out = nullptr;
+};
+// Their gradients in backward: `out` dL/d(final state) from whatever read it (a decoder started
+// from an encoder's state; null: zero), `in` receives dL/d(initial state) (null: not wanted).
+template <class T> struct recurrent_gradients {
+    const T* out = nullptr;
+    T* in = nullptr;
+};
+
 template <class T, class Input, class... Layers>
 struct network_traits {
     static_assert(sizeof...(Layers) > 0, "typenet: network needs at least one layer after input<...>");
@@ -84,8 +99,11 @@ public:
     static constexpr std::size_t depth = sizeof...(Bound);
     static constexpr std::size_t param_count = chain_t::param_count;
     static constexpr std::size_t state_count = chain_t::state_count;   // running statistics
+    // Recurrent state per sequence (0 without recurrent layers): see recurrent_state.
+    static constexpr std::size_t carry_size = chain_t::carry_count;
+    static constexpr bool sequential_input = is_sequence<In>;
     // The input and output of a batch, the chain's activations, caches and two gradient buffers,
-    // per sample (plus chain_t::ws_fixed scalars per batch).
+    // per sample, or per step of a sequence (plus chain_t::ws_fixed scalars per batch).
     static constexpr std::size_t workspace_per_sample = In::size + output_shape::size + chain_t::ws_per_sample;
 
     explicit network_body(seed s = seed{0}) : params_(param_count), grads_(param_count), state_(state_count) { init(s); }
@@ -119,58 +137,73 @@ public:
     }
     rng& generator() { return gen_; }
 
-    // Sizes the workspace for batches up to `batch`; forward calls it, so this only moves the one
-    // allocation ahead of the first step.
-    void reserve(index_t batch) {
-        if (batch <= capacity_) return;
-        const auto b = static_cast<std::size_t>(batch);
-        in_.assign(b * In::size, T(0));
-        out_.assign(b * output_shape::size, T(0));
-        ws_.assign(b * chain_t::ws_per_sample + chain_t::ws_fixed, T(0));
-        capacity_ = batch;
+    // Sizes the workspace for batches up to `batch` samples, or sequences of up to `steps` steps
+    // (B * T rows); forward calls it, so this only moves the one allocation ahead of the first step.
+    void reserve(index_t batch, index_t steps = 1) {
+        const index_t rows = batch * steps;
+        if (rows <= capacity_) return;
+        const auto r = static_cast<std::size_t>(rows);
+        in_.assign(r * In::size, T(0));
+        out_.assign(r * output_shape::size, T(0));
+        ws_.assign(r * chain_t::ws_per_sample + chain_t::ws_fixed, T(0));
+        capacity_ = rows;
     }
 
-    // x (B, in...) contiguous -> (B, out...), valid until the next forward. B >= 1.
-    const T* forward(index_t batch, const T* x, mode m = mode::eval) {
+    // x (B, in...) contiguous -> (B, out...), valid until the next forward. B >= 1. A sequence
+    // model reads this as B sequences of one step.
+    const T* forward(index_t batch, const T* x, mode m = mode::eval) { return forward(batch, 1, x, m); }
+
+    // B sequences of T steps: x (B, T, in...) -> (B, T, out...), or (B, out...) after a layer that
+    // ends the sequence (last_step); s carries recurrent state in and out (see recurrent_state).
+    const T* forward(index_t batch, index_t steps, const T* x, mode m, recurrent_state<T> s = {}) {
         if (batch <= 0) throw std::invalid_argument("typenet: forward: batch size must be > 0, got " + std::to_string(batch));
-        reserve(batch);
+        if (steps <= 0) throw std::invalid_argument("typenet: forward: steps must be > 0, got " + std::to_string(steps));
+        if (steps > 1 && !sequential_input)
+            throw std::invalid_argument("typenet: forward: steps = " + std::to_string(steps) + ", but the input " +
+                                        In::str() + " is not a sequence; use sequence_input<...>");
+        reserve(batch, steps);
         batch_ = batch;
+        steps_ = steps;
         inferred_ = m == mode::infer;
-        std::copy(x, x + batch * index_t(In::size), in_.data());
-        chain_t::forward(layers_, batch, m, params_.data(), state_.data(), in_.data(), out_.data(), ws_.data(), &gen_);
+        std::copy(x, x + rows_of<In>(batch, steps) * index_t(In::size), in_.data());
+        chain_t::forward(layers_, batch, steps, m, params_.data(), state_.data(), in_.data(), out_.data(), ws_.data(),
+                         &gen_, s.in, s.out);
         return out_.data();
     }
 
-    // dy (B, out...) of the last forward -> parameter gradients (+=) and, when dx is given,
-    // dx (B, in...) = dL/dx.
-    void backward(const T* dy, T* dx = nullptr) {
+    // dy (B, out...) or (B, T, out...) of the last forward -> parameter gradients (+=) and, when dx
+    // is given, dx (B, in...) = dL/dx; g the recurrent state's gradients (see recurrent_gradients).
+    void backward(const T* dy, T* dx = nullptr, recurrent_gradients<T> g = {}) {
         if (batch_ == 0) throw std::logic_error("typenet: backward: call forward first");
         if (inferred_)
             throw std::logic_error("typenet: backward: the last forward ran in mode::infer, which keeps nothing for "
                                    "backward; run it in mode::eval or mode::train");
-        chain_t::backward(layers_, batch_, params_.data(), state_.data(), in_.data(), out_.data(), dy, dx,
-                          grads_.data(), ws_.data());
+        chain_t::backward(layers_, batch_, steps_, params_.data(), state_.data(), in_.data(), out_.data(), dy, dx,
+                          grads_.data(), ws_.data(), g.out, g.in);
     }
 
-    // The xtensor face: x has shape (B, in...), the result (B, out...) views the workspace.
+    // The xtensor face: x has shape (B, in...), or (B, T, in...) for a sequence input; the result
+    // (B, out...) or (B, T, out...) views the workspace.
     template <class E>
         requires requires(const E& e) { e.data(); e.shape(); e.layout(); }
     auto forward(const E& x, mode m = mode::eval) {
-        const index_t b = check_batch("forward: x", x, In{});
-        const T* y = forward(b, x.data(), m);
-        return adapt_batch(y, b, output_shape{});
+        const auto [b, t] = check_batch("forward: x", x, In{}, 0);
+        const T* y = forward(b, t, x.data(), m);
+        return adapt_batch(y, b, t, output_shape{});
     }
     template <class E>
         requires requires(const E& e) { e.data(); e.shape(); e.layout(); }
     void backward(const E& dy) {
-        const index_t b = check_batch("backward: dy", dy, output_shape{});
+        const auto [b, t] = check_batch("backward: dy", dy, output_shape{}, is_sequence<output_shape> ? steps_ : 1);
         if (b != batch_)
             throw std::invalid_argument("typenet: backward: dy has batch " + std::to_string(b) +
                                         ", the last forward had " + std::to_string(batch_));
+        (void)t;
         backward(dy.data());
     }
 
     index_t batch() const { return batch_; }
+    index_t steps() const { return steps_; }
 
     // Every parameter and state tensor with torch.nn.Sequential's name ("0.weight", "4.body.0.bias"),
     // torch's shape and its offset in parameters() or state(); in buffer order.
@@ -190,27 +223,38 @@ public:
     }
 
 private:
-    template <class E, std::size_t... S>
-    static index_t check_batch(const char* what, const E& x, shape<S...>) {
+    // (B, T) of x against (B, S...) or, for a sequence, (B, T, S...); steps > 0 asks for that T.
+    template <class E, template <std::size_t...> class Shape, std::size_t... S>
+    static std::pair<index_t, index_t> check_batch(const char* what, const E& x, Shape<S...>, index_t steps) {
+        constexpr bool sequence = is_sequence<Shape<S...>>;
+        constexpr std::size_t lead = sequence ? 2 : 1;
         const auto& sh = x.shape();
-        bool ok = sh.size() == sizeof...(S) + 1 && x.layout() == xt::layout_type::row_major;
+        bool ok = sh.size() == sizeof...(S) + lead && x.layout() == xt::layout_type::row_major;
         if (ok) {
-            std::size_t i = 1;
+            std::size_t i = lead;
             ((ok = ok && sh[i++] == S), ...);
+            ok = ok && sh[0] > 0 && (!sequence || (sh[1] > 0 && (steps == 0 || index_t(sh[1]) == steps)));
         }
-        if (!ok || sh[0] == 0) {
+        if (!ok) {
             std::string got = "(";
             for (std::size_t i = 0; i < sh.size(); ++i) got += (i ? ", " : "") + std::to_string(sh[i]);
+            const std::string t = !sequence ? "" : steps > 0 ? ", " + std::to_string(steps) : ", T";
             throw std::invalid_argument(std::string("typenet: ") + what + " has shape " + got +
-                                        "), the network needs (B" + ((", " + std::to_string(S)) + ... + "") +
-                                        ") with B >= 1, row-major");
+                                        "), the network needs (B" + t + ((", " + std::to_string(S)) + ... + "") +
+                                        ") with B >= 1" + (sequence ? ", T >= 1" : "") + ", row-major");
         }
-        return index_t(sh[0]);
+        return {index_t(sh[0]), sequence ? index_t(sh[1]) : 1};
     }
-    template <std::size_t... S>
-    static auto adapt_batch(const T* y, index_t b, shape<S...>) {
-        const std::array<std::size_t, sizeof...(S) + 1> sh{std::size_t(b), S...};
-        return xt::adapt(static_cast<const T*>(y), std::size_t(b) * (S * ...), xt::no_ownership(), sh);   // by value: the adaptor must not hold a reference to y
+    template <template <std::size_t...> class Shape, std::size_t... S>
+    static auto adapt_batch(const T* y, index_t b, index_t t, Shape<S...>) {
+        const std::size_t n = std::size_t(b) * (S * ...);
+        if constexpr (is_sequence<Shape<S...>>) {
+            const std::array<std::size_t, sizeof...(S) + 2> sh{std::size_t(b), std::size_t(t), S...};
+            return xt::adapt(static_cast<const T*>(y), n * std::size_t(t), xt::no_ownership(), sh);
+        } else {
+            const std::array<std::size_t, sizeof...(S) + 1> sh{std::size_t(b), S...};
+            return xt::adapt(static_cast<const T*>(y), n, xt::no_ownership(), sh);   // by value: the adaptor must not hold a reference to y
+        }
     }
 
     layers_tuple layers_{};
@@ -218,7 +262,7 @@ private:
     aligned_vector<T> state_;                  // (state_count)
     aligned_vector<T> in_, out_;               // (B, in...), (B, out...)
     aligned_vector<T> ws_;                     // the chain's workspace
-    index_t capacity_ = 0, batch_ = 0;
+    index_t capacity_ = 0, batch_ = 0, steps_ = 1;   // capacity in rows (B * T)
     bool inferred_ = false;                    // the last forward ran in mode::infer
     rng gen_;
 };

@@ -39,6 +39,7 @@ struct sequential {
         static constexpr std::size_t state_count = chain_t::state_count;
         static constexpr std::size_t cache_per_sample = chain_t::ws_per_sample;
         static constexpr std::size_t cache_fixed = chain_t::ws_fixed;
+        static constexpr std::size_t carry_per_sample = chain_t::carry_count;
         static std::string name() {
             std::string s = "sequential<";
             std::size_t i = 0;
@@ -51,11 +52,14 @@ struct sequential {
         template <class T> void init(T* p, rng& g) const { chain_t::init(layers_, p, g); }
         template <class T> void init_state(T* st) const { chain_t::init_state(layers_, st); }
         template <class T> void forward(const fwd_args<T>& a) const {
-            chain_t::forward(layers_, a.batch, a.m, a.p, a.state, a.x, a.y, a.cache, a.gen);
+            chain_t::forward(layers_, sequences(a.batch, a.steps), a.steps, a.m, a.p, a.state, a.x, a.y, a.cache, a.gen,
+                             a.carry_in, a.carry_out);
         }
         template <class T> void backward(const bwd_args<T>& a) const {
-            chain_t::backward(layers_, a.batch, a.p, a.state, a.x, a.y, a.dy, a.dx, a.dp, a.cache);
+            chain_t::backward(layers_, sequences(a.batch, a.steps), a.steps, a.p, a.state, a.x, a.y, a.dy, a.dx, a.dp,
+                              a.cache, a.dcarry_out, a.dcarry_in);
         }
+        static index_t sequences(index_t rows, index_t steps) { return is_sequence<In> ? rows / steps : rows; }
         typename chain_t::layers layers_{};
     };
 };
@@ -105,6 +109,8 @@ struct residual {
         static constexpr std::size_t cache_per_sample = cache_per_sample_of<body_t>() + cache_per_sample_of<shortcut_t>() +
                                                         out + (skip_is_identity ? 0 : out + in);
         static constexpr std::size_t cache_fixed = cache_fixed_of<body_t>() + cache_fixed_of<shortcut_t>();
+        static constexpr std::size_t body_carry = carry_per_sample_of<body_t>();
+        static constexpr std::size_t carry_per_sample = body_carry + carry_per_sample_of<shortcut_t>();
         static std::string name() { return "residual<" + body_t::name() + ", " + shortcut_t::name() + ">"; }
 
         // torch's names for a block with attributes `body` and `shortcut` ("4.body.0.weight").
@@ -129,29 +135,39 @@ struct residual {
         template <class T> void forward(const fwd_args<T>& a) const {
             const parts<T> c(a.cache, a.batch);
             const index_t n = a.batch * index_t(out);
-            body_.forward(fwd_args<T>{a.batch, a.m, a.p, a.x, c.body_y, c.body, a.gen, a.state});
+            body_.forward(fwd_args<T>{a.batch, a.m, a.p, a.x, c.body_y, c.body, a.gen, a.state, a.steps, a.carry_in,
+                                      a.carry_out});
             if constexpr (skip_is_identity) {
                 kernels::cpu::map2(n, c.body_y, a.x, a.y, [](auto u, auto v) { return u + v; });
             } else {
                 shortcut_.forward(fwd_args<T>{a.batch, a.m, a.p + body_params, a.x, c.skip_y, c.skip, a.gen,
-                                              a.state + body_state});
+                                              a.state + body_state, a.steps, shift(a.carry_in, a.batch, a.steps),
+                                              shift(a.carry_out, a.batch, a.steps)});
                 kernels::cpu::map2(n, c.body_y, c.skip_y, a.y, [](auto u, auto v) { return u + v; });
             }
         }
         template <class T> void backward(const bwd_args<T>& a) const {
             const parts<T> c(a.cache, a.batch);
-            body_.backward(bwd_args<T>{a.batch, a.p, a.x, c.body_y, a.dy, a.dx, a.dp, c.body, a.state});
+            body_.backward(bwd_args<T>{a.batch, a.p, a.x, c.body_y, a.dy, a.dx, a.dp, c.body, a.state, a.steps,
+                                       a.dcarry_out, a.dcarry_in});
             if constexpr (skip_is_identity) {
                 if (a.dx) kernels::cpu::axpy(a.batch * index_t(in), T(1), a.dy, a.dx);
             } else {
                 T* dxs = a.dx ? c.skip_dx : nullptr;
                 shortcut_.backward(bwd_args<T>{a.batch, a.p + body_params, a.x, c.skip_y, a.dy, dxs, a.dp + body_params,
-                                               c.skip, a.state + body_state});
+                                               c.skip, a.state + body_state, a.steps,
+                                               shift(a.dcarry_out, a.batch, a.steps),
+                                               shift(a.dcarry_in, a.batch, a.steps)});
                 if (a.dx) kernels::cpu::axpy(a.batch * index_t(in), T(1), dxs, a.dx);
             }
         }
 
     private:
+        // The shortcut's recurrent state follows the body's, per sequence.
+        template <class P> static P shift(P c, index_t rows, index_t steps) {
+            const index_t b = is_sequence<In> ? rows / steps : rows;
+            return c && carry_per_sample_of<shortcut_t>() > 0 ? c + b * index_t(body_carry) : nullptr;
+        }
         // The cache region for a batch of b, cut into its parts.
         template <class T> struct parts {
             T *body, *skip, *body_y, *skip_y, *skip_dx;

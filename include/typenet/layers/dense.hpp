@@ -14,7 +14,7 @@ namespace typenet {
 template <std::size_t Out, init::initializer Init = init::torch_default>
 struct dense {
     static_assert(Out > 0, "typenet: dense<Out> needs Out > 0");
-    template <class In> static constexpr bool accepts = is_flat<In>;
+    template <class In> static constexpr bool accepts = is_flat<In> || is_flat_sequence<In>;
     template <class In> struct bound;                               // defined for flat inputs only
 };
 
@@ -56,11 +56,20 @@ struct dense<Out, Init>::bound<shape<In>> {
     }
 };
 
+// On a sequence, dense applies to every step: (B, T, In) -> (B, T, Out), one GEMM over B * T rows.
+template <std::size_t Out, init::initializer Init>
+template <std::size_t In>
+struct dense<Out, Init>::bound<seq<In>> : dense<Out, Init>::bound<shape<In>> {
+    using input_shape = seq<In>;
+    using output_shape = seq<Out>;
+};
+
 // dense is a matrix product over one axis: a feature map must be flattened first.
 template <std::size_t I, std::size_t Out, class Init, class In>
 struct layer_check<I, dense<Out, Init>, In> {
-    static_assert(is_flat<In>, "typenet: dense needs a flat input; put 'flatten' before it");
-    static constexpr bool ok = is_flat<In>;
+    static constexpr bool ok = is_flat<In> || is_flat_sequence<In>;
+    static_assert(ok, "typenet: dense needs a flat input; put 'flatten' before it (a sequence seq<N> of "
+                      "flat steps is taken step by step)");
 };
 
 }  // namespace typenet

@@ -35,11 +35,14 @@ struct mse {
     }
 };
 
-// torch.nn.CrossEntropyLoss(label_smoothing=s) on logits y (B, C) and labels t (B):
-// per sample  -(1 - s) log p_t - (s / C) sum_j log p_j,  p = softmax(y); mean over the batch.
-// dy = (p - q) / B with q = (1 - s) onehot(t) + s / C.
+// torch.nn.CrossEntropyLoss(label_smoothing=s, ignore_index=i) on logits y (N, C) and labels t (N):
+// per row  -(1 - s) log p_t - (s / C) sum_j log p_j,  p = softmax(y); the mean over the rows whose
+// label is not ignore_index (those rows get dy = 0; none counted: loss 0). dy = (p - q) / N' with
+// q = (1 - s) onehot(t) + s / C, N' the rows counted. For a sequence model the rows are the B * T
+// steps of the batch, and ignore_index masks padding: the sequence cross-entropy.
 struct cross_entropy {
     double label_smoothing = 0.0;
+    label_t ignore_index = -100;
     template <class T> using target_type = label_t;
     static constexpr bool per_sample_targets = true;
     template <class T>
@@ -48,13 +51,24 @@ struct cross_entropy {
             throw std::invalid_argument("typenet: cross_entropy: label_smoothing must be in [0, 1], got " +
                                         std::to_string(label_smoothing));
         const T s = T(label_smoothing);
+        index_t counted = 0;
+        for (index_t b = 0; b < batch; ++b) {
+            const label_t label = t[b];
+            if (label == ignore_index) continue;
+            if (label < 0 || label >= c)
+                throw std::out_of_range("typenet: cross_entropy: label " + std::to_string(label) + " of row " +
+                                        std::to_string(b) + " is outside [0, " + std::to_string(c) + ")");
+            ++counted;
+        }
+        const T n = T(std::max<index_t>(counted, 1));
         T total = 0;
         for (index_t b = 0; b < batch; ++b) {
             const T* yb = y + b * c;
             const label_t label = t[b];
-            if (label < 0 || label >= c)
-                throw std::out_of_range("typenet: cross_entropy: label " + std::to_string(label) + " of sample " +
-                                        std::to_string(b) + " is outside [0, " + std::to_string(c) + ")");
+            if (label == ignore_index) {
+                if (dy) std::fill_n(dy + b * c, c, T(0));
+                continue;
+            }
             const T mx = *std::max_element(yb, yb + c);
             T sum_exp = 0, sum_y = 0;
             for (index_t j = 0; j < c; ++j) { sum_exp += std::exp(yb[j] - mx); sum_y += yb[j]; }
@@ -65,11 +79,11 @@ struct cross_entropy {
                 T* db = dy + b * c;
                 for (index_t j = 0; j < c; ++j) {
                     const T q = (j == label ? T(1) - s : T(0)) + s / T(c);
-                    db[j] = (std::exp(yb[j] - lse) - q) / T(batch);
+                    db[j] = (std::exp(yb[j] - lse) - q) / n;
                 }
             }
         }
-        return total / T(batch);
+        return total / n;
     }
 };
 

@@ -1,0 +1,421 @@
+// layers/recurrent.hpp — rnn<H> (tanh), lstm<H>, gru<H> over sequences seq<D> -> seq<H>, each the
+// one-layer torch.nn module (batch_first=True) with its parameter names and layout; stack them for
+// more layers, put last_step after the last to keep only the final step, wrap one in
+// bidirectional<> for both directions.
+//
+// Backpropagation through time runs over the T steps of the call. The state a sequence starts from
+// and ends with is the network's recurrent_state (h, then c for an LSTM, per sequence): truncated
+// BPTT passes one window's final state as the next window's initial state, and an encoder's final
+// state can start a decoder, with its gradient flowing back (recurrent_gradients).
+//
+// The input projection of every step is one GEMM over all B * T rows before the recurrence, and the
+// weight gradients one GEMM each after it; only h W_hh^T (forward) and dG W_hh (backward) run per
+// step, on the B rows of that step (strided: the rows of step t are t, T + t, 2T + t, ...).
+#pragma once
+#include <algorithm>
+#include <cmath>
+#include <string>
+
+#include "typenet/core/layer.hpp"
+#include "typenet/kernels/cpu/elementwise.hpp"
+#include "typenet/kernels/cpu/gemm.hpp"
+#include "typenet/kernels/cpu/gemm_abt.hpp"
+#include "typenet/kernels/cpu/lanes.hpp"
+
+namespace typenet {
+
+namespace detail {
+// torch's recurrent initialisation: every weight and bias U(-1/sqrt(H), 1/sqrt(H)).
+template <class T> void recurrent_init(T* p, std::size_t n, std::size_t hidden, rng& g) {
+    const double b = 1.0 / std::sqrt(double(hidden));
+    for (std::size_t i = 0; i < n; ++i) p[i] = T(g.uniform(-b, b));
+}
+// dst (cols, rows) = src (rows, cols)^T
+template <class T> void transpose(index_t rows, index_t cols, const T* src, T* dst) {
+    for (index_t r = 0; r < rows; ++r)
+        for (index_t c = 0; c < cols; ++c) dst[c * rows + r] = src[r * cols + c];
+}
+// The weights and biases of a one-layer recurrent module of G = gates * H rows, torch's names.
+template <std::size_t G, std::size_t D, std::size_t H>
+void recurrent_tensors(tensor_list& t, const std::string& prefix, std::size_t p, const std::string& suffix = "") {
+    t.push_back({prefix + "weight_ih_l0" + suffix, {G, D}, p});
+    t.push_back({prefix + "weight_hh_l0" + suffix, {G, H}, p + G * D});
+    t.push_back({prefix + "bias_ih_l0" + suffix, {G}, p + G * D + G * H});
+    t.push_back({prefix + "bias_hh_l0" + suffix, {G}, p + G * D + G * H + G});
+}
+// Row `row` of every sequence's state before step t: the initial state (or zeros) at t = 0, else
+// the previous step's row of `seq` (ld n). Copied to dst (B rows of n, ld `ldd`).
+template <class T>
+void previous_rows(index_t batch, index_t steps, index_t t, index_t n, const T* initial, index_t ld_initial,
+                   const T* seq, T* dst) {
+    for (index_t b = 0; b < batch; ++b) {
+        T* d = dst + (b * steps + t) * n;
+        if (t > 0) std::copy_n(seq + (b * steps + t - 1) * n, n, d);
+        else if (initial) std::copy_n(initial + b * ld_initial, n, d);
+        else std::fill_n(d, n, T(0));
+    }
+}
+}  // namespace detail
+
+template <std::size_t H>
+struct lstm {
+    static_assert(H > 0, "typenet: lstm<H> needs H > 0");
+    template <class In> static constexpr bool accepts = is_flat_sequence<In>;
+    template <class In> struct bound;
+};
+
+// i, f, g, o = sigma, sigma, tanh, sigma (x W_ih^T + b_ih + h W_hh^T + b_hh);
+// c' = f c + i g;  h' = o tanh(c').
+template <std::size_t H>
+template <std::size_t D>
+struct lstm<H>::bound<seq<D>> {
+    static constexpr std::size_t G = 4 * H;
+    using input_shape = seq<D>;
+    using output_shape = seq<H>;
+    static constexpr std::size_t wih = 0, whh = G * D, bih = whh + G * H, bhh = bih + G;
+    static constexpr std::size_t param_count = bhh + G;
+    // fixed: W_hh^T (H, G); per row: gates (G), c, h_prev, c_prev (H each), dh and dc (H each; the
+    // first B rows)
+    static constexpr std::size_t cache_fixed = G * H;
+    static constexpr std::size_t cache_per_sample = G + 5 * H;
+    static constexpr std::size_t carry_per_sample = 2 * H;                  // h, then c
+    static std::string name() { return "lstm<" + std::to_string(H) + ">"; }
+    static void tensors(tensor_list& t, const std::string& prefix, std::size_t p, std::size_t) {
+        detail::recurrent_tensors<G, D, H>(t, prefix, p);
+    }
+    template <class T> void init(T* p, rng& g) const { detail::recurrent_init(p, param_count, H, g); }
+
+    template <class T> struct slots {
+        T *wt, *gates, *c, *hp, *cp, *dh, *dc;
+        slots(T* cache, index_t rows) {
+            wt = cache;
+            gates = wt + G * H;
+            c = gates + rows * index_t(G);
+            hp = c + rows * index_t(H);
+            cp = hp + rows * index_t(H);
+            dh = cp + rows * index_t(H);
+            dc = dh + rows * index_t(H);
+        }
+    };
+
+    template <class T> void forward(const fwd_args<T>& a) const {
+        namespace k = kernels::cpu;
+        const index_t rows = a.batch, steps = a.steps, batch = rows / steps, g = G, h = H;
+        const slots<T> s(a.cache, rows);
+        const T* p = a.p;
+        for (index_t r = 0; r < rows; ++r)
+            k::for_lanes<T>(g, [&](auto v, index_t j) {
+                using V = decltype(v);
+                k::store(s.gates + r * g + j, k::load<V>(p + bih + j) + k::load<V>(p + bhh + j));
+            });
+        k::gemm_abt(rows, g, index_t(D), a.x, index_t(D), p + wih, index_t(D), T(1), s.gates, g);
+        for (index_t t = 0; t < steps; ++t) {
+            detail::previous_rows(batch, steps, t, h, a.carry_in, 2 * h, a.y, s.hp);
+            detail::previous_rows(batch, steps, t, h, a.carry_in ? a.carry_in + h : nullptr, 2 * h, s.c, s.cp);
+            if (t > 0 || a.carry_in)
+                k::gemm_abt(batch, g, h, s.hp + t * h, steps * h, p + whh, h, T(1), s.gates + t * g, steps * g);
+            for (index_t b = 0; b < batch; ++b) {
+                const index_t r = b * steps + t;
+                T* gr = s.gates + r * g;
+                const T* cp = s.cp + r * h;
+                T* c = s.c + r * h;
+                T* y = a.y + r * h;
+                k::for_lanes<T>(h, [&](auto v, index_t j) {
+                    using V = decltype(v);
+                    const V i = k::sigmoid_of(k::load<V>(gr + j)), f = k::sigmoid_of(k::load<V>(gr + h + j));
+                    const V gg = k::tanh_of(k::load<V>(gr + 2 * h + j)), o = k::sigmoid_of(k::load<V>(gr + 3 * h + j));
+                    const V cn = f * k::load<V>(cp + j) + i * gg;
+                    k::store(gr + j, i);
+                    k::store(gr + h + j, f);
+                    k::store(gr + 2 * h + j, gg);
+                    k::store(gr + 3 * h + j, o);
+                    k::store(c + j, cn);
+                    k::store(y + j, o * k::tanh_of(cn));
+                });
+            }
+        }
+        if (a.carry_out)
+            for (index_t b = 0; b < batch; ++b) {
+                const index_t r = b * steps + steps - 1;
+                std::copy_n(a.y + r * h, h, a.carry_out + b * 2 * h);
+                std::copy_n(s.c + r * h, h, a.carry_out + b * 2 * h + h);
+            }
+    }
+
+    template <class T> void backward(const bwd_args<T>& a) const {
+        namespace k = kernels::cpu;
+        const index_t rows = a.batch, steps = a.steps, batch = rows / steps, g = G, h = H, d = D;
+        const slots<T> s(a.cache, rows);
+        detail::transpose(g, h, a.p + whh, s.wt);
+        for (index_t b = 0; b < batch; ++b) {
+            if (a.dcarry_out) {
+                std::copy_n(a.dcarry_out + b * 2 * h, h, s.dh + b * h);
+                std::copy_n(a.dcarry_out + b * 2 * h + h, h, s.dc + b * h);
+            } else {
+                std::fill_n(s.dh + b * h, h, T(0));
+                std::fill_n(s.dc + b * h, h, T(0));
+            }
+        }
+        for (index_t t = steps - 1; t >= 0; --t) {
+            for (index_t b = 0; b < batch; ++b) {
+                const index_t r = b * steps + t;
+                T* gr = s.gates + r * g;                     // activations in, pre-activation gradients out
+                const T *c = s.c + r * h, *cp = s.cp + r * h, *dy = a.dy + r * h;
+                T *dhb = s.dh + b * h, *dcb = s.dc + b * h;
+                k::for_lanes<T>(h, [&](auto v, index_t j) {
+                    using V = decltype(v);
+                    const V one(T(1));
+                    const V i = k::load<V>(gr + j), f = k::load<V>(gr + h + j);
+                    const V gg = k::load<V>(gr + 2 * h + j), o = k::load<V>(gr + 3 * h + j);
+                    const V tc = k::tanh_of(k::load<V>(c + j));
+                    const V dh = k::load<V>(dy + j) + k::load<V>(dhb + j);
+                    const V dc = k::load<V>(dcb + j) + dh * o * (one - tc * tc);
+                    k::store(dcb + j, dc * f);
+                    k::store(gr + j, dc * gg * i * (one - i));
+                    k::store(gr + h + j, dc * k::load<V>(cp + j) * f * (one - f));
+                    k::store(gr + 2 * h + j, dc * i * (one - gg * gg));
+                    k::store(gr + 3 * h + j, dh * tc * o * (one - o));
+                });
+            }
+            if (t > 0 || a.dcarry_in)          // dh_prev = dG_t W_hh
+                k::gemm_abt(batch, h, g, s.gates + t * g, steps * g, s.wt, g, T(0), s.dh, h);
+        }
+        if (a.dcarry_in)
+            for (index_t b = 0; b < batch; ++b) {
+                std::copy_n(s.dh + b * h, h, a.dcarry_in + b * 2 * h);
+                std::copy_n(s.dc + b * h, h, a.dcarry_in + b * 2 * h + h);
+            }
+        T* dp = a.dp;
+        k::gemm(g, d, rows, s.gates, 1, g, a.x, d, 1, T(1), dp + wih, d);          // dW_ih += dG^T x
+        k::gemm(g, h, rows, s.gates, 1, g, s.hp, h, 1, T(1), dp + whh, h);         // dW_hh += dG^T h_prev
+        k::add_column_sums(rows, g, s.gates, g, dp + bih);
+        k::add_column_sums(rows, g, s.gates, g, dp + bhh);
+        if (a.dx) k::gemm(rows, d, g, s.gates, g, 1, a.p + wih, d, 1, T(0), a.dx, d);   // dx = dG W_ih
+    }
+};
+
+template <std::size_t H>
+struct gru {
+    static_assert(H > 0, "typenet: gru<H> needs H > 0");
+    template <class In> static constexpr bool accepts = is_flat_sequence<In>;
+    template <class In> struct bound;
+};
+
+// r, z = sigma(x W_i{r,z}^T + b_i{r,z} + h W_h{r,z}^T + b_h{r,z});
+// n = tanh(x W_in^T + b_in + r (h W_hn^T + b_hn));  h' = (1 - z) n + z h   (torch.nn.GRU).
+template <std::size_t H>
+template <std::size_t D>
+struct gru<H>::bound<seq<D>> {
+    static constexpr std::size_t G = 3 * H;
+    using input_shape = seq<D>;
+    using output_shape = seq<H>;
+    static constexpr std::size_t wih = 0, whh = G * D, bih = whh + G * H, bhh = bih + G;
+    static constexpr std::size_t param_count = bhh + G;
+    // fixed: W_hh^T (H, G); per row: r, z, n (G), hn = h W_hn^T + b_hn (H), h_prev (H), scratch (G;
+    // the first B rows: h W_hh^T + b_hh of a step forward, dh backward)
+    static constexpr std::size_t cache_fixed = G * H;
+    static constexpr std::size_t cache_per_sample = 2 * G + 2 * H;
+    static constexpr std::size_t carry_per_sample = H;
+    static std::string name() { return "gru<" + std::to_string(H) + ">"; }
+    static void tensors(tensor_list& t, const std::string& prefix, std::size_t p, std::size_t) {
+        detail::recurrent_tensors<G, D, H>(t, prefix, p);
+    }
+    template <class T> void init(T* p, rng& g) const { detail::recurrent_init(p, param_count, H, g); }
+
+    template <class T> struct slots {
+        T *wt, *gates, *hn, *hp, *scratch;
+        slots(T* cache, index_t rows) {
+            wt = cache;
+            gates = wt + G * H;
+            hn = gates + rows * index_t(G);
+            hp = hn + rows * index_t(H);
+            scratch = hp + rows * index_t(H);
+        }
+    };
+
+    template <class T> void forward(const fwd_args<T>& a) const {
+        namespace k = kernels::cpu;
+        const index_t rows = a.batch, steps = a.steps, batch = rows / steps, g = G, h = H;
+        const slots<T> s(a.cache, rows);
+        const T* p = a.p;
+        k::broadcast_rows(rows, g, p + bih, s.gates, g);
+        k::gemm_abt(rows, g, index_t(D), a.x, index_t(D), p + wih, index_t(D), T(1), s.gates, g);
+        for (index_t t = 0; t < steps; ++t) {
+            detail::previous_rows(batch, steps, t, h, a.carry_in, h, a.y, s.hp);
+            k::broadcast_rows(batch, g, p + bhh, s.scratch, g);          // gh (B, G) = b_hh + h W_hh^T
+            if (t > 0 || a.carry_in) k::gemm_abt(batch, g, h, s.hp + t * h, steps * h, p + whh, h, T(1), s.scratch, g);
+            for (index_t b = 0; b < batch; ++b) {
+                const index_t r = b * steps + t;
+                T* gr = s.gates + r * g;
+                const T *gh = s.scratch + b * g, *hp = s.hp + r * h;
+                T *hn = s.hn + r * h, *y = a.y + r * h;
+                k::for_lanes<T>(h, [&](auto v, index_t j) {
+                    using V = decltype(v);
+                    const V rr = k::sigmoid_of(k::load<V>(gr + j) + k::load<V>(gh + j));
+                    const V z = k::sigmoid_of(k::load<V>(gr + h + j) + k::load<V>(gh + h + j));
+                    const V hnv = k::load<V>(gh + 2 * h + j);
+                    const V n = k::tanh_of(k::load<V>(gr + 2 * h + j) + rr * hnv);
+                    k::store(gr + j, rr);
+                    k::store(gr + h + j, z);
+                    k::store(gr + 2 * h + j, n);
+                    k::store(hn + j, hnv);
+                    k::store(y + j, (V(T(1)) - z) * n + z * k::load<V>(hp + j));
+                });
+            }
+        }
+        if (a.carry_out)
+            for (index_t b = 0; b < batch; ++b) std::copy_n(a.y + (b * steps + steps - 1) * h, h, a.carry_out + b * h);
+    }
+
+    template <class T> void backward(const bwd_args<T>& a) const {
+        namespace k = kernels::cpu;
+        const index_t rows = a.batch, steps = a.steps, batch = rows / steps, g = G, h = H, d = D;
+        const slots<T> s(a.cache, rows);
+        T* dhr = s.scratch;                                              // (B, H) dL/dh flowing back
+        detail::transpose(g, h, a.p + whh, s.wt);
+        for (index_t b = 0; b < batch; ++b) {
+            if (a.dcarry_out) std::copy_n(a.dcarry_out + b * h, h, dhr + b * h);
+            else std::fill_n(dhr + b * h, h, T(0));
+        }
+        for (index_t t = steps - 1; t >= 0; --t) {
+            for (index_t b = 0; b < batch; ++b) {
+                const index_t r = b * steps + t;
+                T* gr = s.gates + r * g;             // r, z, n in; dG_x = (dr, dz, dn) pre-activation out
+                T* hn = s.hn + r * h;                // hn in; d(hn) out
+                const T *hp = s.hp + r * h, *dy = a.dy + r * h;
+                T* db = dhr + b * h;
+                k::for_lanes<T>(h, [&](auto v, index_t j) {
+                    using V = decltype(v);
+                    const V one(T(1));
+                    const V rr = k::load<V>(gr + j), z = k::load<V>(gr + h + j), n = k::load<V>(gr + 2 * h + j);
+                    const V dh = k::load<V>(dy + j) + k::load<V>(db + j);
+                    const V dan = dh * (one - z) * (one - n * n);
+                    const V hnv = k::load<V>(hn + j);
+                    k::store(gr + j, dan * hnv * rr * (one - rr));
+                    k::store(gr + h + j, dh * (k::load<V>(hp + j) - n) * z * (one - z));
+                    k::store(gr + 2 * h + j, dan);
+                    k::store(hn + j, dan * rr);
+                    k::store(db + j, dh * z);
+                });
+            }
+            if (t > 0 || a.dcarry_in) {              // dh_prev += dG_h W_hh, dG_h = (dr, dz, d(hn))
+                k::gemm_abt(batch, h, 2 * h, s.gates + t * g, steps * g, s.wt, g, T(1), dhr, h);
+                k::gemm_abt(batch, h, h, s.hn + t * h, steps * h, s.wt + 2 * h, g, T(1), dhr, h);
+            }
+        }
+        if (a.dcarry_in) std::copy_n(dhr, batch * h, a.dcarry_in);
+        T* dp = a.dp;
+        k::gemm(g, d, rows, s.gates, 1, g, a.x, d, 1, T(1), dp + wih, d);
+        k::gemm(2 * h, h, rows, s.gates, 1, g, s.hp, h, 1, T(1), dp + whh, h);
+        k::gemm(h, h, rows, s.hn, 1, h, s.hp, h, 1, T(1), dp + whh + 2 * H * H, h);
+        k::add_column_sums(rows, g, s.gates, g, dp + bih);
+        k::add_column_sums(rows, 2 * h, s.gates, g, dp + bhh);
+        k::add_column_sums(rows, h, s.hn, h, dp + bhh + 2 * H);
+        if (a.dx) k::gemm(rows, d, g, s.gates, g, 1, a.p + wih, d, 1, T(0), a.dx, d);
+    }
+};
+
+template <std::size_t H>
+struct rnn {
+    static_assert(H > 0, "typenet: rnn<H> needs H > 0");
+    template <class In> static constexpr bool accepts = is_flat_sequence<In>;
+    template <class In> struct bound;
+};
+
+// h' = tanh(x W_ih^T + b_ih + h W_hh^T + b_hh)   (torch.nn.RNN, nonlinearity='tanh').
+template <std::size_t H>
+template <std::size_t D>
+struct rnn<H>::bound<seq<D>> {
+    using input_shape = seq<D>;
+    using output_shape = seq<H>;
+    static constexpr std::size_t wih = 0, whh = H * D, bih = whh + H * H, bhh = bih + H;
+    static constexpr std::size_t param_count = bhh + H;
+    // fixed: W_hh^T; per row: h_prev, dG (pre-activation gradient), dh (the first B rows)
+    static constexpr std::size_t cache_fixed = H * H;
+    static constexpr std::size_t cache_per_sample = 3 * H;
+    static constexpr std::size_t carry_per_sample = H;
+    static std::string name() { return "rnn<" + std::to_string(H) + ">"; }
+    static void tensors(tensor_list& t, const std::string& prefix, std::size_t p, std::size_t) {
+        detail::recurrent_tensors<H, D, H>(t, prefix, p);
+    }
+    template <class T> void init(T* p, rng& g) const { detail::recurrent_init(p, param_count, H, g); }
+
+    template <class T> void forward(const fwd_args<T>& a) const {
+        namespace k = kernels::cpu;
+        const index_t rows = a.batch, steps = a.steps, batch = rows / steps, h = H;
+        T* hp = a.cache + H * H;
+        const T* p = a.p;
+        for (index_t r = 0; r < rows; ++r)
+            k::for_lanes<T>(h, [&](auto v, index_t j) {
+                using V = decltype(v);
+                k::store(a.y + r * h + j, k::load<V>(p + bih + j) + k::load<V>(p + bhh + j));
+            });
+        k::gemm_abt(rows, h, index_t(D), a.x, index_t(D), p + wih, index_t(D), T(1), a.y, h);
+        for (index_t t = 0; t < steps; ++t) {
+            detail::previous_rows(batch, steps, t, h, a.carry_in, h, a.y, hp);
+            if (t > 0 || a.carry_in) k::gemm_abt(batch, h, h, hp + t * h, steps * h, p + whh, h, T(1), a.y + t * h, steps * h);
+            for (index_t b = 0; b < batch; ++b) {
+                T* y = a.y + (b * steps + t) * h;
+                k::for_lanes<T>(h, [&](auto v, index_t j) { k::store(y + j, k::tanh_of(k::load<decltype(v)>(y + j))); });
+            }
+        }
+        if (a.carry_out)
+            for (index_t b = 0; b < batch; ++b) std::copy_n(a.y + (b * steps + steps - 1) * h, h, a.carry_out + b * h);
+    }
+
+    template <class T> void backward(const bwd_args<T>& a) const {
+        namespace k = kernels::cpu;
+        const index_t rows = a.batch, steps = a.steps, batch = rows / steps, h = H, d = D;
+        T* wt = a.cache;
+        T* hp = wt + H * H;
+        T* dg = hp + rows * h;
+        T* dhr = dg + rows * h;
+        detail::transpose(h, h, a.p + whh, wt);
+        for (index_t b = 0; b < batch; ++b) {
+            if (a.dcarry_out) std::copy_n(a.dcarry_out + b * h, h, dhr + b * h);
+            else std::fill_n(dhr + b * h, h, T(0));
+        }
+        for (index_t t = steps - 1; t >= 0; --t) {
+            for (index_t b = 0; b < batch; ++b) {
+                const index_t r = b * steps + t;
+                const T *y = a.y + r * h, *dy = a.dy + r * h, *db = dhr + b * h;
+                T* dgr = dg + r * h;
+                k::for_lanes<T>(h, [&](auto v, index_t j) {
+                    using V = decltype(v);
+                    const V yv = k::load<V>(y + j);
+                    k::store(dgr + j, (k::load<V>(dy + j) + k::load<V>(db + j)) * (V(T(1)) - yv * yv));
+                });
+            }
+            if (t > 0 || a.dcarry_in) k::gemm_abt(batch, h, h, dg + t * h, steps * h, wt, h, T(0), dhr, h);
+        }
+        if (a.dcarry_in) std::copy_n(dhr, batch * h, a.dcarry_in);
+        T* dp = a.dp;
+        k::gemm(h, d, rows, dg, 1, h, a.x, d, 1, T(1), dp + wih, d);
+        k::gemm(h, h, rows, dg, 1, h, hp, h, 1, T(1), dp + whh, h);
+        k::add_column_sums(rows, h, dg, h, dp + bih);
+        k::add_column_sums(rows, h, dg, h, dp + bhh);
+        if (a.dx) k::gemm(rows, d, h, dg, h, 1, a.p + wih, d, 1, T(0), a.dx, d);
+    }
+};
+
+// The readable errors: a recurrent layer runs over a sequence of flat steps.
+template <std::size_t I, std::size_t H, class In>
+struct layer_check<I, lstm<H>, In> {
+    static_assert(is_flat_sequence<In>, "typenet: lstm needs a sequence of flat steps seq<D>: start the network "
+                                        "with sequence_input<D> or tokens and embedding<V, D>");
+    static constexpr bool ok = is_flat_sequence<In>;
+};
+template <std::size_t I, std::size_t H, class In>
+struct layer_check<I, gru<H>, In> {
+    static_assert(is_flat_sequence<In>, "typenet: gru needs a sequence of flat steps seq<D>: start the network "
+                                        "with sequence_input<D> or tokens and embedding<V, D>");
+    static constexpr bool ok = is_flat_sequence<In>;
+};
+template <std::size_t I, std::size_t H, class In>
+struct layer_check<I, rnn<H>, In> {
+    static_assert(is_flat_sequence<In>, "typenet: rnn needs a sequence of flat steps seq<D>: start the network "
+                                        "with sequence_input<D> or tokens and embedding<V, D>");
+    static constexpr bool ok = is_flat_sequence<In>;
+};
+
+}  // namespace typenet

@@ -1,0 +1,91 @@
+// tests/layers/recurrent_test.cpp — rnn, lstm, gru: finite-difference gradients through time (with
+// an initial state and the final state's gradient), stacking, last_step, truncated BPTT's carried
+// state, and the shapes and errors of sequence networks.
+#include <doctest/doctest.h>
+
+#include <typenet/typenet.hpp>
+
+#include "support/gradcheck.hpp"
+
+using namespace typenet;
+
+namespace {
+template <class Net> void check_sequence(index_t batch, index_t steps, std::size_t vocabulary = 0) {
+    Net net(seed{3});
+    const auto r = test::gradcheck_sequence(net, batch, steps, vocabulary);
+    CHECK(r.checked > 0);
+    CHECK(r.max_rel_error < 1e-6);
+}
+}  // namespace
+
+TEST_CASE("rnn: gradients through time, from an initial state") {
+    check_sequence<basic_network<double, sequence_input<3>, rnn<4>>>(2, 5);
+}
+TEST_CASE("lstm: gradients through time, from an initial state") {
+    check_sequence<basic_network<double, sequence_input<3>, lstm<4>>>(2, 5);
+}
+TEST_CASE("gru: gradients through time, from an initial state") {
+    check_sequence<basic_network<double, sequence_input<3>, gru<4>>>(2, 5);
+}
+TEST_CASE("stacked recurrent layers, a per-step dense and last_step") {
+    check_sequence<basic_network<double, sequence_input<3>, lstm<4>, gru<5>, rnn<3>, dense<2>>>(2, 4);
+    check_sequence<basic_network<double, sequence_input<3>, lstm<4>, last_step, dense<2>>>(3, 4);
+}
+TEST_CASE("embedding: gradients of its rows; ids are not differentiable") {
+    check_sequence<basic_network<double, tokens, embedding<7, 3>, lstm<4>, dense<7>>>(2, 6, 7);
+}
+
+TEST_CASE("a sequence network's shapes: (B, T, in) -> (B, T, out), or (B, out) after last_step") {
+    using Net = network<tokens, embedding<10, 4>, lstm<8>, dense<10>>;
+    static_assert(std::is_same_v<Net::output_shape, seq<10>>);
+    static_assert(Net::carry_size == 16);
+    Net net(seed{1});
+    xt::xtensor<float, 3> x = xt::zeros<float>({3, 5, 1});
+    auto y = net.forward(x);
+    CHECK(y.shape()[0] == 3);
+    CHECK(y.shape()[1] == 5);
+    CHECK(y.shape()[2] == 10);
+    using Cls = network<sequence_input<2>, gru<6>, last_step, dense<3>>;
+    Cls cls(seed{1});
+    xt::xtensor<float, 3> z = xt::ones<float>({4, 7, 2});
+    auto o = cls.forward(z);
+    CHECK(o.shape().size() == 2);
+    CHECK(o.shape()[1] == 3);
+    CHECK(Net::summary().find("(T, 8)") != std::string::npos);
+}
+
+TEST_CASE("truncated BPTT: two windows with the state carried equal one window of both") {
+    using Net = network<sequence_input<2>, lstm<5>, gru<3>>;
+    Net net(seed{4});
+    const index_t b = 2, t = 6;
+    rng g(seed{9});
+    std::vector<float> x(std::size_t(b * t * 2));
+    for (auto& v : x) v = float(g.uniform(-1, 1));
+    const float* y_all = net.forward(b, t, x.data(), mode::eval);
+    const std::vector<float> whole(y_all, y_all + b * t * 3);
+    std::vector<float> state(std::size_t(b) * Net::carry_size, 0.0f);
+    std::vector<float> first(std::size_t(b * 4 * 2)), second(std::size_t(b * 2 * 2));
+    for (index_t s = 0; s < b; ++s) {
+        std::copy_n(x.begin() + s * t * 2, 4 * 2, first.begin() + s * 4 * 2);
+        std::copy_n(x.begin() + s * t * 2 + 4 * 2, 2 * 2, second.begin() + s * 2 * 2);
+    }
+    net.forward(b, 4, first.data(), mode::eval, {state.data(), state.data()});
+    const float* y2 = net.forward(b, 2, second.data(), mode::eval, {state.data(), state.data()});
+    for (index_t s = 0; s < b; ++s)
+        for (index_t i = 0; i < 2 * 3; ++i) CHECK(y2[s * 6 + i] == doctest::Approx(whole[std::size_t(s * t * 3 + 4 * 3 + i)]).epsilon(1e-6));
+}
+
+TEST_CASE("bad sequence input: a token outside the vocabulary, steps on a non-sequence network") {
+    network<tokens, embedding<5, 2>, lstm<3>> net(seed{1});
+    std::vector<float> ids{0, 1, 5, 2};
+    CHECK_THROWS_WITH_AS(net.forward(2, 2, ids.data(), mode::eval),
+                         "typenet: embedding: token id 5.000000 of sequence 1, step 0 is outside the vocabulary [0, 5)",
+                         std::out_of_range);
+    ids[2] = 1.5f;
+    CHECK_THROWS_AS(net.forward(2, 2, ids.data(), mode::eval), std::out_of_range);
+    network<input<3>, dense<2>> flat(seed{1});
+    std::vector<float> x(6);
+    CHECK_THROWS_WITH_AS(flat.forward(1, 2, x.data(), mode::eval),
+                         "typenet: forward: steps = 2, but the input (3) is not a sequence; use sequence_input<...>",
+                         std::invalid_argument);
+}
