@@ -5,6 +5,7 @@
 #include <typenet/typenet.hpp>
 
 #include "support/gradcheck.hpp"
+#include "support/sequence_parity.hpp"
 
 using namespace typenet;
 
@@ -52,4 +53,10 @@ TEST_CASE("a sequence longer than the context is an error naming both") {
     CHECK_THROWS_WITH_AS(net.forward(1, 9, ids.data(), mode::eval),
                          "typenet: positional_embedding: a sequence of 9 steps is longer than the model's context of 8",
                          std::invalid_argument);
+}
+
+TEST_CASE_TEMPLATE("torch parity: causal attention (nn.MultiheadAttention, causal mask) and the block", T, float,
+                   double) {
+    test::check_sequence_parity<basic_network<T, sequence_input<6>, causal_self_attention<3>>>("attention", 2, 5);
+    test::check_sequence_parity<basic_network<T, sequence_input<8>, transformer_block<2, 4>>>("block", 2, 5);
 }

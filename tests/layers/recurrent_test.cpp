@@ -6,6 +6,7 @@
 #include <typenet/typenet.hpp>
 
 #include "support/gradcheck.hpp"
+#include "support/sequence_parity.hpp"
 
 using namespace typenet;
 
@@ -88,4 +89,11 @@ TEST_CASE("bad sequence input: a token outside the vocabulary, steps on a non-se
     CHECK_THROWS_WITH_AS(flat.forward(1, 2, x.data(), mode::eval),
                          "typenet: forward: steps = 2, but the input (3) is not a sequence; use sequence_input<...>",
                          std::invalid_argument);
+}
+
+TEST_CASE_TEMPLATE("torch parity: embedding, and two-layer rnn, lstm, gru from a given state", T, float, double) {
+    test::check_sequence_parity<basic_network<T, tokens, embedding<7, 3>>>("embedding", 2, 5, false);
+    test::check_sequence_parity<basic_network<T, sequence_input<3>, rnn<4>, rnn<4>>>("rnn", 2, 5);
+    test::check_sequence_parity<basic_network<T, sequence_input<3>, lstm<5>, lstm<5>>>("lstm", 2, 5);
+    test::check_sequence_parity<basic_network<T, sequence_input<3>, gru<4>, gru<4>>>("gru", 2, 5);
 }

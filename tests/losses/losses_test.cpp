@@ -3,6 +3,7 @@
 // differences, and the argument checks.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <string>
@@ -134,5 +135,21 @@ TEST_CASE("cross_entropy: argument checks") {
         }
         CHECK_NOTHROW(loss::cross_entropy{1.0}(2, 3, y.data(), t.data()));
         CHECK_NOTHROW(loss::cross_entropy{0.0}(2, 3, y.data(), t.data()));
+    }
+}
+
+TEST_CASE_TEMPLATE("cross_entropy over a sequence's steps, padding masked by ignore_index (torch)", T, float, double) {
+    const test::parity_file f(TYPENET_TEST_DIR "/parity/data/sequence.txt");
+    const auto y = f.at("seq_ce/y").as<T>();
+    std::vector<loss::label_t> t;
+    for (double v : f.at("seq_ce/t").values) t.push_back(loss::label_t(v));
+    std::vector<T> dy(y.size());
+    const T value = loss::cross_entropy{}(index_t(t.size()), 6, y.data(), t.data(), dy.data());
+    test::check_close_scalar(double(value), f.at("seq_ce/loss"), test::parity_tol<T>, "sequence loss");
+    test::check_close(dy, f.at("seq_ce/dy"), test::parity_tol<T>, "sequence dy");
+    SUBCASE("every row ignored: loss 0, no gradient") {
+        const std::vector<loss::label_t> none(t.size(), -100);
+        CHECK(loss::cross_entropy{}(index_t(t.size()), 6, y.data(), none.data(), dy.data()) == T(0));
+        CHECK(std::all_of(dy.begin(), dy.end(), [](T v) { return v == T(0); }));
     }
 }

@@ -462,6 +462,105 @@ def conv_transpose2d():
     w.close()
 
 
+def sequence():
+    """Sequence layers, each as a typenet network and its torch twin: parameters under typenet's
+    names (p/<name>), x, dy, and for recurrent models the state in typenet's layout: layer after
+    layer, a (B, carry) block each, a sequence's h (then c for an LSTM) in each row."""
+    torch.manual_seed(20261123)
+    w = Writer("sequence.txt")
+    B, T = 2, 5
+
+    def params(case, named):
+        for name, t in named:
+            w.add(case + "/p/" + name, t)
+
+    def grads(case, named):
+        for name, t in named:
+            w.add(case + "/d/" + name, t.grad)
+
+    # embedding<7, 3> on ids (B, T)
+    emb = torch.nn.Embedding(7, 3)
+    ids = torch.randint(0, 7, (B, T))
+    y = emb(ids)
+    dy = torch.randn_like(y)
+    y.backward(dy)
+    w.add("embedding/x", ids.reshape(B, T, 1)); w.add("embedding/dy", dy); w.add("embedding/y", y)
+    params("embedding", [("0.weight", emb.weight)]); grads("embedding", [("0.weight", emb.weight)])
+
+    # rnn, lstm, gru: two layers (typenet: two layers stacked), from a given state, with a
+    # gradient flowing into the final state
+    for kind, cls, hidden, parts in (("rnn", torch.nn.RNN, 4, 1), ("lstm", torch.nn.LSTM, 5, 2),
+                                     ("gru", torch.nn.GRU, 4, 1)):
+        m = cls(3, hidden, num_layers=2, batch_first=True)
+        x = torch.randn(B, T, 3, requires_grad=True)
+        states = [torch.randn(2, B, hidden, requires_grad=True) for _ in range(parts)]
+        out = m(x, states[0] if parts == 1 else tuple(states))
+        y, final = out[0], ([out[1]] if parts == 1 else list(out[1]))
+        dy = torch.randn_like(y)
+        dfinal = [torch.randn_like(f) for f in final]
+        torch.autograd.backward([y] + final, [dy] + dfinal)
+
+        def layout(ts):   # (layers, B, H) x parts -> layer by layer, (B, parts * H) each
+            return torch.cat([torch.cat([t[l] for t in ts], dim=1).reshape(-1) for l in range(2)])
+
+        named = []
+        for l in range(2):
+            for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+                named.append(("%d.%s_l0" % (l, n), getattr(m, "%s_l%d" % (n, l))))
+        w.add(kind + "/x", x); w.add(kind + "/dy", dy); w.add(kind + "/y", y); w.add(kind + "/dx", x.grad)
+        w.add(kind + "/carry_in", layout(states)); w.add(kind + "/carry_out", layout(final))
+        w.add(kind + "/dcarry_out", layout(dfinal)); w.add(kind + "/dcarry_in", layout([s.grad for s in states]))
+        params(kind, named); grads(kind, named)
+
+    causal = torch.triu(torch.full((T, T), float("-inf")), diagonal=1)
+
+    # causal_self_attention<3> on seq<6>: nn.MultiheadAttention(6, 3) with the causal mask
+    mha = torch.nn.MultiheadAttention(6, 3, batch_first=True)
+    with torch.no_grad():   # torch zeroes the biases; nonzero ones test their gradients' paths too
+        mha.in_proj_bias.uniform_(-0.5, 0.5); mha.out_proj.bias.uniform_(-0.5, 0.5)
+    x = torch.randn(B, T, 6, requires_grad=True)
+    y = mha(x, x, x, attn_mask=causal, need_weights=False)[0]
+    dy = torch.randn_like(y)
+    y.backward(dy)
+    named = [("0.in_proj_weight", mha.in_proj_weight), ("0.in_proj_bias", mha.in_proj_bias),
+             ("0.out_proj.weight", mha.out_proj.weight), ("0.out_proj.bias", mha.out_proj.bias)]
+    w.add("attention/x", x); w.add("attention/dy", dy); w.add("attention/y", y); w.add("attention/dx", x.grad)
+    params("attention", named); grads("attention", named)
+
+    # transformer_block<2, 4> on seq<8>: x + attn(ln1(x)), then + fc2(gelu(fc1(ln2(.))))
+    D = 8
+    ln1, ln2 = torch.nn.LayerNorm(D), torch.nn.LayerNorm(D)
+    att = torch.nn.MultiheadAttention(D, 2, batch_first=True)
+    fc1, fc2 = torch.nn.Linear(D, 4 * D), torch.nn.Linear(4 * D, D)
+    with torch.no_grad():
+        for ln in (ln1, ln2):
+            ln.weight.uniform_(0.5, 1.5); ln.bias.uniform_(-0.5, 0.5)
+        att.in_proj_bias.uniform_(-0.5, 0.5); att.out_proj.bias.uniform_(-0.5, 0.5)
+    x = torch.randn(B, T, D, requires_grad=True)
+    a = ln1(x)
+    h = x + att(a, a, a, attn_mask=causal, need_weights=False)[0]
+    y = h + fc2(F.gelu(fc1(ln2(h))))
+    dy = torch.randn_like(y)
+    y.backward(dy)
+    named = [("0.0.body.0.weight", ln1.weight), ("0.0.body.0.bias", ln1.bias),
+             ("0.0.body.1.in_proj_weight", att.in_proj_weight), ("0.0.body.1.in_proj_bias", att.in_proj_bias),
+             ("0.0.body.1.out_proj.weight", att.out_proj.weight), ("0.0.body.1.out_proj.bias", att.out_proj.bias),
+             ("0.1.body.0.weight", ln2.weight), ("0.1.body.0.bias", ln2.bias),
+             ("0.1.body.1.weight", fc1.weight), ("0.1.body.1.bias", fc1.bias),
+             ("0.1.body.3.weight", fc2.weight), ("0.1.body.3.bias", fc2.bias)]
+    w.add("block/x", x); w.add("block/dy", dy); w.add("block/y", y); w.add("block/dx", x.grad)
+    params("block", named); grads("block", named)
+
+    # the sequence cross-entropy: logits (B*T, 6), labels with padding masked by ignore_index
+    logits = torch.randn(B * T, 6, requires_grad=True)
+    labels = torch.randint(0, 6, (B * T,))
+    labels[3] = -100; labels[7] = -100
+    loss = F.cross_entropy(logits, labels, ignore_index=-100)
+    loss.backward()
+    w.add("seq_ce/y", logits); w.add("seq_ce/t", labels); w.add("seq_ce/loss", loss); w.add("seq_ce/dy", logits.grad)
+    w.close()
+
+
 if __name__ == "__main__":
     torch.manual_seed(20240611)
     os.makedirs(DATA, exist_ok=True)
@@ -473,3 +572,4 @@ if __name__ == "__main__":
     norm()
     optim2()
     conv_transpose2d()
+    sequence()

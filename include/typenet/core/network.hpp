@@ -40,10 +40,12 @@ template <class T, class In, class... Bound> class network_body;
 template <class T, class Input, class... Layers>
 class basic_network;
 
-// A recurrent model's state between calls, (B, carry_size) scalars per call, per sequence: `in` is
-// what the first step starts from (null: zeros), `out` receives what the last step leaves (null:
-// not kept). They may be the same buffer: truncated backpropagation through time carries the state
-// of one window into the next so,  net.forward(b, t, x, mode::train, {h.data(), h.data()}).
+// A recurrent model's state between calls, B * carry_size scalars for B sequences: layer after
+// layer, a (B, carry) block each (an LSTM's rows are h then c, H each), as torch's h_0 is
+// (layers, B, H). `in` is what the first step starts from (null: zeros), `out` receives what the
+// last step leaves (null: not kept). They may be the same buffer: truncated backpropagation
+// through time carries the state of one window into the next so,
+//   net.forward(b, t, x, mode::train, {h.data(), h.data()}).
 template <class T> struct recurrent_state {
     const T* in = nullptr;
     T* out = nullptr;
