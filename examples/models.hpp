@@ -38,4 +38,18 @@ using resnet = network<input<1, 28, 28>,
                        downsample_block<64>, relu, basic_block<64>, relu,          // (64, 7, 7)
                        global_avg_pool, dense<10>>;
 
+// ---- sequence models (examples/char_lstm.cpp, char_gpt.cpp) -----------------------------------------
+// Characters as ids in [0, 128): the fortunes corpus has 113 distinct ones.
+inline constexpr std::size_t text_vocabulary = 128;
+
+// embedding 64, one LSTM layer of 256, a dense read-out at every step.
+using char_lstm = network<tokens, embedding<text_vocabulary, 64>, lstm<256>, dense<text_vocabulary>>;
+
+// GPT: token and positional embeddings (128 wide, context 128), four pre-norm blocks of four heads,
+// a final layer norm, a dense read-out at every step.
+inline constexpr std::size_t gpt_context = 128;
+using char_gpt = network<tokens, embedding<text_vocabulary, 128>, positional_embedding<gpt_context>,
+                         transformer_block<4>, transformer_block<4>, transformer_block<4>, transformer_block<4>,
+                         layer_norm<>, dense<text_vocabulary>>;
+
 }  // namespace typenet::examples

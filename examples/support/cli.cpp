@@ -88,4 +88,42 @@ run_options parse(int argc, char** argv, const std::string& description, run_opt
     return o;
 }
 
+text_options parse_text(int argc, char** argv, const std::string& description, text_options o) {
+    CLI::App app{description};
+    app.add_option("--epochs", o.epochs, "passes over the training text")->check(non_negative)->capture_default_str();
+    app.add_option("--batch", o.batch, "sequences per step")->check(positive)->capture_default_str();
+    app.add_option("--steps", o.steps, "steps per sequence (the BPTT window, or the context)")
+        ->check(positive)->capture_default_str();
+    app.add_option("--lr", o.lr, "learning rate (Adam)")->check(non_negative)->capture_default_str();
+    app.add_option("--clip", o.clip, "clip the gradient's norm to this (0: off)")->check(non_negative)->capture_default_str();
+    app.add_option("--threads", o.threads, "kernel threads (0: all cores)")->check(non_negative)->capture_default_str();
+    app.add_option("--limit", o.limit, "use the first N characters of the corpus only (0: all)")
+        ->check(non_negative)->capture_default_str();
+    app.add_option("--max-steps", o.max_steps, "stop after this many optimizer steps in all (0: no limit)")
+        ->check(non_negative)->capture_default_str();
+    app.add_option("--validation", o.validation, "fraction of the text held out for validation")
+        ->check(fraction)->capture_default_str();
+    app.add_option("--seed", o.seed, "seed of the initial weights and the sampling")->capture_default_str();
+    app.add_option("--data", o.data, "corpus: a file or a directory of text files (default: the Debian package's)");
+    app.add_option("--temperature", o.temperature, "sampling temperature")->check(positive)->capture_default_str();
+    app.add_option("--top-k", o.top_k, "sample from the k likeliest tokens (0: all)")
+        ->check(non_negative)->capture_default_str();
+    app.add_option("--sample", o.sample, "tokens to sample after training (0: none)")
+        ->check(non_negative)->capture_default_str();
+    app.add_option("--prime", o.prime, "the text sampling starts from")->capture_default_str();
+    app.add_option("--weights", o.weights, "write the trained model's weights here (safetensors)");
+    app.add_option("--vocab", o.vocab, "write the vocabulary here (data::vocabulary::load reads it)");
+    app.add_option("--count", o.count, "training examples to generate (seq2seq; 0: the default)")
+        ->check(non_negative)->capture_default_str();
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::CallForHelp& e) {
+        std::exit(app.exit(e));
+    } catch (const CLI::ParseError& e) {
+        std::cerr << argv[0] << ": " << e.what() << " (see --help)\n";
+        std::exit(2);
+    }
+    return o;
+}
+
 }  // namespace typenet::examples

@@ -38,4 +38,29 @@ struct run_options {
 // exits 2.
 run_options parse(int argc, char** argv, const std::string& description, run_options defaults);
 
+// The language models' flags (char_lstm, char_gpt, seq2seq): the same names where they mean the
+// same thing, --batch counting sequences and --steps their length.
+struct text_options {
+    int epochs = 1;
+    long batch = 32;                  // sequences per step
+    long steps = 64;                  // steps per sequence: the BPTT window, or the context
+    double lr = 2e-3;
+    double clip = 1.0;                // gradient norm clipping (0: off)
+    int threads = 0;                  // 0: OpenMP's default
+    long limit = 0;                   // use the first N characters of the corpus only (0: all)
+    long max_steps = 0;               // stop after this many optimizer steps in all (0: no limit)
+    double validation = 0.1;          // the corpus's last fraction, held out
+    std::uint64_t seed = 1;
+    std::string data;                 // corpus file or directory; empty: the Debian location
+    double temperature = 0.8;         // sampling: logits / temperature
+    int top_k = 10;                   // sampling: from the k likeliest (0: all)
+    long sample = 300;                // characters to sample after training (0: none)
+    std::string prime = "The ";       // the text sampling starts from
+    std::string weights;              // write the trained model here as safetensors
+    std::string vocab;                // write the vocabulary here
+    long count = 0;                   // seq2seq: examples generated for training (0: the default)
+};
+
+text_options parse_text(int argc, char** argv, const std::string& description, text_options defaults);
+
 }  // namespace typenet::examples

@@ -30,7 +30,8 @@ inline double sum_of_squares_step::operator()(Arch, index_t n, const T* x) const
 }
 
 template <class T>
-inline double sum_of_squares(index_t n, const T* x) {
+[[gnu::noipa]] inline double sum_of_squares(index_t n, const T* x) {   // noipa: as scale below
+
     return sum_of_squares_step{}(arch{}, n, x);
 }
 
@@ -56,8 +57,10 @@ inline void scale_step::operator()(Arch, index_t n, T a, T* x) const {
     for (; i < n; ++i) x[i] *= a;
 }
 
+// noipa: called with a network's constant parameter count (clip_grad_norm), g++ 12 warns about the
+// tail loop (-Waggressive-loop-optimizations) once the constant reaches it.
 template <class T>
-inline void scale(index_t n, T a, T* x) {
+[[gnu::noipa]] inline void scale(index_t n, T a, T* x) {
     scale_step{}(arch{}, n, a, x);
 }
 
