@@ -2,6 +2,7 @@
 // layout, beta, blocks past kc/mc/nc, and one and several threads.
 #include <doctest/doctest.h>
 
+#include <array>
 #include <cmath>
 #include <cstdio>
 #include <vector>
@@ -85,3 +86,24 @@ TEST_CASE("gemm: k = 0 scales C by beta; empty m or n touch nothing") {
     CHECK(c == std::vector<float>{0.5f, 1, 1.5f, 2});
 }
 
+
+TEST_CASE_TEMPLATE("gemm_packed_b: B packed once matches the reference, past kc, threaded, B^T too", T, float, double) {
+    for (auto [m, n, kk] : {std::array<index_t, 3>{1, 1, 1}, {5, 33, 7}, {32, 1024, 256}, {7, 67, 300}, {64, 17, 513}})
+        for (bool tb : {false, true})
+            for (T beta : {T(0), T(1)}) {
+                typenet::rng g(typenet::seed{std::uint64_t(m * 1000 + n + kk)});
+                std::vector<T> a(std::size_t(m * kk)), b(std::size_t(kk * n)), c(std::size_t(m * n)), ref;
+                for (auto& v : a) v = T(g.uniform(-1, 1));
+                for (auto& v : b) v = T(g.uniform(-1, 1));
+                for (auto& v : c) v = T(g.uniform(-1, 1));
+                ref = c;
+                const index_t rsb = tb ? 1 : n, csb = tb ? kk : 1;
+                std::vector<T> bp(std::size_t(k::packed_b_size<T>(kk, n)));
+                k::pack_b(kk, n, b.data(), rsb, csb, bp.data());
+                k::gemm_packed_b(m, n, kk, a.data(), kk, 1, bp.data(), beta, c.data(), n);
+                k::gemm_ref(m, n, kk, a.data(), kk, 1, b.data(), rsb, csb, beta, ref.data(), n);
+                const double tol = std::is_same_v<T, float> ? 2e-5 * std::sqrt(double(kk) + 1) : 1e-12 * double(kk + 1);
+                INFO("m ", m, " n ", n, " k ", kk, " transposed B ", tb, " beta ", double(beta));
+                CHECK(max_rel_diff(c, ref) <= tol);
+            }
+}

@@ -7,8 +7,10 @@
 //                                    dense<D>: GPT-2's block, written as a type from residual<>,
 //                                    layer_norm, the attention and dense layers
 //
-// The attention keeps no T x T matrix: forward keeps each row's log-sum-exp and backward recomputes
-// the probabilities from it (as FlashAttention does), so the cache grows with T, not T^2.
+// The attention keeps no T x T matrix between forward and backward: forward keeps each row's
+// log-sum-exp and backward recomputes the probabilities from it (as FlashAttention does), so the
+// cache grows with T, not T^2. Each (sequence, head) pair runs as GEMMs on a per-thread (T, T)
+// scratch: S = Q K^T, P = causal softmax, O = P V (and backward's four products).
 #pragma once
 #include <algorithm>
 #include <cmath>
@@ -53,9 +55,9 @@ struct causal_self_attention {
         using output_shape = In;
         static constexpr std::size_t win = 0, bin = 3 * D * D, wout = bin + 3 * D, bout = wout + D * D;
         static constexpr std::size_t param_count = bout + D;
-        // per row: q k v (3D), attended values (D), log-sum-exp and scratch per head, and for
-        // backward d(attended) (D) and d(q k v) (3D)
-        static constexpr std::size_t cache_per_sample = 8 * D + 2 * Heads;
+        // per row: q k v (3D), attended values (D), log-sum-exp per head, and for backward
+        // d(attended) (D) and d(q k v) (3D)
+        static constexpr std::size_t cache_per_sample = 8 * D + Heads;
         static std::string name() { return "causal_self_attention<" + std::to_string(Heads) + ">"; }
         static void tensors(tensor_list& t, const std::string& prefix, std::size_t p, std::size_t) {
             t.push_back({prefix + "in_proj_weight", {3 * D, D}, p + win});
@@ -72,21 +74,50 @@ struct causal_self_attention {
         }
 
         template <class T> struct slots {
-            T *qkv, *att, *lse, *scratch, *datt, *dqkv;
+            T *qkv, *att, *lse, *datt, *dqkv;
             slots(T* c, index_t rows) {
                 qkv = c;
                 att = qkv + rows * index_t(3 * D);
                 lse = att + rows * index_t(D);
-                scratch = lse + rows * index_t(Heads);
-                datt = scratch + rows * index_t(Heads);
+                datt = lse + rows * index_t(Heads);
                 dqkv = datt + rows * index_t(D);
             }
         };
         static constexpr index_t d = index_t(D), d3 = 3 * index_t(D), hd = index_t(dh);
         template <class T> static T scale() { return T(1) / std::sqrt(T(dh)); }
+        // One (sequence, head) pair per task: the pairs' columns of q k v and of the outputs are
+        // disjoint, so the threads share nothing but the weights.
         static int threads(index_t pairs, index_t steps) {
-            return int(std::min<double>(kernels::cpu::max_threads(),
-                                        double(pairs) * double(steps) * double(steps) * double(dh) / double(1 << 17) + 1));
+            return int(std::min<double>({double(kernels::cpu::max_threads()), double(pairs),
+                                         double(pairs) * double(steps) * double(steps) * double(dh) / double(1 << 17) + 1}));
+        }
+        // (T, T) scores of one pair, per thread; grows once, then no allocation.
+        template <class T> static T* scores(index_t steps, int which) {
+            static thread_local kernels::cpu::scratch s[2];
+            return s[which].template get<T>(std::size_t(steps * steps));
+        }
+        // P = causal softmax of the scaled scores S = Q K^T, row by row, from each row's
+        // log-sum-exp (backward) or computing it (forward, lse written).
+        template <class T> static void probabilities(index_t steps, T* sp, T* lse, index_t lse_stride, bool known) {
+            namespace k = kernels::cpu;
+            const T sc = scale<T>();
+            for (index_t i = 0; i < steps; ++i) {
+                T* row = sp + i * steps;
+                T& l = lse[i * lse_stride];
+                if (!known) {
+                    const T m = *std::max_element(row, row + i + 1) * sc;
+                    k::map(i + 1, row, row, [sc, m](auto v) { return xsimd::exp(v * decltype(v)(sc) - decltype(v)(m)); });
+                    T sum = 0;
+                    for (index_t j = 0; j <= i; ++j) sum += row[j];
+                    l = m + std::log(sum);
+                    const T inv = T(1) / sum;
+                    k::map(i + 1, row, row, [inv](auto v) { return v * decltype(v)(inv); });
+                } else {
+                    const T li = l;
+                    k::map(i + 1, row, row, [sc, li](auto v) { return xsimd::exp(v * decltype(v)(sc) - decltype(v)(li)); });
+                }
+                std::fill(row + i + 1, row + steps, T(0));
+            }
         }
 
         template <class T> void forward(const fwd_args<T>& a) const {
@@ -98,22 +129,12 @@ struct causal_self_attention {
             const index_t pairs = batch * index_t(Heads);
             k::parallel_for(threads(pairs, steps), pairs, [&](index_t bh) {
                 const index_t b = bh / index_t(Heads), h = bh % index_t(Heads);
-                T* sc = s.scratch + bh * steps;                              // this pair's row of scores
-                for (index_t i = 0; i < steps; ++i) {
-                    const index_t ri = b * steps + i;
-                    const T* q = s.qkv + ri * d3 + h * hd;
-                    T m = -std::numeric_limits<T>::infinity();
-                    for (index_t j = 0; j <= i; ++j) {
-                        sc[j] = k::dot(hd, q, s.qkv + (b * steps + j) * d3 + d + h * hd) * scale<T>();
-                        m = std::max(m, sc[j]);
-                    }
-                    T sum = 0;
-                    for (index_t j = 0; j <= i; ++j) sum += (sc[j] = std::exp(sc[j] - m));
-                    T* o = s.att + ri * d + h * hd;
-                    std::fill_n(o, hd, T(0));
-                    for (index_t j = 0; j <= i; ++j) k::axpy(hd, sc[j] / sum, s.qkv + (b * steps + j) * d3 + 2 * d + h * hd, o);
-                    s.lse[ri * index_t(Heads) + h] = m + std::log(sum);
-                }
+                const T* q = s.qkv + b * steps * d3 + h * hd;
+                const T *kk = q + d, *v = q + 2 * d;
+                T* p = scores<T>(steps, 0);
+                k::gemm_single_thread(steps, steps, hd, q, d3, 1, kk, 1, d3, T(0), p, steps);       // S = Q K^T
+                probabilities(steps, p, s.lse + b * steps * index_t(Heads) + h, index_t(Heads), false);
+                k::gemm_single_thread(steps, hd, steps, p, steps, 1, v, d3, 1, T(0), s.att + b * steps * d + h * hd, d);
             });
             k::broadcast_rows(rows, d, a.p + bout, a.y, d);
             k::gemm_abt(rows, d, d, s.att, d, a.p + wout, d, T(1), a.y, d);
@@ -127,29 +148,31 @@ struct causal_self_attention {
             k::gemm(rows, d, d, a.dy, d, 1, a.p + wout, d, 1, T(0), s.datt, d);        // d(att) = dy W_o
             k::gemm(d, d, rows, a.dy, 1, d, s.att, d, 1, T(1), dp + wout, d);          // dW_o += dy^T att
             k::add_column_sums(rows, d, a.dy, d, dp + bout);
-            std::fill_n(s.dqkv, rows * d3, T(0));
             const index_t pairs = batch * index_t(Heads);
             k::parallel_for(threads(pairs, steps), pairs, [&](index_t bh) {
                 const index_t b = bh / index_t(Heads), h = bh % index_t(Heads);
-                for (index_t i = 0; i < steps; ++i) {
-                    const index_t ri = b * steps + i;
-                    const T* q = s.qkv + ri * d3 + h * hd;
-                    const T* dout = s.datt + ri * d + h * hd;
-                    const T di = k::dot(hd, dout, s.att + ri * d + h * hd);
-                    const T lse = s.lse[ri * index_t(Heads) + h];
-                    T* dq = s.dqkv + ri * d3 + h * hd;
-                    for (index_t j = 0; j <= i; ++j) {
-                        const index_t rj = b * steps + j;
-                        const T* kj = s.qkv + rj * d3 + d + h * hd;
-                        const T* vj = kj + d;
-                        const T pij = std::exp(k::dot(hd, q, kj) * scale<T>() - lse);
-                        const T ds = pij * (k::dot(hd, dout, vj) - di) * scale<T>();
-                        T* dk = s.dqkv + rj * d3 + d + h * hd;
-                        k::axpy(hd, ds, kj, dq);
-                        k::axpy(hd, ds, q, dk);
-                        k::axpy(hd, pij, dout, dk + d);
-                    }
+                const index_t first = b * steps;
+                const T* q = s.qkv + first * d3 + h * hd;
+                const T *kk = q + d, *v = q + 2 * d;
+                const T* dout = s.datt + first * d + h * hd;
+                const T* out = s.att + first * d + h * hd;
+                T* dq = s.dqkv + first * d3 + h * hd;
+                T *dk = dq + d, *dv = dq + 2 * d;
+                T* p = scores<T>(steps, 0);
+                T* ds = scores<T>(steps, 1);
+                k::gemm_single_thread(steps, steps, hd, q, d3, 1, kk, 1, d3, T(0), p, steps);
+                probabilities(steps, p, s.lse + first * index_t(Heads) + h, index_t(Heads), true);
+                k::gemm_single_thread(steps, hd, steps, p, 1, steps, dout, d, 1, T(0), dv, d3);    // dV = P^T dO
+                k::gemm_single_thread(steps, steps, hd, dout, d, 1, v, 1, d3, T(0), ds, steps);    // dP = dO V^T
+                const T sc = scale<T>();
+                for (index_t i = 0; i < steps; ++i) {       // dS = P (dP - rowsum(dO O)) / sqrt(dh)
+                    const T di = k::dot(hd, dout + i * d, out + i * d);
+                    T* dsr = ds + i * steps;
+                    k::map2(steps, p + i * steps, dsr, dsr,
+                            [di, sc](auto pv, auto g) { using V = decltype(pv); return pv * (g - V(di)) * V(sc); });
                 }
+                k::gemm_single_thread(steps, hd, steps, ds, steps, 1, kk, d3, 1, T(0), dq, d3);    // dQ = dS K
+                k::gemm_single_thread(steps, hd, steps, ds, 1, steps, q, d3, 1, T(0), dk, d3);     // dK = dS^T Q
             });
             k::gemm(d3, d, rows, s.dqkv, 1, d3, a.x, d, 1, T(1), dp + win, d);        // dW_in += dqkv^T x
             k::add_column_sums(rows, d3, s.dqkv, d3, dp + bin);

@@ -10,7 +10,8 @@
 //
 // The input projection of every step is one GEMM over all B * T rows before the recurrence, and the
 // weight gradients one GEMM each after it; only h W_hh^T (forward) and dG W_hh (backward) run per
-// step, on the B rows of that step (strided: the rows of step t are t, T + t, 2T + t, ...).
+// step, on the B rows of that step (strided: the rows of step t are t, T + t, 2T + t, ...), with
+// W_hh packed once per call rather than at every step.
 #pragma once
 #include <algorithm>
 #include <cmath>
@@ -30,10 +31,11 @@ template <class T> void recurrent_init(T* p, std::size_t n, std::size_t hidden, 
     const double b = 1.0 / std::sqrt(double(hidden));
     for (std::size_t i = 0; i < n; ++i) p[i] = T(g.uniform(-b, b));
 }
-// dst (cols, rows) = src (rows, cols)^T
-template <class T> void transpose(index_t rows, index_t cols, const T* src, T* dst) {
-    for (index_t r = 0; r < rows; ++r)
-        for (index_t c = 0; c < cols; ++c) dst[c * rows + r] = src[r * cols + c];
+// Room for W_hh (g, h) packed as the right operand of both products a step makes: h W_hh^T
+// (forward) and dG W_hh (backward); float's panels are the widest.
+constexpr std::size_t packed_whh_size(std::size_t g, std::size_t h) {
+    return std::size_t(std::max(kernels::cpu::packed_b_size<float>(index_t(h), index_t(g)),
+                                kernels::cpu::packed_b_size<float>(index_t(g), index_t(h))));
 }
 // The weights and biases of a one-layer recurrent module of G = gates * H rows, torch's names.
 template <std::size_t G, std::size_t D, std::size_t H>
@@ -74,9 +76,9 @@ struct lstm<H>::bound<seq<D>> {
     using output_shape = seq<H>;
     static constexpr std::size_t wih = 0, whh = G * D, bih = whh + G * H, bhh = bih + G;
     static constexpr std::size_t param_count = bhh + G;
-    // fixed: W_hh^T (H, G); per row: gates (G), c, h_prev, c_prev (H each), dh and dc (H each; the
-    // first B rows)
-    static constexpr std::size_t cache_fixed = G * H;
+    // fixed: W_hh packed for the step's product; per row: gates (G), c, h_prev, c_prev (H each),
+    // dh and dc (H each; the first B rows)
+    static constexpr std::size_t cache_fixed = detail::packed_whh_size(G, H);
     static constexpr std::size_t cache_per_sample = G + 5 * H;
     static constexpr std::size_t carry_per_sample = 2 * H;                  // h, then c
     static std::string name() { return "lstm<" + std::to_string(H) + ">"; }
@@ -89,7 +91,7 @@ struct lstm<H>::bound<seq<D>> {
         T *wt, *gates, *c, *hp, *cp, *dh, *dc;
         slots(T* cache, index_t rows) {
             wt = cache;
-            gates = wt + G * H;
+            gates = wt + cache_fixed;
             c = gates + rows * index_t(G);
             hp = c + rows * index_t(H);
             cp = hp + rows * index_t(H);
@@ -109,11 +111,12 @@ struct lstm<H>::bound<seq<D>> {
                 k::store(s.gates + r * g + j, k::load<V>(p + bih + j) + k::load<V>(p + bhh + j));
             });
         k::gemm_abt(rows, g, index_t(D), a.x, index_t(D), p + wih, index_t(D), T(1), s.gates, g);
+        k::pack_b(h, g, p + whh, 1, h, s.wt);                              // W_hh^T (H, G)
         for (index_t t = 0; t < steps; ++t) {
             detail::previous_rows(batch, steps, t, h, a.carry_in, 2 * h, a.y, s.hp);
             detail::previous_rows(batch, steps, t, h, a.carry_in ? a.carry_in + h : nullptr, 2 * h, s.c, s.cp);
             if (t > 0 || a.carry_in)
-                k::gemm_abt(batch, g, h, s.hp + t * h, steps * h, p + whh, h, T(1), s.gates + t * g, steps * g);
+                k::gemm_packed_b(batch, g, h, s.hp + t * h, steps * h, 1, s.wt, T(1), s.gates + t * g, steps * g);
             for (index_t b = 0; b < batch; ++b) {
                 const index_t r = b * steps + t;
                 T* gr = s.gates + r * g;
@@ -146,7 +149,7 @@ struct lstm<H>::bound<seq<D>> {
         namespace k = kernels::cpu;
         const index_t rows = a.batch, steps = a.steps, batch = rows / steps, g = G, h = H, d = D;
         const slots<T> s(a.cache, rows);
-        detail::transpose(g, h, a.p + whh, s.wt);
+        k::pack_b(g, h, a.p + whh, h, 1, s.wt);                            // W_hh (G, H)
         for (index_t b = 0; b < batch; ++b) {
             if (a.dcarry_out) {
                 std::copy_n(a.dcarry_out + b * 2 * h, h, s.dh + b * h);
@@ -178,7 +181,7 @@ struct lstm<H>::bound<seq<D>> {
                 });
             }
             if (t > 0 || a.dcarry_in)          // dh_prev = dG_t W_hh
-                k::gemm_abt(batch, h, g, s.gates + t * g, steps * g, s.wt, g, T(0), s.dh, h);
+                k::gemm_packed_b(batch, h, g, s.gates + t * g, steps * g, 1, s.wt, T(0), s.dh, h);
         }
         if (a.dcarry_in)
             for (index_t b = 0; b < batch; ++b) {
@@ -211,9 +214,10 @@ struct gru<H>::bound<seq<D>> {
     using output_shape = seq<H>;
     static constexpr std::size_t wih = 0, whh = G * D, bih = whh + G * H, bhh = bih + G;
     static constexpr std::size_t param_count = bhh + G;
-    // fixed: W_hh^T (H, G); per row: r, z, n (G), hn = h W_hn^T + b_hn (H), h_prev (H), scratch (G;
-    // the first B rows: h W_hh^T + b_hh of a step forward, dh backward)
-    static constexpr std::size_t cache_fixed = G * H;
+    // fixed: W_hh packed for the step's products; per row: r, z, n (G), hn = h W_hn^T + b_hn (H),
+    // h_prev (H), scratch (G; the first B rows: h W_hh^T + b_hh of a step forward, dh backward)
+    static constexpr std::size_t cache_fixed = detail::packed_whh_size(G, H) +
+                                               std::size_t(kernels::cpu::packed_b_size<float>(index_t(H), index_t(H)));
     static constexpr std::size_t cache_per_sample = 2 * G + 2 * H;
     static constexpr std::size_t carry_per_sample = H;
     static std::string name() { return "gru<" + std::to_string(H) + ">"; }
@@ -226,7 +230,7 @@ struct gru<H>::bound<seq<D>> {
         T *wt, *gates, *hn, *hp, *scratch;
         slots(T* cache, index_t rows) {
             wt = cache;
-            gates = wt + G * H;
+            gates = wt + cache_fixed;
             hn = gates + rows * index_t(G);
             hp = hn + rows * index_t(H);
             scratch = hp + rows * index_t(H);
@@ -240,10 +244,11 @@ struct gru<H>::bound<seq<D>> {
         const T* p = a.p;
         k::broadcast_rows(rows, g, p + bih, s.gates, g);
         k::gemm_abt(rows, g, index_t(D), a.x, index_t(D), p + wih, index_t(D), T(1), s.gates, g);
+        k::pack_b(h, g, p + whh, 1, h, s.wt);                              // W_hh^T (H, G)
         for (index_t t = 0; t < steps; ++t) {
             detail::previous_rows(batch, steps, t, h, a.carry_in, h, a.y, s.hp);
             k::broadcast_rows(batch, g, p + bhh, s.scratch, g);          // gh (B, G) = b_hh + h W_hh^T
-            if (t > 0 || a.carry_in) k::gemm_abt(batch, g, h, s.hp + t * h, steps * h, p + whh, h, T(1), s.scratch, g);
+            if (t > 0 || a.carry_in) k::gemm_packed_b(batch, g, h, s.hp + t * h, steps * h, 1, s.wt, T(1), s.scratch, g);
             for (index_t b = 0; b < batch; ++b) {
                 const index_t r = b * steps + t;
                 T* gr = s.gates + r * g;
@@ -272,7 +277,10 @@ struct gru<H>::bound<seq<D>> {
         const index_t rows = a.batch, steps = a.steps, batch = rows / steps, g = G, h = H, d = D;
         const slots<T> s(a.cache, rows);
         T* dhr = s.scratch;                                              // (B, H) dL/dh flowing back
-        detail::transpose(g, h, a.p + whh, s.wt);
+        T* w_rz = s.wt;                                                  // W_hh rows of r and z (2H, H)
+        T* w_n = s.wt + kernels::cpu::packed_b_size<T>(2 * h, h);        // and of n (H, H)
+        k::pack_b(2 * h, h, a.p + whh, h, 1, w_rz);
+        k::pack_b(h, h, a.p + whh + 2 * H * H, h, 1, w_n);
         for (index_t b = 0; b < batch; ++b) {
             if (a.dcarry_out) std::copy_n(a.dcarry_out + b * h, h, dhr + b * h);
             else std::fill_n(dhr + b * h, h, T(0));
@@ -299,8 +307,8 @@ struct gru<H>::bound<seq<D>> {
                 });
             }
             if (t > 0 || a.dcarry_in) {              // dh_prev += dG_h W_hh, dG_h = (dr, dz, d(hn))
-                k::gemm_abt(batch, h, 2 * h, s.gates + t * g, steps * g, s.wt, g, T(1), dhr, h);
-                k::gemm_abt(batch, h, h, s.hn + t * h, steps * h, s.wt + 2 * h, g, T(1), dhr, h);
+                k::gemm_packed_b(batch, h, 2 * h, s.gates + t * g, steps * g, 1, w_rz, T(1), dhr, h);
+                k::gemm_packed_b(batch, h, h, s.hn + t * h, steps * h, 1, w_n, T(1), dhr, h);
             }
         }
         if (a.dcarry_in) std::copy_n(dhr, batch * h, a.dcarry_in);
@@ -330,8 +338,9 @@ struct rnn<H>::bound<seq<D>> {
     using output_shape = seq<H>;
     static constexpr std::size_t wih = 0, whh = H * D, bih = whh + H * H, bhh = bih + H;
     static constexpr std::size_t param_count = bhh + H;
-    // fixed: W_hh^T; per row: h_prev, dG (pre-activation gradient), dh (the first B rows)
-    static constexpr std::size_t cache_fixed = H * H;
+    // fixed: W_hh packed for the step's product; per row: h_prev, dG (pre-activation gradient), dh
+    // (the first B rows)
+    static constexpr std::size_t cache_fixed = detail::packed_whh_size(H, H);
     static constexpr std::size_t cache_per_sample = 3 * H;
     static constexpr std::size_t carry_per_sample = H;
     static std::string name() { return "rnn<" + std::to_string(H) + ">"; }
@@ -343,8 +352,9 @@ struct rnn<H>::bound<seq<D>> {
     template <class T> void forward(const fwd_args<T>& a) const {
         namespace k = kernels::cpu;
         const index_t rows = a.batch, steps = a.steps, batch = rows / steps, h = H;
-        T* hp = a.cache + H * H;
+        T* hp = a.cache + cache_fixed;
         const T* p = a.p;
+        k::pack_b(h, h, p + whh, 1, h, a.cache);                           // W_hh^T
         for (index_t r = 0; r < rows; ++r)
             k::for_lanes<T>(h, [&](auto v, index_t j) {
                 using V = decltype(v);
@@ -353,7 +363,8 @@ struct rnn<H>::bound<seq<D>> {
         k::gemm_abt(rows, h, index_t(D), a.x, index_t(D), p + wih, index_t(D), T(1), a.y, h);
         for (index_t t = 0; t < steps; ++t) {
             detail::previous_rows(batch, steps, t, h, a.carry_in, h, a.y, hp);
-            if (t > 0 || a.carry_in) k::gemm_abt(batch, h, h, hp + t * h, steps * h, p + whh, h, T(1), a.y + t * h, steps * h);
+            if (t > 0 || a.carry_in)
+                k::gemm_packed_b(batch, h, h, hp + t * h, steps * h, 1, a.cache, T(1), a.y + t * h, steps * h);
             for (index_t b = 0; b < batch; ++b) {
                 T* y = a.y + (b * steps + t) * h;
                 k::for_lanes<T>(h, [&](auto v, index_t j) { k::store(y + j, k::tanh_of(k::load<decltype(v)>(y + j))); });
@@ -367,10 +378,10 @@ struct rnn<H>::bound<seq<D>> {
         namespace k = kernels::cpu;
         const index_t rows = a.batch, steps = a.steps, batch = rows / steps, h = H, d = D;
         T* wt = a.cache;
-        T* hp = wt + H * H;
+        T* hp = wt + cache_fixed;
         T* dg = hp + rows * h;
         T* dhr = dg + rows * h;
-        detail::transpose(h, h, a.p + whh, wt);
+        k::pack_b(h, h, a.p + whh, h, 1, wt);                              // W_hh
         for (index_t b = 0; b < batch; ++b) {
             if (a.dcarry_out) std::copy_n(a.dcarry_out + b * h, h, dhr + b * h);
             else std::fill_n(dhr + b * h, h, T(0));
@@ -386,7 +397,7 @@ struct rnn<H>::bound<seq<D>> {
                     k::store(dgr + j, (k::load<V>(dy + j) + k::load<V>(db + j)) * (V(T(1)) - yv * yv));
                 });
             }
-            if (t > 0 || a.dcarry_in) k::gemm_abt(batch, h, h, dg + t * h, steps * h, wt, h, T(0), dhr, h);
+            if (t > 0 || a.dcarry_in) k::gemm_packed_b(batch, h, h, dg + t * h, steps * h, 1, wt, T(0), dhr, h);
         }
         if (a.dcarry_in) std::copy_n(dhr, batch * h, a.dcarry_in);
         T* dp = a.dp;

@@ -228,4 +228,70 @@ inline void gemm(index_t m, index_t n, index_t k, const T* a, index_t rsa, index
     });
 }
 
+// ---- B packed once, for many products with it ---------------------------------------------------------
+// A recurrent layer multiplies the same W_hh at every step: packing it at every step would cost as
+// much as the step's arithmetic (B is 4H x H, A only B x H). pack_b lays B (k, n) out as gemm's
+// micro-panels, kc blocks outermost, (kc, nr) panels within; gemm_packed_b then packs only A.
+template <class T, class Arch = arch>
+constexpr index_t packed_b_size(index_t k, index_t n) {
+    using blk = blocking<T, Arch>;
+    return (n + blk::nr - 1) / blk::nr * blk::nr * k;
+}
+
+template <class T, class Arch = arch>
+inline void pack_b(index_t k, index_t n, const T* b, index_t rsb, index_t csb, T* bp) {
+    using blk = blocking<T, Arch>;
+    const index_t panels = (n + blk::nr - 1) / blk::nr;
+    for (index_t pc = 0; pc < k; pc += blk::kc) {
+        const index_t kc = std::min(blk::kc, k - pc);
+        T* blk_p = bp + pc * panels * blk::nr;
+        for (index_t jp = 0; jp < panels; ++jp)
+            pack_b_panel(blk::nr, n - jp * blk::nr, kc, b + pc * rsb + jp * blk::nr * csb, rsb, csb, blk_p + jp * blk::nr * kc);
+    }
+}
+
+namespace detail {
+// Columns [j0, j1) (whole panels but the last) of C := A B + beta C, B as pack_b left it.
+template <class T, class Arch>
+[[gnu::noipa]] inline void gemm_packed_b_serial(index_t m, index_t n, index_t k, const T* a, index_t rsa, index_t csa,
+                                                const T* bp, T beta, T* c, index_t ldc, index_t j0, index_t j1) {
+    using blk = blocking<T, Arch>;
+    constexpr index_t mr = blk::mr, nr = blk::nr, kc_max = blk::kc, mc_max = blk::mc;
+    const index_t panels = (n + nr - 1) / nr;
+    T* ap = gemm_scratch_a().get<T>(static_cast<std::size_t>(std::min((m + mr - 1) / mr * mr, mc_max) * std::min(k, kc_max)));
+    for (index_t pc = 0; pc < k; pc += kc_max) {
+        const index_t kc = std::min(kc_max, k - pc);
+        const T beta_k = pc == 0 ? beta : T(1);
+        const T* blk_p = bp + pc * panels * nr;
+        for (index_t ic = 0; ic < m; ic += mc_max) {
+            const index_t mc = std::min(mc_max, m - ic);
+            pack_a(mr, mc, kc, a + ic * rsa + pc * csa, rsa, csa, ap);
+            for (index_t j = j0; j < j1; j += nr)
+                for (index_t ip = 0; ip < (mc + mr - 1) / mr; ++ip)
+                    gemm_micro_kernel{}(Arch{}, kc, ap + ip * mr * kc, blk_p + (j / nr) * nr * kc, nr, beta_k,
+                                        c + (ic + ip * mr) * ldc + j, ldc, std::min(mr, mc - ip * mr), std::min(nr, j1 - j));
+        }
+    }
+}
+}  // namespace detail
+
+// C (m, n) := A (m, k) B + beta C with B from pack_b(k, n, ...); threads split the panels of B.
+template <class T, class Arch = arch>
+inline void gemm_packed_b(index_t m, index_t n, index_t k, const T* a, index_t rsa, index_t csa, const T* bp, T beta,
+                          T* c, index_t ldc) {
+    using blk = blocking<T, Arch>;
+    if (m <= 0 || n <= 0 || k <= 0) return;
+    const index_t panels = (n + blk::nr - 1) / blk::nr;
+    const int threads = int(std::min<double>({double(max_threads()), double(m) * double(n) * double(k) / double(1 << 18),
+                                              double(panels)}));
+    if (threads <= 1) {
+        detail::gemm_packed_b_serial<T, Arch>(m, n, k, a, rsa, csa, bp, beta, c, ldc, 0, n);
+        return;
+    }
+    run_threads(threads, [&](index_t t, index_t nt) {
+        const index_t j0 = std::min(n, panels * t / nt * blk::nr), j1 = std::min(n, panels * (t + 1) / nt * blk::nr);
+        if (j1 > j0) detail::gemm_packed_b_serial<T, Arch>(m, n, k, a, rsa, csa, bp, beta, c, ldc, j0, j1);
+    });
+}
+
 }  // namespace typenet::kernels::cpu
