@@ -52,4 +52,10 @@ using char_gpt = network<tokens, embedding<text_vocabulary, 128>, positional_emb
                          transformer_block<4>, transformer_block<4>, transformer_block<4>, transformer_block<4>,
                          layer_norm<>, dense<text_vocabulary>>;
 
+// An encoder-decoder (examples/seq2seq.cpp): the 26 letters, <go> and <eos>; the decoder starts from
+// the encoder's final LSTM state (their carry sizes match).
+inline constexpr std::size_t seq2seq_vocabulary = 28;
+using seq2seq_encoder = network<tokens, embedding<seq2seq_vocabulary, 32>, lstm<256>>;
+using seq2seq_decoder = network<tokens, embedding<seq2seq_vocabulary, 32>, lstm<256>, dense<seq2seq_vocabulary>>;
+
 }  // namespace typenet::examples

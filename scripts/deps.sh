@@ -16,6 +16,7 @@ packages=(
     libcli11-dev                               # the examples' flags
     libstb-dev                                 # the GAN example's PNG files
     dataset-fashion-mnist                      # the examples' data
+    fortunes wamerican                         # text: char_lstm, char_gpt (fortunes), seq2seq (words)
     gnuplot-nox                                # scripts/plot: training curves
     python3-torch python3-numpy                # PyTorch: parity data, io/torch_interop_* (safetensors both ways)
     libopenmpi-dev openmpi-bin                 # typenet/distributed.hpp: data parallelism, mpirun
