@@ -97,3 +97,15 @@ TEST_CASE_TEMPLATE("torch parity: embedding, and two-layer rnn, lstm, gru from a
     test::check_sequence_parity<basic_network<T, sequence_input<3>, lstm<5>, lstm<5>>>("lstm", 2, 5);
     test::check_sequence_parity<basic_network<T, sequence_input<3>, gru<4>, gru<4>>>("gru", 2, 5);
 }
+
+TEST_CASE("bidirectional: gradients of both directions and of both initial states") {
+    check_sequence<basic_network<double, sequence_input<3>, bidirectional<lstm<4>>>>(2, 5);
+    check_sequence<basic_network<double, sequence_input<2>, bidirectional<gru<3>>, bidirectional<rnn<2>>, last_step,
+                                 dense<2>>>(2, 4);
+}
+
+TEST_CASE_TEMPLATE("torch parity: bidirectional LSTM (nn.LSTM(bidirectional=True)) from a given state", T, float, double) {
+    using Net = basic_network<T, sequence_input<3>, bidirectional<lstm<4>>>;
+    static_assert(std::is_same_v<typename Net::output_shape, seq<8>>);
+    test::check_sequence_parity<Net>("bilstm", 2, 5);
+}

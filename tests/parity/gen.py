@@ -512,6 +512,26 @@ def sequence():
         w.add(kind + "/dcarry_out", layout(dfinal)); w.add(kind + "/dcarry_in", layout([s.grad for s in states]))
         params(kind, named); grads(kind, named)
 
+    # bidirectional<lstm<4>>: nn.LSTM(3, 4, bidirectional=True); the state is (directions, B, H)
+    m = torch.nn.LSTM(3, 4, batch_first=True, bidirectional=True)
+    x = torch.randn(B, T, 3, requires_grad=True)
+    states = [torch.randn(2, B, 4, requires_grad=True) for _ in range(2)]
+    y, final = m(x, tuple(states))
+    final = list(final)
+    dy = torch.randn_like(y)
+    dfinal = [torch.randn_like(f) for f in final]
+    torch.autograd.backward([y] + final, [dy] + dfinal)
+
+    def by_direction(ts):
+        return torch.cat([torch.cat([t[l] for t in ts], dim=1).reshape(-1) for l in range(2)])
+
+    named = [("0.%s_l0%s" % (n, sfx), getattr(m, "%s_l0%s" % (n, sfx)))
+             for sfx in ("", "_reverse") for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+    w.add("bilstm/x", x); w.add("bilstm/dy", dy); w.add("bilstm/y", y); w.add("bilstm/dx", x.grad)
+    w.add("bilstm/carry_in", by_direction(states)); w.add("bilstm/carry_out", by_direction(final))
+    w.add("bilstm/dcarry_out", by_direction(dfinal)); w.add("bilstm/dcarry_in", by_direction([s.grad for s in states]))
+    params("bilstm", named); grads("bilstm", named)
+
     causal = torch.triu(torch.full((T, T), float("-inf")), diagonal=1)
 
     # causal_self_attention<3> on seq<6>: nn.MultiheadAttention(6, 3) with the causal mask

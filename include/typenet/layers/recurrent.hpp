@@ -430,3 +430,114 @@ struct layer_check<I, rnn<H>, In> {
 };
 
 }  // namespace typenet
+
+namespace typenet {
+
+// Both directions: L runs over the sequence forwards and a second L (its own parameters) over it
+// backwards; y[t] = (forward y[t], backward y[t]) concatenated, torch's bidirectional=True layout
+// and names (the backward direction's tensors end in "_reverse"). The recurrent state is the
+// forward direction's block, then the backward's (torch's h_0 (2, B, H)).
+//   network<sequence_input<8>, bidirectional<lstm<64>>, last_step, dense<2>>
+template <class L>
+struct bidirectional {
+    template <class In>
+    static constexpr bool accepts = is_flat_sequence<In> && L::template accepts<In> &&
+                                    is_flat_sequence<typename output_of<L, In>::type>;
+    template <class In> struct bound {
+        using inner_t = typename L::template bound<In>;
+        static constexpr std::size_t D = In::size, H = inner_t::output_shape::size;
+        using input_shape = In;
+        using output_shape = seq<2 * H>;
+        static constexpr std::size_t inner_params = param_count_of<inner_t>(), inner_carry = carry_per_sample_of<inner_t>();
+        static constexpr std::size_t param_count = 2 * inner_params;
+        static constexpr std::size_t carry_per_sample = 2 * inner_carry;
+        // both directions' caches, then per row: y forward, y backward (reversed), x reversed, and for
+        // backward dy of each direction and dx of the backward one
+        static constexpr std::size_t cache_per_sample = 2 * cache_per_sample_of<inner_t>() + 4 * H + 2 * D;
+        static constexpr std::size_t cache_fixed = 2 * cache_fixed_of<inner_t>();
+        static std::string name() { return "bidirectional<" + inner_t::name() + ">"; }
+        static void tensors(tensor_list& t, const std::string& prefix, std::size_t p, std::size_t s) {
+            inner_t::tensors(t, prefix, p, s);
+            tensor_list reverse;
+            inner_t::tensors(reverse, prefix, p + inner_params, s);
+            for (auto& d : reverse) {
+                d.name += "_reverse";
+                t.push_back(d);
+            }
+        }
+        template <class T> void init(T* p, rng& g) const {
+            inner_.init(p, g);
+            inner_.init(p + inner_params, g);
+        }
+
+        template <class T> struct slots {
+            T *fwd, *bwd, *yf, *yr, *xr, *dyf, *dyr, *dxr;
+            slots(T* c, index_t rows) {
+                const index_t inner = rows * index_t(cache_per_sample_of<inner_t>()) + index_t(cache_fixed_of<inner_t>());
+                fwd = c;
+                bwd = fwd + inner;
+                yf = bwd + inner;
+                yr = yf + rows * index_t(H);
+                xr = yr + rows * index_t(H);
+                dyf = xr + rows * index_t(D);
+                dyr = dyf + rows * index_t(H);
+                dxr = dyr + rows * index_t(H);
+            }
+        };
+        // Row (b, t) of src to row (b, T - 1 - t) of dst, n scalars a row.
+        template <class T> static void reverse_steps(index_t rows, index_t steps, index_t n, const T* src, T* dst) {
+            for (index_t r = 0; r < rows; ++r) {
+                const index_t b = r / steps, t = r % steps;
+                std::copy_n(src + r * n, n, dst + (b * steps + steps - 1 - t) * n);
+            }
+        }
+        template <class P> static P second(P c, index_t rows, index_t steps) {
+            return c ? c + rows / steps * index_t(inner_carry) : nullptr;
+        }
+
+        template <class T> void forward(const fwd_args<T>& a) const {
+            const index_t rows = a.batch, steps = a.steps, h = H;
+            const slots<T> s(a.cache, rows);
+            inner_.forward(fwd_args<T>{rows, a.m, a.p, a.x, s.yf, s.fwd, a.gen, a.state, steps, a.carry_in, a.carry_out});
+            reverse_steps(rows, steps, index_t(D), a.x, s.xr);
+            inner_.forward(fwd_args<T>{rows, a.m, a.p + inner_params, s.xr, s.yr, s.bwd, a.gen, a.state, steps,
+                                       second(a.carry_in, rows, steps), second(a.carry_out, rows, steps)});
+            for (index_t r = 0; r < rows; ++r) {
+                const index_t b = r / steps, t = r % steps;
+                std::copy_n(s.yf + r * h, h, a.y + r * 2 * h);
+                std::copy_n(s.yr + (b * steps + steps - 1 - t) * h, h, a.y + r * 2 * h + h);
+            }
+        }
+        template <class T> void backward(const bwd_args<T>& a) const {
+            const index_t rows = a.batch, steps = a.steps, h = H;
+            const slots<T> s(a.cache, rows);
+            for (index_t r = 0; r < rows; ++r) {
+                const index_t b = r / steps, t = r % steps;
+                std::copy_n(a.dy + r * 2 * h, h, s.dyf + r * h);
+                std::copy_n(a.dy + r * 2 * h + h, h, s.dyr + (b * steps + steps - 1 - t) * h);
+            }
+            inner_.backward(bwd_args<T>{rows, a.p, a.x, s.yf, s.dyf, a.dx, a.dp, s.fwd, a.state, steps, a.dcarry_out,
+                                        a.dcarry_in});
+            inner_.backward(bwd_args<T>{rows, a.p + inner_params, s.xr, s.yr, s.dyr, a.dx ? s.dxr : nullptr,
+                                        a.dp + inner_params, s.bwd, a.state, steps, second(a.dcarry_out, rows, steps),
+                                        second(a.dcarry_in, rows, steps)});
+            if (a.dx)
+                for (index_t r = 0; r < rows; ++r) {
+                    const index_t b = r / steps, t = r % steps;
+                    kernels::cpu::axpy(index_t(D), T(1), s.dxr + (b * steps + steps - 1 - t) * index_t(D),
+                                       a.dx + r * index_t(D));
+                }
+        }
+        inner_t inner_{};
+    };
+};
+
+template <std::size_t I, class L, class In>
+struct layer_check<I, bidirectional<L>, In> {
+    static constexpr bool inner_ok = layer_check<I, L, In>::ok;
+    static_assert(!inner_ok || is_flat_sequence<typename output_of<L, In>::type>,
+                  "typenet: bidirectional<L> needs a layer L that maps a sequence to a sequence (rnn, lstm, gru)");
+    static constexpr bool ok = inner_ok && is_flat_sequence<typename output_of<L, In>::type>;
+};
+
+}  // namespace typenet
