@@ -55,7 +55,11 @@ inline void pack_b_panel(index_t nr, index_t n, index_t k, const T* b, index_t r
         const T* src = b + p * rsb;
         T* dst = bp + p * nr;
         index_t j = 0;
-        if (csb == 1) { std::memcpy(dst, src, sizeof(T) * static_cast<std::size_t>(cols)); j = cols; }
+        if (csb == 1 && cols == nr) {                         // a whole row of the panel: vector copies
+            using batch = xsimd::batch<T, arch>;
+            for (; j + index_t(batch::size) <= nr; j += index_t(batch::size)) batch::load_unaligned(src + j).store_unaligned(dst + j);
+        }
+        if (csb == 1) { std::copy(src + j, src + cols, dst + j); j = cols; }
         else for (; j < cols; ++j) dst[j] = src[j * csb];
         for (; j < nr; ++j) dst[j] = T(0);
     }
@@ -66,18 +70,35 @@ inline void pack_b_panel(index_t nr, index_t n, index_t k, const T* b, index_t r
 // read). Edge tiles (rows < MR or cols < NR) go through a local tile, so C is never touched past
 // its edge.
 struct gemm_micro_kernel {
+    template <class Arch, class T> struct tile {
+        xsimd::batch<T, Arch> acc[blocking<T, Arch>::mr][blocking<T, Arch>::nv];
+    };
     template <class Arch, class T>
     void operator()(Arch, index_t kc, const T* ap, const T* bp, index_t ldb, T beta, T* c, index_t ldc,
                     index_t rows, index_t cols) const;
+    template <class Arch, class T>
+    static tile<Arch, T> accumulate(Arch, index_t kc, const T* ap, const T* bp, index_t ldb);
+    template <class Arch, class T>
+    static tile<Arch, T> accumulate_rows(Arch, index_t kc, const T* a, index_t lda, index_t rows, const T* bp,
+                                         index_t ldb);
+    template <class Arch, class T>
+    static void store_tile(Arch, const tile<Arch, T>& t, T beta, T* c, index_t ldc, index_t rows, index_t cols);
 };
 
 template <class Arch, class T>
 inline void gemm_micro_kernel::operator()(Arch, index_t kc, const T* ap, const T* bp, index_t ldb, T beta, T* c,
                                           index_t ldc, index_t rows, index_t cols) const {
+    store_tile(Arch{}, accumulate(Arch{}, kc, ap, bp, ldb), beta, c, ldc, rows, cols);
+}
+
+// The accumulation of a tile, A packed (element (r, p) at ap[p * mr + r]).
+template <class Arch, class T>
+[[gnu::always_inline]] inline auto gemm_micro_kernel::accumulate(Arch, index_t kc, const T* ap, const T* bp, index_t ldb) -> tile<Arch, T> {
     using batch = xsimd::batch<T, Arch>;
     using blk = blocking<T, Arch>;
-    constexpr index_t mr = blk::mr, nv = blk::nv, w = blk::w, nr = blk::nr;
-    batch acc[mr][nv];
+    constexpr index_t mr = blk::mr, nv = blk::nv, w = blk::w;
+    tile<Arch, T> t;
+    auto& acc = t.acc;
 #pragma GCC unroll 8
     for (index_t r = 0; r < mr; ++r)
 #pragma GCC unroll 4
@@ -93,6 +114,47 @@ inline void gemm_micro_kernel::operator()(Arch, index_t kc, const T* ap, const T
             for (index_t v = 0; v < nv; ++v) acc[r][v] = xsimd::fma(a, b[v], acc[r][v]);
         }
     }
+    return t;
+}
+
+// The same with A read in place, row-major (element (r, p) at a[r * lda + p]): no packing of A.
+// Rows past `rows` read row 0 again; the store leaves them out.
+template <class Arch, class T>
+[[gnu::always_inline]] inline auto gemm_micro_kernel::accumulate_rows(Arch, index_t kc, const T* a, index_t lda, index_t rows, const T* bp,
+                                               index_t ldb) -> tile<Arch, T> {
+    using batch = xsimd::batch<T, Arch>;
+    using blk = blocking<T, Arch>;
+    constexpr index_t mr = blk::mr, nv = blk::nv, w = blk::w;
+    const T* ar[mr];
+#pragma GCC unroll 8
+    for (index_t r = 0; r < mr; ++r) ar[r] = a + (r < rows ? r : 0) * lda;
+    tile<Arch, T> t;
+    auto& acc = t.acc;
+#pragma GCC unroll 8
+    for (index_t r = 0; r < mr; ++r)
+#pragma GCC unroll 4
+        for (index_t v = 0; v < nv; ++v) acc[r][v] = batch(T(0));
+    for (index_t p = 0; p < kc; ++p) {
+        batch b[nv];
+#pragma GCC unroll 4
+        for (index_t v = 0; v < nv; ++v) b[v] = batch::load_unaligned(bp + p * ldb + v * w);
+#pragma GCC unroll 8
+        for (index_t r = 0; r < mr; ++r) {
+            const batch av(ar[r][p]);
+#pragma GCC unroll 4
+            for (index_t v = 0; v < nv; ++v) acc[r][v] = xsimd::fma(av, b[v], acc[r][v]);
+        }
+    }
+    return t;
+}
+
+template <class Arch, class T>
+[[gnu::always_inline]] inline void gemm_micro_kernel::store_tile(Arch, const tile<Arch, T>& t, T beta, T* c, index_t ldc, index_t rows,
+                                          index_t cols) {
+    using batch = xsimd::batch<T, Arch>;
+    using blk = blocking<T, Arch>;
+    constexpr index_t mr = blk::mr, nv = blk::nv, w = blk::w, nr = blk::nr;
+    const auto& acc = t.acc;
     if (rows == mr && cols == nr) {
 #pragma GCC unroll 8
         for (index_t r = 0; r < mr; ++r)
@@ -150,6 +212,10 @@ template <class T, class Arch>
     // Few rows of C and a row-major B: full micro-panels of B are read in place, only the ragged
     // last one is packed (zero-filled past n).
     const bool direct_b = csb == 1 && m <= blk::direct_b_max_m;
+    // A row-major (csa == 1): the micro-kernel broadcasts from A's rows in place. Packing A costs a
+    // load and a store per element, against n / (2 w) FMAs per element in the tiles: for the
+    // narrow products of a transformer's layers (n = 128) as much as a third of the time.
+    const bool direct_a = csa == 1 && rsa != 1;
     for (index_t jc = 0; jc < n; jc += nc_max) {
         const index_t nc = std::min(nc_max, n - jc);
         const index_t npanels = (nc + nr - 1) / nr;
@@ -163,16 +229,22 @@ template <class T, class Arch>
             for (index_t ic = 0; ic < m; ic += mc_max) {
                 const index_t mc = std::min(mc_max, m - ic);
                 const index_t mpanels = (mc + mr - 1) / mr;
-                pack_a(mr, mc, kc, a + ic * rsa + pc * csa, rsa, csa, ap);
+                if (!direct_a) pack_a(mr, mc, kc, a + ic * rsa + pc * csa, rsa, csa, ap);
                 for (index_t jp = 0; jp < npanels; ++jp) {
                     const index_t cols = std::min(nr, nc - jp * nr);
                     const bool in_place = direct_b && cols == nr;
                     const T* bj = in_place ? b_blk + jp * nr : bp + jp * nr * kc;   // (kc, nr)
                     const index_t ldb = in_place ? rsb : nr;
-                    for (index_t ip = 0; ip < mpanels; ++ip)
-                        gemm_micro_kernel{}(Arch{}, kc, ap + ip * mr * kc, bj, ldb, beta_k,
-                                            c + (ic + ip * mr) * ldc + jc + jp * nr, ldc,
-                                            std::min(mr, mc - ip * mr), cols);
+                    for (index_t ip = 0; ip < mpanels; ++ip) {
+                        T* cij = c + (ic + ip * mr) * ldc + jc + jp * nr;
+                        const index_t rows = std::min(mr, mc - ip * mr);
+                        if (direct_a)
+                            gemm_micro_kernel::store_tile(
+                                Arch{}, gemm_micro_kernel::accumulate_rows(Arch{}, kc, a + (ic + ip * mr) * rsa + pc, rsa, rows, bj, ldb),
+                                beta_k, cij, ldc, rows, cols);
+                        else
+                            gemm_micro_kernel{}(Arch{}, kc, ap + ip * mr * kc, bj, ldb, beta_k, cij, ldc, rows, cols);
+                    }
                 }
             }
         }

@@ -182,39 +182,82 @@ inline void batch_norm_backward(index_t b, index_t c, index_t s, bool training, 
 }
 
 // Layer norm over each row of n: xhat = (x - mean) invstd, y = gamma xhat + beta (biased variance).
-template <class T>
+// Row sums in SIMD lanes (w partial sums, then added), as torch's vectorized kernel does; rows are
+// independent, so threads take runs of rows.
+template <class T, class Arch = arch>
 inline void layer_norm_forward(index_t rows, index_t n, T eps, const T* x, const T* gamma, const T* beta, T* xhat,
                                T* y, T* invstd_out) {
-    for (index_t r = 0; r < rows; ++r, x += n, xhat += n, y += n) {
-        double sum = 0, sq = 0;
-        for (index_t j = 0; j < n; ++j) sum += double(x[j]);
-        const double mean = sum / double(n);
-        for (index_t j = 0; j < n; ++j) sq += (double(x[j]) - mean) * (double(x[j]) - mean);
-        const T invstd = T(1.0 / std::sqrt(sq / double(n) + double(eps)));
-        invstd_out[r] = invstd;
-        for (index_t j = 0; j < n; ++j) {
-            xhat[j] = (x[j] - T(mean)) * invstd;
-            y[j] = gamma[j] * xhat[j] + beta[j];
+    using batch = xsimd::batch<T, Arch>;
+    constexpr index_t w = batch::size;
+    const int threads = int(std::min<double>(max_threads(), double(rows) * double(n) / double(1 << 16) + 1));
+    parallel_for(threads, rows, [&](index_t r) {
+        const T* xr = x + r * n;
+        T* hr = xhat + r * n;
+        T* yr = y + r * n;
+        batch acc(T(0));
+        index_t j = 0;
+        for (; j + w <= n; j += w) acc += batch::load_unaligned(xr + j);
+        T sum = xsimd::hadd(acc);
+        for (; j < n; ++j) sum += xr[j];
+        const T mean = sum / T(n);
+        batch sq(T(0));
+        j = 0;
+        for (; j + w <= n; j += w) {
+            const batch d = batch::load_unaligned(xr + j) - batch(mean);
+            sq = xsimd::fma(d, d, sq);
         }
-    }
+        T var = xsimd::hadd(sq);
+        for (; j < n; ++j) var += (xr[j] - mean) * (xr[j] - mean);
+        const T invstd = T(1) / std::sqrt(var / T(n) + eps);
+        invstd_out[r] = invstd;
+        j = 0;
+        for (; j + w <= n; j += w) {
+            const batch h = (batch::load_unaligned(xr + j) - batch(mean)) * batch(invstd);
+            h.store_unaligned(hr + j);
+            xsimd::fma(batch::load_unaligned(gamma + j), h, batch::load_unaligned(beta + j)).store_unaligned(yr + j);
+        }
+        for (; j < n; ++j) {
+            hr[j] = (xr[j] - mean) * invstd;
+            yr[j] = gamma[j] * hr[j] + beta[j];
+        }
+    });
 }
 
-template <class T>
+// dx = invstd (dy gamma - mean(dy gamma) - xhat mean(dy gamma xhat)); dgamma += sum dy xhat,
+// dbeta += sum dy over the rows (one thread: they accumulate across rows).
+template <class T, class Arch = arch>
 inline void layer_norm_backward(index_t rows, index_t n, const T* xhat, const T* gamma, const T* invstd, const T* dy,
                                 T* dx, T* dgamma, T* dbeta) {
+    using batch = xsimd::batch<T, Arch>;
+    constexpr index_t w = batch::size;
     for (index_t r = 0; r < rows; ++r, xhat += n, dy += n) {
-        double sum_g = 0, sum_g_xhat = 0;
-        for (index_t j = 0; j < n; ++j) {
+        batch sg(T(0)), sgx(T(0));
+        index_t j = 0;
+        for (; j + w <= n; j += w) {
+            const batch d = batch::load_unaligned(dy + j), h = batch::load_unaligned(xhat + j);
+            xsimd::fma(d, h, batch::load_unaligned(dgamma + j)).store_unaligned(dgamma + j);
+            (batch::load_unaligned(dbeta + j) + d).store_unaligned(dbeta + j);
+            const batch g = d * batch::load_unaligned(gamma + j);
+            sg += g;
+            sgx = xsimd::fma(g, h, sgx);
+        }
+        T sum_g = xsimd::hadd(sg), sum_g_xhat = xsimd::hadd(sgx);
+        for (; j < n; ++j) {
             dgamma[j] += dy[j] * xhat[j];
             dbeta[j] += dy[j];
-            const double g = double(dy[j]) * double(gamma[j]);
+            const T g = dy[j] * gamma[j];
             sum_g += g;
-            sum_g_xhat += g * double(xhat[j]);
+            sum_g_xhat += g * xhat[j];
         }
         if (!dx) continue;
-        const T mg = T(sum_g / double(n)), mgx = T(sum_g_xhat / double(n));
+        const T mg = sum_g / T(n), mgx = sum_g_xhat / T(n), is = invstd[r];
         T* dxr = dx + r * n;
-        for (index_t j = 0; j < n; ++j) dxr[j] = invstd[r] * (dy[j] * gamma[j] - mg - xhat[j] * mgx);
+        j = 0;
+        for (; j + w <= n; j += w) {
+            const batch g = batch::load_unaligned(dy + j) * batch::load_unaligned(gamma + j);
+            (batch(is) * (g - batch(mg) - batch::load_unaligned(xhat + j) * batch(mgx))).store_unaligned(dxr + j);
+        }
+        for (; j < n; ++j) dxr[j] = is * (dy[j] * gamma[j] - mg - xhat[j] * mgx);
     }
 }
 
