@@ -109,3 +109,13 @@ TEST_CASE_TEMPLATE("torch parity: bidirectional LSTM (nn.LSTM(bidirectional=True
     static_assert(std::is_same_v<typename Net::output_shape, seq<8>>);
     test::check_sequence_parity<Net>("bilstm", 2, 5);
 }
+
+TEST_CASE("flatten on a sequence flattens each step; the rows stay B * T") {
+    using Net = network<sequence_input<2, 3>, flatten, gru<4>, last_step>;
+    static_assert(std::is_same_v<basic_network<double, sequence_input<2, 3>, flatten>::output_shape, seq<6>>);
+    Net net(seed{1});
+    std::vector<float> x(2 * 5 * 6, 0.5f);
+    const float* y = net.forward(2, 5, x.data(), mode::eval);
+    CHECK(std::isfinite(y[7]));
+    static_assert(Net::output_shape::size == 4);
+}
