@@ -119,3 +119,34 @@ TEST_CASE("flatten on a sequence flattens each step; the rows stay B * T") {
     CHECK(std::isfinite(y[7]));
     static_assert(Net::output_shape::size == 4);
 }
+
+TEST_CASE("fit and evaluate train a sequence classifier: samples of (T, D) values, one label each") {
+    // Label: is the sum of the 8 steps positive. A GRU reads the steps; a pooled MLP could not see
+    // their order, the GRU needs none but must carry the running sum through time.
+    data::dataset<float> train{{8, 1}, {}, {}, 2}, test{{8, 1}, {}, {}, 2};
+    rng g(seed{5});
+    for (auto* d : {&train, &test})
+        for (int i = 0; i < (d == &train ? 2000 : 500); ++i) {
+            float sum = 0;
+            for (int t = 0; t < 8; ++t) {
+                const float v = float(g.uniform(-1, 1));
+                d->x.push_back(v);
+                sum += v;
+            }
+            d->y.push_back(sum > 0 ? 1 : 0);
+        }
+    using Net = network<sequence_input<1>, gru<16>, last_step, dense<2>>;
+    Net net(seed{1});
+    optim::adam opt(net, {.lr = 1e-2});
+    fit(net, opt, loss::cross_entropy{}, train, {.epochs = 8, .batch = 32});
+    const auto e = evaluate(net, test);
+    CHECK(e.accuracy > 0.9);
+    // samples of 7 values are no whole number of steps of 2 features
+    network<sequence_input<2>, lstm<3>, last_step, dense<2>> pairs(seed{1});
+    data::dataset<float> bad{{7}, {}, {}, 2};
+    bad.x.assign(7, 0.0f);
+    bad.y.push_back(0);
+    CHECK_THROWS_WITH_AS(evaluate(pairs, bad),
+                         "typenet: evaluate: samples have 7 values, the network's input (T, 2) needs a positive multiple of 2",
+                         std::invalid_argument);
+}

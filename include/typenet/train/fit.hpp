@@ -88,15 +88,22 @@ struct epoch_stats {
 
 namespace detail {
 template <class Net, class Data>
-void check_data(const Data& d, const char* who) {
+index_t check_data(const Data& d, const char* who) {
     using In = typename Net::input_shape;
-    if (d.sample_size() != In::size)
+    static_assert(!is_sequence<typename Net::output_shape>,
+                  "typenet: fit/evaluate/confusion take one label per sample: end a sequence model with last_step");
+    // A sequence model reads each sample as T steps of In: (T, in...) values.
+    const bool fits = is_sequence<In> ? d.sample_size() % In::size == 0 && d.sample_size() > 0
+                                      : d.sample_size() == In::size;
+    if (!fits)
         throw std::invalid_argument(std::string("typenet: ") + who + ": samples have " + std::to_string(d.sample_size()) +
-                                    " values, the network's input " + In::str() + " needs " + std::to_string(In::size));
+                                    " values, the network's input " + In::str() + " needs " +
+                                    (is_sequence<In> ? "a positive multiple of " : "") + std::to_string(In::size));
     if (d.x.size() != d.size() * d.sample_size())
         throw std::invalid_argument(std::string("typenet: ") + who + ": dataset holds " + std::to_string(d.x.size()) +
                                     " values for " + std::to_string(d.size()) + " samples of " +
                                     std::to_string(d.sample_size()));
+    return index_t(d.sample_size() / In::size);                  // steps: 1 without sequences
 }
 
 // Correct predictions in a batch: argmax of each output row against the label.
@@ -217,13 +224,13 @@ evaluation evaluate(Net& net, const Data& data, const Loss& loss = {}, index_t b
     static_assert(fits, "typenet: fit/evaluate on a labelled dataset need a loss over class labels, e.g. loss::cross_entropy");
     evaluation e;
     if constexpr (fits) {
-    detail::check_data<Net>(data, "evaluate");
+    const index_t steps = detail::check_data<Net>(data, "evaluate");
     if (batch <= 0) throw std::invalid_argument("typenet: evaluate: batch size must be > 0, got " + std::to_string(batch));
     constexpr index_t c = Net::output_shape::size;
     const std::size_t s = data.sample_size();
     for (std::size_t first = 0; first < data.size(); first += std::size_t(batch)) {
         const index_t n = index_t(std::min<std::size_t>(std::size_t(batch), data.size() - first));
-        const T* y = net.forward(n, data.x.data() + first * s, mode::infer);
+        const T* y = net.forward(n, steps, data.x.data() + first * s, mode::infer);
         e.loss += double(loss(n, c, y, data.y.data() + first)) * double(n);
         e.accuracy += double(detail::count_correct(n, c, y, data.y.data() + first));
         e.samples += std::size_t(n);
@@ -263,7 +270,7 @@ std::vector<epoch_stats> fit(Net& net, Opt& opt, const Loss& loss, const Data& d
                   "f(const step_stats&) (after each optimizer step) or f(const fit_state&) (checkpoints)");
     std::vector<epoch_stats> history;
     if constexpr (fits) {
-    detail::check_data<Net>(data, "fit");
+    const index_t steps = detail::check_data<Net>(data, "fit");
     if (o.batch <= 0) throw std::invalid_argument("typenet: fit: batch size must be > 0, got " + std::to_string(o.batch));
     if (o.epochs < 0) throw std::invalid_argument("typenet: fit: epochs must be >= 0, got " + std::to_string(o.epochs));
     if (!(o.validation >= 0.0 && o.validation < 1.0))
@@ -303,7 +310,7 @@ std::vector<epoch_stats> fit(Net& net, Opt& opt, const Loss& loss, const Data& d
         st.shuffler = rng(seed{o.seed}).state();
     }
     if (o.comm) detail::start_together(*o.comm, net, opt, st);
-    net.reserve(b_max);
+    net.reserve(b_max, steps);
     rng shuffler;
     shuffler.set_state(st.shuffler);
     const kernels::cpu::fp_mode fp(o.flush_denormals ? kernels::cpu::fp_mode::current() | kernels::cpu::fp_mode::flush_bits
@@ -364,7 +371,7 @@ std::vector<epoch_stats> fit(Net& net, Opt& opt, const Loss& loss, const Data& d
             opt.zero_grad();
             double sums[2] = {0, 0};                              // loss * samples, correct
             if (m > 0) {
-                const T* y = net.forward(m, xb.data(), mode::train);
+                const T* y = net.forward(m, steps, xb.data(), mode::train);
                 const T l = loss(m, c, y, yb.data(), dy.data());
                 sums[0] = double(l) * double(m);
                 sums[1] = double(detail::count_correct(m, c, y, yb.data()));

@@ -132,14 +132,14 @@ confusion_matrix confusion(Net& net, const Data& data, index_t batch = 256) {
     using T = typename Net::scalar;
     static_assert(std::is_integral_v<typename Data::target_type>,
                   "typenet: confusion needs a dataset of class labels (integral targets)");
-    detail::check_data<Net>(data, "confusion");
+    const index_t steps = detail::check_data<Net>(data, "confusion");
     if (batch <= 0) throw std::invalid_argument("typenet: confusion: batch size must be > 0, got " + std::to_string(batch));
     constexpr index_t c = Net::output_shape::size;
     confusion_matrix m(static_cast<std::size_t>(c));
     const std::size_t s = data.sample_size();
     for (std::size_t first = 0; first < data.size(); first += std::size_t(batch)) {
         const index_t n = index_t(std::min<std::size_t>(std::size_t(batch), data.size() - first));
-        const T* y = net.forward(n, data.x.data() + first * s, mode::infer);   // (n, c)
+        const T* y = net.forward(n, steps, data.x.data() + first * s, mode::infer);   // (n, c)
         for (index_t b = 0; b < n; ++b) {
             const T* row = y + b * c;
             const auto label = data.y[first + std::size_t(b)];
