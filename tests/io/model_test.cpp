@@ -175,3 +175,27 @@ TEST_CASE("a file that does not fit the type is refused, naming the tensor, and 
               .find("tensor '0.weight': the model needs F32, F64, F16 or BF16, the file has I32") != std::string::npos);
     std::filesystem::remove(path);
 }
+
+TEST_CASE("sequence models: torch's module names tile the buffers, and a file round-trips exactly") {
+    using seq_net = network<tokens, embedding<20, 8>, lstm<6>, bidirectional<gru<4>>, rnn<5>, positional_embedding<12>,
+                            transformer_block<1, 2>, layer_norm<>, dense<20>>;
+    check_tiling<seq_net>();
+    check_tiling<examples::char_lstm>();
+    check_tiling<examples::char_gpt>();
+    const std::string names = names_and_shapes(seq_net::tensors());
+    CHECK(names.find("1.weight_hh_l0 [24, 6]") != std::string::npos);
+    CHECK(names.find("2.weight_ih_l0_reverse [12, 6]") != std::string::npos);
+    CHECK(names.find("5.0.body.1.in_proj_weight [15, 5]") != std::string::npos);
+    CHECK(names.find("5.1.body.3.bias [5]") != std::string::npos);
+    seq_net a(seed{1}), b(seed{2});
+    const auto path = temp_file("sequence");
+    io::save(a, path);
+    io::load(b, path);
+    CHECK(std::equal(a.parameters().begin(), a.parameters().end(), b.parameters().begin()));
+    std::vector<float> ids{1, 2, 3, 4, 5, 6};
+    const float* ya = a.forward(2, 3, ids.data(), mode::eval);
+    const std::vector<float> first(ya, ya + 2 * 3 * 20);
+    const float* yb = b.forward(2, 3, ids.data(), mode::eval);
+    CHECK(std::equal(first.begin(), first.end(), yb));
+    std::filesystem::remove(path);
+}
