@@ -20,6 +20,17 @@ CLI::Validator bounded(double min, bool strict) {
         need);
 }
 const CLI::Validator positive = bounded(0, true), non_negative = bounded(0, false);
+// --help prints usage and exits 0; a bad flag prints one line and exits 2.
+void parse_or_exit(CLI::App& app, int argc, char** argv) {
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::CallForHelp& e) {
+        std::exit(app.exit(e));
+    } catch (const CLI::ParseError& e) {
+        std::cerr << argv[0] << ": " << e.what() << " (see --help)\n";
+        std::exit(2);
+    }
+}
 const CLI::Validator fraction(
     [](std::string& in) -> std::string {
         double v = 0;
@@ -72,14 +83,7 @@ run_options parse(int argc, char** argv, const std::string& description, run_opt
     app.add_option("--export-header", o.export_header, "write the trained model as a C++ header (io::export_header)");
     app.add_flag("--distributed", o.distributed, "train data-parallel over MPI, one replica per rank: mpirun -np N "
                                                  "<example> --distributed (--batch is per rank)");
-    try {
-        app.parse(argc, argv);
-    } catch (const CLI::CallForHelp& e) {
-        std::exit(app.exit(e));
-    } catch (const CLI::ParseError& e) {
-        std::cerr << argv[0] << ": " << e.what() << " (see --help)\n";
-        std::exit(2);
-    }
+    parse_or_exit(app, argc, argv);
     if (o.patience > 0 && o.validation <= 0) {
         std::cerr << argv[0] << ": --patience " << o.patience << " needs a validation split: add --validation 0.1 (or "
                   << "another fraction) (see --help)\n";
@@ -115,14 +119,7 @@ text_options parse_text(int argc, char** argv, const std::string& description, t
     app.add_option("--vocab", o.vocab, "write the vocabulary here (data::vocabulary::load reads it)");
     app.add_option("--count", o.count, "training examples to generate (seq2seq; 0: the default)")
         ->check(non_negative)->capture_default_str();
-    try {
-        app.parse(argc, argv);
-    } catch (const CLI::CallForHelp& e) {
-        std::exit(app.exit(e));
-    } catch (const CLI::ParseError& e) {
-        std::cerr << argv[0] << ": " << e.what() << " (see --help)\n";
-        std::exit(2);
-    }
+    parse_or_exit(app, argc, argv);
     return o;
 }
 

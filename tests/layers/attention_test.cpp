@@ -9,26 +9,19 @@
 
 using namespace typenet;
 
-namespace {
-template <class Net> void check_sequence(index_t batch, index_t steps, std::size_t vocabulary = 0) {
-    Net net(seed{5});
-    const auto r = test::gradcheck_sequence(net, batch, steps, vocabulary);
-    CHECK(r.checked > 0);
-    CHECK(r.max_rel_error < 1e-6);
-}
-}  // namespace
+using test::check_sequence_gradients;
 
 TEST_CASE("causal_self_attention: gradients, one head and several") {
-    check_sequence<basic_network<double, sequence_input<4>, causal_self_attention<1>>>(2, 5);
-    check_sequence<basic_network<double, sequence_input<6>, causal_self_attention<3>>>(2, 4);
+    check_sequence_gradients<basic_network<double, sequence_input<4>, causal_self_attention<1>>>(2, 5);
+    check_sequence_gradients<basic_network<double, sequence_input<6>, causal_self_attention<3>>>(2, 4);
 }
 TEST_CASE("positional_embedding and layer_norm on a sequence: gradients") {
-    check_sequence<basic_network<double, sequence_input<4>, positional_embedding<6>, layer_norm<>>>(2, 5);
+    check_sequence_gradients<basic_network<double, sequence_input<4>, positional_embedding<6>, layer_norm<>>>(2, 5);
 }
 TEST_CASE("transformer_block: gradients of the whole block") {
-    check_sequence<basic_network<double, tokens, embedding<5, 4>, positional_embedding<8>, transformer_block<2, 2>,
+    check_sequence_gradients<basic_network<double, tokens, embedding<5, 4>, positional_embedding<8>, transformer_block<2, 2>,
                                  layer_norm<>, dense<5>>>(2, 4, 5);
-    check_sequence<basic_network<double, sequence_input<4>, transformer_block<2, 2>>>(1, 3);
+    check_sequence_gradients<basic_network<double, sequence_input<4>, transformer_block<2, 2>>>(1, 3);
 }
 
 TEST_CASE("attention is causal: a later step does not change an earlier output") {

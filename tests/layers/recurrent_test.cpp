@@ -10,30 +10,23 @@
 
 using namespace typenet;
 
-namespace {
-template <class Net> void check_sequence(index_t batch, index_t steps, std::size_t vocabulary = 0) {
-    Net net(seed{3});
-    const auto r = test::gradcheck_sequence(net, batch, steps, vocabulary);
-    CHECK(r.checked > 0);
-    CHECK(r.max_rel_error < 1e-6);
-}
-}  // namespace
+using test::check_sequence_gradients;
 
 TEST_CASE("rnn: gradients through time, from an initial state") {
-    check_sequence<basic_network<double, sequence_input<3>, rnn<4>>>(2, 5);
+    check_sequence_gradients<basic_network<double, sequence_input<3>, rnn<4>>>(2, 5);
 }
 TEST_CASE("lstm: gradients through time, from an initial state") {
-    check_sequence<basic_network<double, sequence_input<3>, lstm<4>>>(2, 5);
+    check_sequence_gradients<basic_network<double, sequence_input<3>, lstm<4>>>(2, 5);
 }
 TEST_CASE("gru: gradients through time, from an initial state") {
-    check_sequence<basic_network<double, sequence_input<3>, gru<4>>>(2, 5);
+    check_sequence_gradients<basic_network<double, sequence_input<3>, gru<4>>>(2, 5);
 }
 TEST_CASE("stacked recurrent layers, a per-step dense and last_step") {
-    check_sequence<basic_network<double, sequence_input<3>, lstm<4>, gru<5>, rnn<3>, dense<2>>>(2, 4);
-    check_sequence<basic_network<double, sequence_input<3>, lstm<4>, last_step, dense<2>>>(3, 4);
+    check_sequence_gradients<basic_network<double, sequence_input<3>, lstm<4>, gru<5>, rnn<3>, dense<2>>>(2, 4);
+    check_sequence_gradients<basic_network<double, sequence_input<3>, lstm<4>, last_step, dense<2>>>(3, 4);
 }
 TEST_CASE("embedding: gradients of its rows; ids are not differentiable") {
-    check_sequence<basic_network<double, tokens, embedding<7, 3>, lstm<4>, dense<7>>>(2, 6, 7);
+    check_sequence_gradients<basic_network<double, tokens, embedding<7, 3>, lstm<4>, dense<7>>>(2, 6, 7);
 }
 
 TEST_CASE("a sequence network's shapes: (B, T, in) -> (B, T, out), or (B, out) after last_step") {
@@ -99,8 +92,8 @@ TEST_CASE_TEMPLATE("torch parity: embedding, and two-layer rnn, lstm, gru from a
 }
 
 TEST_CASE("bidirectional: gradients of both directions and of both initial states") {
-    check_sequence<basic_network<double, sequence_input<3>, bidirectional<lstm<4>>>>(2, 5);
-    check_sequence<basic_network<double, sequence_input<2>, bidirectional<gru<3>>, bidirectional<rnn<2>>, last_step,
+    check_sequence_gradients<basic_network<double, sequence_input<3>, bidirectional<lstm<4>>>>(2, 5);
+    check_sequence_gradients<basic_network<double, sequence_input<2>, bidirectional<gru<3>>, bidirectional<rnn<2>>, last_step,
                                  dense<2>>>(2, 4);
 }
 

@@ -16,7 +16,39 @@ namespace typenet::test {
 struct gradcheck_result {
     double max_rel_error = 0;   // max |a - n| / max(1, |a|, |n|)
     std::size_t checked = 0;
+    // Records one analytic value against its finite difference; prints it when off by > 1e-6.
+    void compare(double analytic, double numeric, const char* what, std::size_t i) {
+        const double e = std::abs(analytic - numeric) / std::max({1.0, std::abs(analytic), std::abs(numeric)});
+        if (e > max_rel_error) max_rel_error = e;
+        if (e > 1e-6) std::printf("  %s[%zu]: backward %.10g, finite difference %.10g\n", what, i, analytic, numeric);
+        ++checked;
+    }
 };
+
+namespace detail {
+// Every parameter of `net` perturbed by +-h: the central difference of loss() against dp.
+template <class Net, class Loss>
+void check_parameters(Net& net, const std::vector<double>& dp, double h, Loss loss, gradcheck_result& res) {
+    auto p = net.parameters();
+    for (std::size_t i = 0; i < p.size(); ++i) {
+        const double keep = p[i];
+        p[i] = keep + h; const double lp = loss();
+        p[i] = keep - h; const double lm = loss();
+        p[i] = keep;
+        res.compare(dp[i], (lp - lm) / (2 * h), "dparam", i);
+    }
+}
+// Every value of v perturbed by +-h: the central difference of loss(v) against grad.
+template <class Loss>
+void check_values(const std::vector<double>& v, const std::vector<double>& grad, double h, Loss loss, const char* what,
+                  gradcheck_result& res) {
+    for (std::size_t i = 0; i < v.size(); ++i) {
+        auto vp = v, vm = v;
+        vp[i] += h; vm[i] -= h;
+        res.compare(grad[i], (loss(vp) - loss(vm)) / (2 * h), what, i);
+    }
+}
+}  // namespace detail
 
 // Checks d(sum(y r))/dp and /dx for `net` at a random x (B, in...). `draw` fills x; the default
 // draws U(-1, 1). Values where the function is not differentiable (relu at 0) are unlikely at
@@ -41,25 +73,8 @@ gradcheck_result gradcheck(Net& net, index_t batch, std::uint64_t s = 7, double 
     const std::vector<double> dp(net.gradients().begin(), net.gradients().end());
 
     gradcheck_result res;
-    auto compare = [&](double analytic, double numeric, const char* what, std::size_t i) {
-        const double e = std::abs(analytic - numeric) / std::max({1.0, std::abs(analytic), std::abs(numeric)});
-        if (e > res.max_rel_error) res.max_rel_error = e;
-        if (e > 1e-6) std::printf("  %s[%zu]: backward %.10g, finite difference %.10g\n", what, i, analytic, numeric);
-        ++res.checked;
-    };
-    auto p = net.parameters();
-    for (std::size_t i = 0; i < p.size(); ++i) {
-        const double keep = p[i];
-        p[i] = keep + h; const double lp = loss(x);
-        p[i] = keep - h; const double lm = loss(x);
-        p[i] = keep;
-        compare(dp[i], (lp - lm) / (2 * h), "dparam", i);
-    }
-    for (std::size_t i = 0; i < x.size(); ++i) {
-        auto xp = x, xm = x;
-        xp[i] += h; xm[i] -= h;
-        compare(dx[i], (loss(xp) - loss(xm)) / (2 * h), "dx", i);
-    }
+    detail::check_parameters(net, dp, h, [&] { return loss(x); }, res);
+    detail::check_values(x, dx, h, loss, "dx", res);
     return res;
 }
 
@@ -78,10 +93,6 @@ std::pair<std::vector<T>, std::vector<T>> gradients_with_and_without_dx(Net& net
     net.backward(dy.data());
     return {std::move(with_dx), std::vector<T>(net.gradients().begin(), net.gradients().end())};
 }
-
-}  // namespace typenet::test
-
-namespace typenet::test {
 
 // The same check for a sequence model: B sequences of T steps, x drawn U(-1, 1), or token ids in
 // [0, vocabulary) when vocabulary > 0 (then no dx). A model with recurrent state starts from a
@@ -116,32 +127,19 @@ gradcheck_result gradcheck_sequence(Net& net, index_t batch, index_t steps, std:
     const std::vector<double> dp(net.gradients().begin(), net.gradients().end());
 
     gradcheck_result res;
-    auto compare = [&](double analytic, double numeric, const char* what, std::size_t i) {
-        const double e = std::abs(analytic - numeric) / std::max({1.0, std::abs(analytic), std::abs(numeric)});
-        if (e > res.max_rel_error) res.max_rel_error = e;
-        if (e > 1e-6) std::printf("  %s[%zu]: backward %.10g, finite difference %.10g\n", what, i, analytic, numeric);
-        ++res.checked;
-    };
-    auto p = net.parameters();
-    for (std::size_t i = 0; i < p.size(); ++i) {
-        const double keep = p[i];
-        p[i] = keep + h; const double lp = loss(x, c0);
-        p[i] = keep - h; const double lm = loss(x, c0);
-        p[i] = keep;
-        compare(dp[i], (lp - lm) / (2 * h), "dparam", i);
-    }
-    if (!vocabulary)
-        for (std::size_t i = 0; i < x.size(); ++i) {
-            auto xp = x, xm = x;
-            xp[i] += h; xm[i] -= h;
-            compare(dx[i], (loss(xp, c0) - loss(xm, c0)) / (2 * h), "dx", i);
-        }
-    for (std::size_t i = 0; i < c0.size(); ++i) {
-        auto cp = c0, cm = c0;
-        cp[i] += h; cm[i] -= h;
-        compare(dc0[i], (loss(x, cp) - loss(x, cm)) / (2 * h), "dcarry", i);
-    }
+    detail::check_parameters(net, dp, h, [&] { return loss(x, c0); }, res);
+    if (!vocabulary) detail::check_values(x, dx, h, [&](const std::vector<double>& v) { return loss(v, c0); }, "dx", res);
+    detail::check_values(c0, dc0, h, [&](const std::vector<double>& v) { return loss(x, v); }, "dcarry", res);
     return res;
+}
+
+// gradcheck_sequence on a fresh Net (seed 5), within 1e-6.
+template <class Net>
+void check_sequence_gradients(index_t batch, index_t steps, std::size_t vocabulary = 0) {
+    Net net(seed{5});
+    const auto r = gradcheck_sequence(net, batch, steps, vocabulary);
+    CHECK(r.checked > 0);
+    CHECK(r.max_rel_error < 1e-6);
 }
 
 }  // namespace typenet::test

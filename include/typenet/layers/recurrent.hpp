@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <cmath>
 #include <string>
+#include <type_traits>
 
 #include "typenet/core/layer.hpp"
 #include "typenet/kernels/cpu/elementwise.hpp"
@@ -45,6 +46,21 @@ void recurrent_tensors(tensor_list& t, const std::string& prefix, std::size_t p,
     t.push_back({prefix + "bias_ih_l0" + suffix, {G}, p + G * D + G * H});
     t.push_back({prefix + "bias_hh_l0" + suffix, {G}, p + G * D + G * H + G});
 }
+// What rnn, lstm and gru share, Gates * H rows of weights: shapes, torch's parameter layout and
+// names, and its initialisation.
+template <std::size_t Gates, std::size_t D, std::size_t H>
+struct recurrent_params {
+    static constexpr std::size_t G = Gates * H;
+    using input_shape = seq<D>;
+    using output_shape = seq<H>;
+    static constexpr std::size_t wih = 0, whh = G * D, bih = whh + G * H, bhh = bih + G;
+    static constexpr std::size_t param_count = bhh + G;
+    static void tensors(tensor_list& t, const std::string& prefix, std::size_t p, std::size_t) {
+        recurrent_tensors<G, D, H>(t, prefix, p);
+    }
+    template <class T> void init(T* p, rng& g) const { recurrent_init(p, param_count, H, g); }
+};
+
 // Row `row` of every sequence's state before step t: the initial state (or zeros) at t = 0, else
 // the previous step's row of `seq` (ld n). Copied to dst (B rows of n, ld `ldd`).
 template <class T>
@@ -70,22 +86,15 @@ struct lstm {
 // c' = f c + i g;  h' = o tanh(c').
 template <std::size_t H>
 template <std::size_t D>
-struct lstm<H>::bound<seq<D>> {
-    static constexpr std::size_t G = 4 * H;
-    using input_shape = seq<D>;
-    using output_shape = seq<H>;
-    static constexpr std::size_t wih = 0, whh = G * D, bih = whh + G * H, bhh = bih + G;
-    static constexpr std::size_t param_count = bhh + G;
+struct lstm<H>::bound<seq<D>> : detail::recurrent_params<4, D, H> {
+    using base = detail::recurrent_params<4, D, H>;
+    using base::G, base::wih, base::whh, base::bih, base::bhh;
     // fixed: W_hh packed for the step's product; per row: gates (G), c, h_prev, c_prev (H each),
     // dh and dc (H each; the first B rows)
     static constexpr std::size_t cache_fixed = detail::packed_whh_size(G, H);
     static constexpr std::size_t cache_per_sample = G + 5 * H;
     static constexpr std::size_t carry_per_sample = 2 * H;                  // h, then c
     static std::string name() { return "lstm<" + std::to_string(H) + ">"; }
-    static void tensors(tensor_list& t, const std::string& prefix, std::size_t p, std::size_t) {
-        detail::recurrent_tensors<G, D, H>(t, prefix, p);
-    }
-    template <class T> void init(T* p, rng& g) const { detail::recurrent_init(p, param_count, H, g); }
 
     template <class T> struct slots {
         T *wt, *gates, *c, *hp, *cp, *dh, *dc;
@@ -208,12 +217,9 @@ struct gru {
 // n = tanh(x W_in^T + b_in + r (h W_hn^T + b_hn));  h' = (1 - z) n + z h   (torch.nn.GRU).
 template <std::size_t H>
 template <std::size_t D>
-struct gru<H>::bound<seq<D>> {
-    static constexpr std::size_t G = 3 * H;
-    using input_shape = seq<D>;
-    using output_shape = seq<H>;
-    static constexpr std::size_t wih = 0, whh = G * D, bih = whh + G * H, bhh = bih + G;
-    static constexpr std::size_t param_count = bhh + G;
+struct gru<H>::bound<seq<D>> : detail::recurrent_params<3, D, H> {
+    using base = detail::recurrent_params<3, D, H>;
+    using base::G, base::wih, base::whh, base::bih, base::bhh;
     // fixed: W_hh packed for the step's products; per row: r, z, n (G), hn = h W_hn^T + b_hn (H),
     // h_prev (H), scratch (G; the first B rows: h W_hh^T + b_hh of a step forward, dh backward)
     static constexpr std::size_t cache_fixed = detail::packed_whh_size(G, H) +
@@ -221,10 +227,6 @@ struct gru<H>::bound<seq<D>> {
     static constexpr std::size_t cache_per_sample = 2 * G + 2 * H;
     static constexpr std::size_t carry_per_sample = H;
     static std::string name() { return "gru<" + std::to_string(H) + ">"; }
-    static void tensors(tensor_list& t, const std::string& prefix, std::size_t p, std::size_t) {
-        detail::recurrent_tensors<G, D, H>(t, prefix, p);
-    }
-    template <class T> void init(T* p, rng& g) const { detail::recurrent_init(p, param_count, H, g); }
 
     template <class T> struct slots {
         T *wt, *gates, *hn, *hp, *scratch;
@@ -333,21 +335,15 @@ struct rnn {
 // h' = tanh(x W_ih^T + b_ih + h W_hh^T + b_hh)   (torch.nn.RNN, nonlinearity='tanh').
 template <std::size_t H>
 template <std::size_t D>
-struct rnn<H>::bound<seq<D>> {
-    using input_shape = seq<D>;
-    using output_shape = seq<H>;
-    static constexpr std::size_t wih = 0, whh = H * D, bih = whh + H * H, bhh = bih + H;
-    static constexpr std::size_t param_count = bhh + H;
+struct rnn<H>::bound<seq<D>> : detail::recurrent_params<1, D, H> {
+    using base = detail::recurrent_params<1, D, H>;
+    using base::wih, base::whh, base::bih, base::bhh;
     // fixed: W_hh packed for the step's product; per row: h_prev, dG (pre-activation gradient), dh
     // (the first B rows)
     static constexpr std::size_t cache_fixed = detail::packed_whh_size(H, H);
     static constexpr std::size_t cache_per_sample = 3 * H;
     static constexpr std::size_t carry_per_sample = H;
     static std::string name() { return "rnn<" + std::to_string(H) + ">"; }
-    static void tensors(tensor_list& t, const std::string& prefix, std::size_t p, std::size_t) {
-        detail::recurrent_tensors<H, D, H>(t, prefix, p);
-    }
-    template <class T> void init(T* p, rng& g) const { detail::recurrent_init(p, param_count, H, g); }
 
     template <class T> void forward(const fwd_args<T>& a) const {
         namespace k = kernels::cpu;
@@ -409,23 +405,16 @@ struct rnn<H>::bound<seq<D>> {
     }
 };
 
-// The readable errors: a recurrent layer runs over a sequence of flat steps.
-template <std::size_t I, std::size_t H, class In>
-struct layer_check<I, lstm<H>, In> {
-    static_assert(is_flat_sequence<In>, "typenet: lstm needs a sequence of flat steps seq<D>: start the network "
-                                        "with sequence_input<D> or tokens and embedding<V, D>");
-    static constexpr bool ok = is_flat_sequence<In>;
-};
-template <std::size_t I, std::size_t H, class In>
-struct layer_check<I, gru<H>, In> {
-    static_assert(is_flat_sequence<In>, "typenet: gru needs a sequence of flat steps seq<D>: start the network "
-                                        "with sequence_input<D> or tokens and embedding<V, D>");
-    static constexpr bool ok = is_flat_sequence<In>;
-};
-template <std::size_t I, std::size_t H, class In>
-struct layer_check<I, rnn<H>, In> {
-    static_assert(is_flat_sequence<In>, "typenet: rnn needs a sequence of flat steps seq<D>: start the network "
-                                        "with sequence_input<D> or tokens and embedding<V, D>");
+// The readable error: a recurrent layer runs over a sequence of flat steps (the "required from"
+// line above it names the layer, e.g. layer_check<0, typenet::lstm<16>, typenet::shape<8> >).
+template <template <std::size_t> class R>
+inline constexpr bool is_recurrent = std::is_same_v<R<1>, rnn<1>> || std::is_same_v<R<1>, lstm<1>> ||
+                                     std::is_same_v<R<1>, gru<1>>;
+template <std::size_t I, template <std::size_t> class R, std::size_t H, class In>
+    requires is_recurrent<R>
+struct layer_check<I, R<H>, In> {
+    static_assert(is_flat_sequence<In>, "typenet: rnn, lstm and gru need a sequence of flat steps seq<D>: start the "
+                                        "network with sequence_input<D> or tokens and embedding<V, D>");
     static constexpr bool ok = is_flat_sequence<In>;
 };
 

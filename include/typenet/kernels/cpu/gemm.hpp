@@ -76,6 +76,8 @@ struct gemm_micro_kernel {
     template <class Arch, class T>
     void operator()(Arch, index_t kc, const T* ap, const T* bp, index_t ldb, T beta, T* c, index_t ldc,
                     index_t rows, index_t cols) const;
+    template <class Arch, class T, class A>
+    static tile<Arch, T> accumulate_by(Arch, index_t kc, A a, const T* bp, index_t ldb);
     template <class Arch, class T>
     static tile<Arch, T> accumulate(Arch, index_t kc, const T* ap, const T* bp, index_t ldb);
     template <class Arch, class T>
@@ -91,43 +93,14 @@ inline void gemm_micro_kernel::operator()(Arch, index_t kc, const T* ap, const T
     store_tile(Arch{}, accumulate(Arch{}, kc, ap, bp, ldb), beta, c, ldc, rows, cols);
 }
 
-// The accumulation of a tile, A packed (element (r, p) at ap[p * mr + r]).
-template <class Arch, class T>
-[[gnu::always_inline]] inline auto gemm_micro_kernel::accumulate(Arch, index_t kc, const T* ap, const T* bp, index_t ldb) -> tile<Arch, T> {
+// The accumulation of a tile: k innermost, rank-1 updates in registers; a(p, r) is A's element
+// (row r, column p) of the tile.
+template <class Arch, class T, class A>
+[[gnu::always_inline]] inline auto gemm_micro_kernel::accumulate_by(Arch, index_t kc, A a, const T* bp, index_t ldb)
+    -> tile<Arch, T> {
     using batch = xsimd::batch<T, Arch>;
     using blk = blocking<T, Arch>;
     constexpr index_t mr = blk::mr, nv = blk::nv, w = blk::w;
-    tile<Arch, T> t;
-    auto& acc = t.acc;
-#pragma GCC unroll 8
-    for (index_t r = 0; r < mr; ++r)
-#pragma GCC unroll 4
-        for (index_t v = 0; v < nv; ++v) acc[r][v] = batch(T(0));
-    for (index_t p = 0; p < kc; ++p) {                      // k innermost: rank-1 updates in registers
-        batch b[nv];
-#pragma GCC unroll 4
-        for (index_t v = 0; v < nv; ++v) b[v] = batch::load_unaligned(bp + p * ldb + v * w);
-#pragma GCC unroll 8
-        for (index_t r = 0; r < mr; ++r) {
-            const batch a(ap[p * mr + r]);
-#pragma GCC unroll 4
-            for (index_t v = 0; v < nv; ++v) acc[r][v] = xsimd::fma(a, b[v], acc[r][v]);
-        }
-    }
-    return t;
-}
-
-// The same with A read in place, row-major (element (r, p) at a[r * lda + p]): no packing of A.
-// Rows past `rows` read row 0 again; the store leaves them out.
-template <class Arch, class T>
-[[gnu::always_inline]] inline auto gemm_micro_kernel::accumulate_rows(Arch, index_t kc, const T* a, index_t lda, index_t rows, const T* bp,
-                                               index_t ldb) -> tile<Arch, T> {
-    using batch = xsimd::batch<T, Arch>;
-    using blk = blocking<T, Arch>;
-    constexpr index_t mr = blk::mr, nv = blk::nv, w = blk::w;
-    const T* ar[mr];
-#pragma GCC unroll 8
-    for (index_t r = 0; r < mr; ++r) ar[r] = a + (r < rows ? r : 0) * lda;
     tile<Arch, T> t;
     auto& acc = t.acc;
 #pragma GCC unroll 8
@@ -140,12 +113,33 @@ template <class Arch, class T>
         for (index_t v = 0; v < nv; ++v) b[v] = batch::load_unaligned(bp + p * ldb + v * w);
 #pragma GCC unroll 8
         for (index_t r = 0; r < mr; ++r) {
-            const batch av(ar[r][p]);
+            const batch av(a(p, r));
 #pragma GCC unroll 4
             for (index_t v = 0; v < nv; ++v) acc[r][v] = xsimd::fma(av, b[v], acc[r][v]);
         }
     }
     return t;
+}
+
+// A packed: element (r, p) at ap[p * mr + r].
+template <class Arch, class T>
+[[gnu::always_inline]] inline auto gemm_micro_kernel::accumulate(Arch, index_t kc, const T* ap, const T* bp, index_t ldb)
+    -> tile<Arch, T> {
+    constexpr index_t mr = blocking<T, Arch>::mr;
+    return accumulate_by(Arch{}, kc, [ap](index_t p, index_t r) { return ap[p * mr + r]; }, bp, ldb);
+}
+
+// A read in place, row-major (element (r, p) at a[r * lda + p]): no packing of A. Rows past `rows`
+// read row 0 again; the store leaves them out.
+template <class Arch, class T>
+[[gnu::always_inline]] inline auto gemm_micro_kernel::accumulate_rows(Arch, index_t kc, const T* a, index_t lda,
+                                                                      index_t rows, const T* bp, index_t ldb)
+    -> tile<Arch, T> {
+    constexpr index_t mr = blocking<T, Arch>::mr;
+    const T* ar[mr];
+#pragma GCC unroll 8
+    for (index_t r = 0; r < mr; ++r) ar[r] = a + (r < rows ? r : 0) * lda;
+    return accumulate_by(Arch{}, kc, [&ar](index_t p, index_t r) { return ar[r][p]; }, bp, ldb);
 }
 
 template <class Arch, class T>
