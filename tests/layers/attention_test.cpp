@@ -53,3 +53,49 @@ TEST_CASE_TEMPLATE("torch parity: causal attention (nn.MultiheadAttention, causa
     test::check_sequence_parity<basic_network<T, sequence_input<6>, causal_self_attention<3>>>("attention", 2, 5);
     test::check_sequence_parity<basic_network<T, sequence_input<8>, transformer_block<2, 4>>>("block", 2, 5);
 }
+
+TEST_CASE("causal_self_attention past one block of 32 steps: gradients, and the output against plain loops") {
+    check_sequence_gradients<basic_network<double, sequence_input<4>, causal_self_attention<2>>>(1, 70);
+    using Net = basic_network<double, sequence_input<6>, causal_self_attention<3>>;
+    Net net(seed{3});
+    const index_t batch = 2, steps = 75, d = 6, heads = 3, dh = 2;
+    rng g(seed{4});
+    std::vector<double> x(std::size_t(batch * steps * d));
+    for (auto& v : x) v = g.uniform(-1, 1);
+    for (auto& v : net.parameters()) v = g.uniform(-0.5, 0.5);
+    const double* y = net.forward(batch, steps, x.data(), mode::eval);
+    const double* w = net.parameters().data();        // in_proj (3d, d), bias (3d), out_proj (d, d), bias (d)
+    for (index_t b = 0; b < batch; ++b) {
+        std::vector<double> qkv(std::size_t(steps * 3 * d)), att(std::size_t(steps * d));
+        for (index_t t = 0; t < steps; ++t)
+            for (index_t o = 0; o < 3 * d; ++o) {
+                double s = w[3 * d * d + o];
+                for (index_t i = 0; i < d; ++i) s += w[o * d + i] * x[std::size_t((b * steps + t) * d + i)];
+                qkv[std::size_t(t * 3 * d + o)] = s;
+            }
+        for (index_t h = 0; h < heads; ++h)
+            for (index_t i = 0; i < steps; ++i) {
+                std::vector<double> e(std::size_t(i + 1));
+                double mx = -1e300, sum = 0;
+                for (index_t j = 0; j <= i; ++j) {
+                    double s = 0;
+                    for (index_t c = 0; c < dh; ++c) s += qkv[std::size_t(i * 3 * d + h * dh + c)] * qkv[std::size_t(j * 3 * d + d + h * dh + c)];
+                    e[std::size_t(j)] = s / std::sqrt(double(dh));
+                    mx = std::max(mx, e[std::size_t(j)]);
+                }
+                for (auto& v : e) sum += (v = std::exp(v - mx));
+                for (index_t c = 0; c < dh; ++c) {
+                    double o = 0;
+                    for (index_t j = 0; j <= i; ++j) o += e[std::size_t(j)] / sum * qkv[std::size_t(j * 3 * d + 2 * d + h * dh + c)];
+                    att[std::size_t(i * d + h * dh + c)] = o;
+                }
+            }
+        const double* wo = w + 3 * d * d + 3 * d;
+        for (index_t t = 0; t < steps; ++t)
+            for (index_t o = 0; o < d; ++o) {
+                double s = wo[d * d + o];
+                for (index_t i = 0; i < d; ++i) s += wo[o * d + i] * att[std::size_t(t * d + i)];
+                CHECK(y[(b * steps + t) * d + o] == doctest::Approx(s).epsilon(1e-12));
+            }
+    }
+}

@@ -96,6 +96,14 @@ struct causal_self_attention {
             static thread_local kernels::cpu::scratch s[2];
             return s[which].template get<T>(std::size_t(steps * steps));
         }
+        // S = Q K^T on and below the diagonal, in row blocks: block [i0, i1) needs keys [0, i1).
+        static constexpr index_t block = 32;
+        template <class T> static void causal_scores(index_t steps, const T* q, const T* kk, T* p) {
+            for (index_t i0 = 0; i0 < steps; i0 += block) {
+                const index_t i1 = std::min(steps, i0 + block);
+                kernels::cpu::gemm_single_thread(i1 - i0, i1, hd, q + i0 * d3, d3, 1, kk, 1, d3, T(0), p + i0 * steps, steps);
+            }
+        }
         // P = causal softmax of the scaled scores S = Q K^T, row by row, from each row's
         // log-sum-exp (backward) or computing it (forward, lse written).
         template <class T> static void probabilities(index_t steps, T* sp, T* lse, index_t lse_stride, bool known) {
@@ -132,9 +140,13 @@ struct causal_self_attention {
                 const T* q = s.qkv + b * steps * d3 + h * hd;
                 const T *kk = q + d, *v = q + 2 * d;
                 T* p = scores<T>(steps, 0);
-                k::gemm_single_thread(steps, steps, hd, q, d3, 1, kk, 1, d3, T(0), p, steps);       // S = Q K^T
+                causal_scores(steps, q, kk, p);                                                     // S = Q K^T
                 probabilities(steps, p, s.lse + b * steps * index_t(Heads) + h, index_t(Heads), false);
-                k::gemm_single_thread(steps, hd, steps, p, steps, 1, v, d3, 1, T(0), s.att + b * steps * d + h * hd, d);
+                T* o = s.att + b * steps * d + h * hd;
+                for (index_t i0 = 0; i0 < steps; i0 += block) {                                     // O = P V
+                    const index_t i1 = std::min(steps, i0 + block);
+                    k::gemm_single_thread(i1 - i0, hd, i1, p + i0 * steps, steps, 1, v, d3, 1, T(0), o + i0 * d, d);
+                }
             });
             k::broadcast_rows(rows, d, a.p + bout, a.y, d);
             k::gemm_abt(rows, d, d, s.att, d, a.p + wout, d, T(1), a.y, d);
@@ -160,19 +172,29 @@ struct causal_self_attention {
                 T *dk = dq + d, *dv = dq + 2 * d;
                 T* p = scores<T>(steps, 0);
                 T* ds = scores<T>(steps, 1);
-                k::gemm_single_thread(steps, steps, hd, q, d3, 1, kk, 1, d3, T(0), p, steps);
+                causal_scores(steps, q, kk, p);
                 probabilities(steps, p, s.lse + first * index_t(Heads) + h, index_t(Heads), true);
-                k::gemm_single_thread(steps, hd, steps, p, 1, steps, dout, d, 1, T(0), dv, d3);    // dV = P^T dO
-                k::gemm_single_thread(steps, steps, hd, dout, d, 1, v, 1, d3, T(0), ds, steps);    // dP = dO V^T
                 const T sc = scale<T>();
-                for (index_t i = 0; i < steps; ++i) {       // dS = P (dP - rowsum(dO O)) / sqrt(dh)
-                    const T di = k::dot(hd, dout + i * d, out + i * d);
-                    T* dsr = ds + i * steps;
-                    k::map2(steps, p + i * steps, dsr, dsr,
-                            [di, sc](auto pv, auto g) { using V = decltype(pv); return pv * (g - V(di)) * V(sc); });
+                // Row block [i0, i1) reads columns [0, i1): the blocks above the diagonal are
+                // zeros of P and dS, never computed nor read.
+                for (index_t i0 = 0; i0 < steps; i0 += block) {
+                    const index_t i1 = std::min(steps, i0 + block), rb = i1 - i0;
+                    k::gemm_single_thread(rb, i1, hd, dout + i0 * d, d, 1, v, 1, d3, T(0), ds + i0 * steps, steps);  // dP = dO V^T
+                    for (index_t i = i0; i < i1; ++i) {     // dS = P (dP - rowsum(dO O)) / sqrt(dh)
+                        const T di = k::dot(hd, dout + i * d, out + i * d);
+                        T* dsr = ds + i * steps;
+                        k::map2(i1, p + i * steps, dsr, dsr,
+                                [di, sc](auto pv, auto g) { using V = decltype(pv); return pv * (g - V(di)) * V(sc); });
+                    }
+                    k::gemm_single_thread(rb, hd, i1, ds + i0 * steps, steps, 1, kk, d3, 1, T(0), dq + i0 * d3, d3);  // dQ = dS K
                 }
-                k::gemm_single_thread(steps, hd, steps, ds, steps, 1, kk, d3, 1, T(0), dq, d3);    // dQ = dS K
-                k::gemm_single_thread(steps, hd, steps, ds, 1, steps, q, d3, 1, T(0), dk, d3);     // dK = dS^T Q
+                for (index_t j0 = 0; j0 < steps; j0 += block) {   // column block [j0, j1): rows [j0, T)
+                    const index_t j1 = std::min(steps, j0 + block), n = steps - j0;
+                    k::gemm_single_thread(j1 - j0, hd, n, p + j0 * steps + j0, 1, steps, dout + j0 * d, d, 1, T(0),
+                                          dv + j0 * d3, d3);                                                // dV = P^T dO
+                    k::gemm_single_thread(j1 - j0, hd, n, ds + j0 * steps + j0, 1, steps, q + j0 * d3, d3, 1, T(0),
+                                          dk + j0 * d3, d3);                                                // dK = dS^T Q
+                }
             });
             k::gemm(d3, d, rows, s.dqkv, 1, d3, a.x, d, 1, T(1), dp + win, d);        // dW_in += dqkv^T x
             k::add_column_sums(rows, d3, s.dqkv, d3, dp + bin);
