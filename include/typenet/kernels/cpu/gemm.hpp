@@ -7,6 +7,7 @@
 #pragma once
 #include <algorithm>
 #include <cstring>
+#include <utility>
 
 #include "typenet/kernels/cpu/common.hpp"
 
@@ -188,6 +189,34 @@ namespace detail {
 inline scratch& gemm_scratch_a() { static thread_local scratch s; return s; }
 inline scratch& gemm_scratch_b() { static thread_local scratch s; return s; }
 
+// One (mc, kc) block of A against nc columns of B: C (mc, nc) := A B + beta C, tile by tile.
+// panel(jp, cols) gives micro-panel jp of B, (kc, nr) with its row stride. A row-major (csa == 1)
+// is read in place, the micro-kernel broadcasting from its rows: packing A costs a load and a store
+// per element against nc / (2 w) FMAs per element in the tiles, for the narrow products of a
+// transformer's layers (nc = 128) as much as a third of the time. Otherwise A is packed into ap.
+template <class T, class Arch, class Panel>
+inline void macro_kernel(index_t mc, index_t nc, index_t kc, const T* a, index_t rsa, index_t csa, Panel panel, T beta,
+                         T* c, index_t ldc, T* ap) {
+    using blk = blocking<T, Arch>;
+    constexpr index_t mr = blk::mr, nr = blk::nr;
+    const bool direct_a = csa == 1 && rsa != 1;
+    if (!direct_a) pack_a(mr, mc, kc, a, rsa, csa, ap);
+    for (index_t jp = 0; jp < (nc + nr - 1) / nr; ++jp) {
+        const index_t cols = std::min(nr, nc - jp * nr);
+        const auto [bj, ldb] = panel(jp, cols);
+        for (index_t ip = 0; ip < (mc + mr - 1) / mr; ++ip) {
+            T* cij = c + ip * mr * ldc + jp * nr;
+            const index_t rows = std::min(mr, mc - ip * mr);
+            if (direct_a)
+                gemm_micro_kernel::store_tile(
+                    Arch{}, gemm_micro_kernel::accumulate_rows(Arch{}, kc, a + ip * mr * rsa, rsa, rows, bj, ldb), beta,
+                    cij, ldc, rows, cols);
+            else
+                gemm_micro_kernel{}(Arch{}, kc, ap + ip * mr * kc, bj, ldb, beta, cij, ldc, rows, cols);
+        }
+    }
+}
+
 // One thread's GEMM. Loops, outermost first: jc (nc columns of B) > pc (kc of K) > ic (mc rows of
 // A) > jr (nr-column micro-panels) > ir (mr-row micro-panels): a packed B micro-panel stays in L1
 // across all ir, the packed A block in L2 across all jr.
@@ -206,10 +235,6 @@ template <class T, class Arch>
     // Few rows of C and a row-major B: full micro-panels of B are read in place, only the ragged
     // last one is packed (zero-filled past n).
     const bool direct_b = csb == 1 && m <= blk::direct_b_max_m;
-    // A row-major (csa == 1): the micro-kernel broadcasts from A's rows in place. Packing A costs a
-    // load and a store per element, against n / (2 w) FMAs per element in the tiles: for the
-    // narrow products of a transformer's layers (n = 128) as much as a third of the time.
-    const bool direct_a = csa == 1 && rsa != 1;
     for (index_t jc = 0; jc < n; jc += nc_max) {
         const index_t nc = std::min(nc_max, n - jc);
         const index_t npanels = (nc + nr - 1) / nr;
@@ -220,27 +245,14 @@ template <class T, class Arch>
             for (index_t jp = 0; jp < npanels; ++jp)
                 if (!direct_b || nc - jp * nr < nr)
                     pack_b_panel(nr, nc - jp * nr, kc, b_blk + jp * nr * csb, rsb, csb, bp + jp * nr * kc);
-            for (index_t ic = 0; ic < m; ic += mc_max) {
-                const index_t mc = std::min(mc_max, m - ic);
-                const index_t mpanels = (mc + mr - 1) / mr;
-                if (!direct_a) pack_a(mr, mc, kc, a + ic * rsa + pc * csa, rsa, csa, ap);
-                for (index_t jp = 0; jp < npanels; ++jp) {
-                    const index_t cols = std::min(nr, nc - jp * nr);
-                    const bool in_place = direct_b && cols == nr;
-                    const T* bj = in_place ? b_blk + jp * nr : bp + jp * nr * kc;   // (kc, nr)
-                    const index_t ldb = in_place ? rsb : nr;
-                    for (index_t ip = 0; ip < mpanels; ++ip) {
-                        T* cij = c + (ic + ip * mr) * ldc + jc + jp * nr;
-                        const index_t rows = std::min(mr, mc - ip * mr);
-                        if (direct_a)
-                            gemm_micro_kernel::store_tile(
-                                Arch{}, gemm_micro_kernel::accumulate_rows(Arch{}, kc, a + (ic + ip * mr) * rsa + pc, rsa, rows, bj, ldb),
-                                beta_k, cij, ldc, rows, cols);
-                        else
-                            gemm_micro_kernel{}(Arch{}, kc, ap + ip * mr * kc, bj, ldb, beta_k, cij, ldc, rows, cols);
-                    }
-                }
-            }
+            for (index_t ic = 0; ic < m; ic += mc_max)
+                macro_kernel<T, Arch>(std::min(mc_max, m - ic), nc, kc, a + ic * rsa + pc * csa, rsa, csa,
+                                      [&](index_t jp, index_t cols) {
+                                          const bool in_place = direct_b && cols == nr;
+                                          return std::pair<const T*, index_t>(in_place ? b_blk + jp * nr : bp + jp * nr * kc,
+                                                                              in_place ? rsb : nr);   // (kc, nr)
+                                      },
+                                      beta_k, c + ic * ldc + jc, ldc, ap);
         }
     }
 }
@@ -327,16 +339,11 @@ template <class T, class Arch>
     T* ap = gemm_scratch_a().get<T>(static_cast<std::size_t>(std::min((m + mr - 1) / mr * mr, mc_max) * std::min(k, kc_max)));
     for (index_t pc = 0; pc < k; pc += kc_max) {
         const index_t kc = std::min(kc_max, k - pc);
-        const T beta_k = pc == 0 ? beta : T(1);
-        const T* blk_p = bp + pc * panels * nr;
-        for (index_t ic = 0; ic < m; ic += mc_max) {
-            const index_t mc = std::min(mc_max, m - ic);
-            pack_a(mr, mc, kc, a + ic * rsa + pc * csa, rsa, csa, ap);
-            for (index_t j = j0; j < j1; j += nr)
-                for (index_t ip = 0; ip < (mc + mr - 1) / mr; ++ip)
-                    gemm_micro_kernel{}(Arch{}, kc, ap + ip * mr * kc, blk_p + (j / nr) * nr * kc, nr, beta_k,
-                                        c + (ic + ip * mr) * ldc + j, ldc, std::min(mr, mc - ip * mr), std::min(nr, j1 - j));
-        }
+        const T* first = bp + pc * panels * nr + (j0 / nr) * nr * kc;        // the panel of column j0
+        for (index_t ic = 0; ic < m; ic += mc_max)
+            macro_kernel<T, Arch>(std::min(mc_max, m - ic), j1 - j0, kc, a + ic * rsa + pc * csa, rsa, csa,
+                                  [&](index_t jp, index_t) { return std::pair<const T*, index_t>(first + jp * nr * kc, nr); },
+                                  pc == 0 ? beta : T(1), c + ic * ldc + j0, ldc, ap);
     }
 }
 }  // namespace detail
