@@ -40,11 +40,11 @@ constexpr std::size_t packed_whh_size(std::size_t g, std::size_t h) {
 }
 // The weights and biases of a one-layer recurrent module of G = gates * H rows, torch's names.
 template <std::size_t G, std::size_t D, std::size_t H>
-void recurrent_tensors(tensor_list& t, const std::string& prefix, std::size_t p, const std::string& suffix = "") {
-    t.push_back({prefix + "weight_ih_l0" + suffix, {G, D}, p});
-    t.push_back({prefix + "weight_hh_l0" + suffix, {G, H}, p + G * D});
-    t.push_back({prefix + "bias_ih_l0" + suffix, {G}, p + G * D + G * H});
-    t.push_back({prefix + "bias_hh_l0" + suffix, {G}, p + G * D + G * H + G});
+void recurrent_tensors(tensor_list& t, const std::string& prefix, std::size_t p) {
+    t.push_back({prefix + "weight_ih_l0", {G, D}, p});
+    t.push_back({prefix + "weight_hh_l0", {G, H}, p + G * D});
+    t.push_back({prefix + "bias_ih_l0", {G}, p + G * D + G * H});
+    t.push_back({prefix + "bias_hh_l0", {G}, p + G * D + G * H + G});
 }
 // What rnn, lstm and gru share, Gates * H rows of weights: shapes, torch's parameter layout and
 // names, and its initialisation.
@@ -61,17 +61,27 @@ struct recurrent_params {
     template <class T> void init(T* p, rng& g) const { recurrent_init(p, param_count, H, g); }
 };
 
-// Row `row` of every sequence's state before step t: the initial state (or zeros) at t = 0, else
-// the previous step's row of `seq` (ld n). Copied to dst (B rows of n, ld `ldd`).
+// `rows` rows of n from src (ld_src apart; null: zeros) to dst (ld_dst apart): a state moved
+// between the caller's (B, carry) blocks and the layer's rows, or a direction's half of a step.
+template <class T>
+void copy_rows(index_t rows, index_t n, const T* src, index_t ld_src, T* dst, index_t ld_dst) {
+    for (index_t r = 0; r < rows; ++r) {
+        if (src) std::copy_n(src + r * ld_src, n, dst + r * ld_dst);
+        else std::fill_n(dst + r * ld_dst, n, T(0));
+    }
+}
+// Every sequence's state before step t (the initial state or zeros at t = 0, else the previous
+// step's row of `seq`) into the rows of step t of dst; seq and dst have rows of n, T a sequence.
 template <class T>
 void previous_rows(index_t batch, index_t steps, index_t t, index_t n, const T* initial, index_t ld_initial,
                    const T* seq, T* dst) {
-    for (index_t b = 0; b < batch; ++b) {
-        T* d = dst + (b * steps + t) * n;
-        if (t > 0) std::copy_n(seq + (b * steps + t - 1) * n, n, d);
-        else if (initial) std::copy_n(initial + b * ld_initial, n, d);
-        else std::fill_n(d, n, T(0));
-    }
+    if (t > 0) copy_rows(batch, n, seq + (t - 1) * n, steps * n, dst + t * n, steps * n);
+    else copy_rows(batch, n, initial, ld_initial, dst, steps * n);
+}
+// Every row of y (rows, n) := b_ih + b_hh: the biases before the input projection accumulates.
+template <class T> void bias_sum_rows(index_t rows, index_t n, const T* b_ih, const T* b_hh, T* y) {
+    for (index_t r = 0; r < rows; ++r)
+        kernels::cpu::map2(n, b_ih, b_hh, y + r * n, [](auto u, auto v) { return u + v; });
 }
 }  // namespace detail
 
@@ -114,11 +124,7 @@ struct lstm<H>::bound<seq<D>> : detail::recurrent_params<4, D, H> {
         const index_t rows = a.batch, steps = a.steps, batch = rows / steps, g = G, h = H;
         const slots<T> s(a.cache, rows);
         const T* p = a.p;
-        for (index_t r = 0; r < rows; ++r)
-            k::for_lanes<T>(g, [&](auto v, index_t j) {
-                using V = decltype(v);
-                k::store(s.gates + r * g + j, k::load<V>(p + bih + j) + k::load<V>(p + bhh + j));
-            });
+        detail::bias_sum_rows(rows, g, p + bih, p + bhh, s.gates);
         k::gemm_abt(rows, g, index_t(D), a.x, index_t(D), p + wih, index_t(D), T(1), s.gates, g);
         k::pack_b(h, g, p + whh, 1, h, s.wt);                              // W_hh^T (H, G)
         for (index_t t = 0; t < steps; ++t) {
@@ -146,12 +152,10 @@ struct lstm<H>::bound<seq<D>> : detail::recurrent_params<4, D, H> {
                 });
             }
         }
-        if (a.carry_out)
-            for (index_t b = 0; b < batch; ++b) {
-                const index_t r = b * steps + steps - 1;
-                std::copy_n(a.y + r * h, h, a.carry_out + b * 2 * h);
-                std::copy_n(s.c + r * h, h, a.carry_out + b * 2 * h + h);
-            }
+        if (a.carry_out) {                                                 // the last step's h and c
+            detail::copy_rows(batch, h, a.y + (steps - 1) * h, steps * h, a.carry_out, 2 * h);
+            detail::copy_rows(batch, h, s.c + (steps - 1) * h, steps * h, a.carry_out + h, 2 * h);
+        }
     }
 
     template <class T> void backward(const bwd_args<T>& a) const {
@@ -159,15 +163,8 @@ struct lstm<H>::bound<seq<D>> : detail::recurrent_params<4, D, H> {
         const index_t rows = a.batch, steps = a.steps, batch = rows / steps, g = G, h = H, d = D;
         const slots<T> s(a.cache, rows);
         k::pack_b(g, h, a.p + whh, h, 1, s.wt);                            // W_hh (G, H)
-        for (index_t b = 0; b < batch; ++b) {
-            if (a.dcarry_out) {
-                std::copy_n(a.dcarry_out + b * 2 * h, h, s.dh + b * h);
-                std::copy_n(a.dcarry_out + b * 2 * h + h, h, s.dc + b * h);
-            } else {
-                std::fill_n(s.dh + b * h, h, T(0));
-                std::fill_n(s.dc + b * h, h, T(0));
-            }
-        }
+        detail::copy_rows(batch, h, a.dcarry_out, 2 * h, s.dh, h);
+        detail::copy_rows(batch, h, a.dcarry_out ? a.dcarry_out + h : nullptr, 2 * h, s.dc, h);
         for (index_t t = steps - 1; t >= 0; --t) {
             for (index_t b = 0; b < batch; ++b) {
                 const index_t r = b * steps + t;
@@ -192,11 +189,10 @@ struct lstm<H>::bound<seq<D>> : detail::recurrent_params<4, D, H> {
             if (t > 0 || a.dcarry_in)          // dh_prev = dG_t W_hh
                 k::gemm_packed_b(batch, h, g, s.gates + t * g, steps * g, 1, s.wt, T(0), s.dh, h);
         }
-        if (a.dcarry_in)
-            for (index_t b = 0; b < batch; ++b) {
-                std::copy_n(s.dh + b * h, h, a.dcarry_in + b * 2 * h);
-                std::copy_n(s.dc + b * h, h, a.dcarry_in + b * 2 * h + h);
-            }
+        if (a.dcarry_in) {
+            detail::copy_rows(batch, h, s.dh, h, a.dcarry_in, 2 * h);
+            detail::copy_rows(batch, h, s.dc, h, a.dcarry_in + h, 2 * h);
+        }
         T* dp = a.dp;
         k::gemm(g, d, rows, s.gates, 1, g, a.x, d, 1, T(1), dp + wih, d);          // dW_ih += dG^T x
         k::gemm(g, h, rows, s.gates, 1, g, s.hp, h, 1, T(1), dp + whh, h);         // dW_hh += dG^T h_prev
@@ -270,8 +266,7 @@ struct gru<H>::bound<seq<D>> : detail::recurrent_params<3, D, H> {
                 });
             }
         }
-        if (a.carry_out)
-            for (index_t b = 0; b < batch; ++b) std::copy_n(a.y + (b * steps + steps - 1) * h, h, a.carry_out + b * h);
+        if (a.carry_out) detail::copy_rows(batch, h, a.y + (steps - 1) * h, steps * h, a.carry_out, h);
     }
 
     template <class T> void backward(const bwd_args<T>& a) const {
@@ -283,10 +278,7 @@ struct gru<H>::bound<seq<D>> : detail::recurrent_params<3, D, H> {
         T* w_n = s.wt + kernels::cpu::packed_b_size<T>(2 * h, h);        // and of n (H, H)
         k::pack_b(2 * h, h, a.p + whh, h, 1, w_rz);
         k::pack_b(h, h, a.p + whh + 2 * H * H, h, 1, w_n);
-        for (index_t b = 0; b < batch; ++b) {
-            if (a.dcarry_out) std::copy_n(a.dcarry_out + b * h, h, dhr + b * h);
-            else std::fill_n(dhr + b * h, h, T(0));
-        }
+        detail::copy_rows(batch, h, a.dcarry_out, h, dhr, h);
         for (index_t t = steps - 1; t >= 0; --t) {
             for (index_t b = 0; b < batch; ++b) {
                 const index_t r = b * steps + t;
@@ -351,11 +343,7 @@ struct rnn<H>::bound<seq<D>> : detail::recurrent_params<1, D, H> {
         T* hp = a.cache + cache_fixed;
         const T* p = a.p;
         k::pack_b(h, h, p + whh, 1, h, a.cache);                           // W_hh^T
-        for (index_t r = 0; r < rows; ++r)
-            k::for_lanes<T>(h, [&](auto v, index_t j) {
-                using V = decltype(v);
-                k::store(a.y + r * h + j, k::load<V>(p + bih + j) + k::load<V>(p + bhh + j));
-            });
+        detail::bias_sum_rows(rows, h, p + bih, p + bhh, a.y);
         k::gemm_abt(rows, h, index_t(D), a.x, index_t(D), p + wih, index_t(D), T(1), a.y, h);
         for (index_t t = 0; t < steps; ++t) {
             detail::previous_rows(batch, steps, t, h, a.carry_in, h, a.y, hp);
@@ -366,8 +354,7 @@ struct rnn<H>::bound<seq<D>> : detail::recurrent_params<1, D, H> {
                 k::for_lanes<T>(h, [&](auto v, index_t j) { k::store(y + j, k::tanh_of(k::load<decltype(v)>(y + j))); });
             }
         }
-        if (a.carry_out)
-            for (index_t b = 0; b < batch; ++b) std::copy_n(a.y + (b * steps + steps - 1) * h, h, a.carry_out + b * h);
+        if (a.carry_out) detail::copy_rows(batch, h, a.y + (steps - 1) * h, steps * h, a.carry_out, h);
     }
 
     template <class T> void backward(const bwd_args<T>& a) const {
@@ -378,10 +365,7 @@ struct rnn<H>::bound<seq<D>> : detail::recurrent_params<1, D, H> {
         T* dg = hp + rows * h;
         T* dhr = dg + rows * h;
         k::pack_b(h, h, a.p + whh, h, 1, wt);                              // W_hh
-        for (index_t b = 0; b < batch; ++b) {
-            if (a.dcarry_out) std::copy_n(a.dcarry_out + b * h, h, dhr + b * h);
-            else std::fill_n(dhr + b * h, h, T(0));
-        }
+        detail::copy_rows(batch, h, a.dcarry_out, h, dhr, h);
         for (index_t t = steps - 1; t >= 0; --t) {
             for (index_t b = 0; b < batch; ++b) {
                 const index_t r = b * steps + t;
@@ -473,11 +457,13 @@ struct bidirectional {
                 dxr = dyr + rows * index_t(H);
             }
         };
-        // Row (b, t) of src to row (b, T - 1 - t) of dst, n scalars a row.
-        template <class T> static void reverse_steps(index_t rows, index_t steps, index_t n, const T* src, T* dst) {
+        // Row (b, t) of src to row (b, T - 1 - t) of dst, n scalars a row; rows ld_src and ld_dst apart.
+        template <class T>
+        static void reverse_steps(index_t rows, index_t steps, index_t n, const T* src, index_t ld_src, T* dst,
+                                  index_t ld_dst) {
             for (index_t r = 0; r < rows; ++r) {
                 const index_t b = r / steps, t = r % steps;
-                std::copy_n(src + r * n, n, dst + (b * steps + steps - 1 - t) * n);
+                std::copy_n(src + r * ld_src, n, dst + (b * steps + steps - 1 - t) * ld_dst);
             }
         }
         template <class P> static P second(P c, index_t rows, index_t steps) {
@@ -488,23 +474,17 @@ struct bidirectional {
             const index_t rows = a.batch, steps = a.steps, h = H;
             const slots<T> s(a.cache, rows);
             inner_.forward(fwd_args<T>{rows, a.m, a.p, a.x, s.yf, s.fwd, a.gen, a.state, steps, a.carry_in, a.carry_out});
-            reverse_steps(rows, steps, index_t(D), a.x, s.xr);
+            reverse_steps(rows, steps, index_t(D), a.x, index_t(D), s.xr, index_t(D));
             inner_.forward(fwd_args<T>{rows, a.m, a.p + inner_params, s.xr, s.yr, s.bwd, a.gen, a.state, steps,
                                        second(a.carry_in, rows, steps), second(a.carry_out, rows, steps)});
-            for (index_t r = 0; r < rows; ++r) {
-                const index_t b = r / steps, t = r % steps;
-                std::copy_n(s.yf + r * h, h, a.y + r * 2 * h);
-                std::copy_n(s.yr + (b * steps + steps - 1 - t) * h, h, a.y + r * 2 * h + h);
-            }
+            detail::copy_rows(rows, h, s.yf, h, a.y, 2 * h);                 // y = (forward, backward) per step
+            reverse_steps(rows, steps, h, s.yr, h, a.y + h, 2 * h);
         }
         template <class T> void backward(const bwd_args<T>& a) const {
             const index_t rows = a.batch, steps = a.steps, h = H;
             const slots<T> s(a.cache, rows);
-            for (index_t r = 0; r < rows; ++r) {
-                const index_t b = r / steps, t = r % steps;
-                std::copy_n(a.dy + r * 2 * h, h, s.dyf + r * h);
-                std::copy_n(a.dy + r * 2 * h + h, h, s.dyr + (b * steps + steps - 1 - t) * h);
-            }
+            detail::copy_rows(rows, h, a.dy, 2 * h, s.dyf, h);
+            reverse_steps(rows, steps, h, a.dy + h, 2 * h, s.dyr, h);
             inner_.backward(bwd_args<T>{rows, a.p, a.x, s.yf, s.dyf, a.dx, a.dp, s.fwd, a.state, steps, a.dcarry_out,
                                         a.dcarry_in});
             inner_.backward(bwd_args<T>{rows, a.p + inner_params, s.xr, s.yr, s.dyr, a.dx ? s.dxr : nullptr,
