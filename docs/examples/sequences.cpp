@@ -47,7 +47,7 @@ int main() {
         logits = model.forward(1, 1, &id, mode::infer, {h.data(), h.data()});
     }
     for (int i = 0; i < 60; ++i) {
-        const auto next = sample_token(std::span(logits, V), 0.5, 3, gen);
+        const auto next = sample_token(std::span(logits, vocab.size()), 0.5, 3, gen);   // the text's symbols
         out += char(vocab.symbol(data::token_t(next)));
         const float id = float(next);
         logits = model.forward(1, 1, &id, mode::infer, {h.data(), h.data()});

@@ -51,15 +51,17 @@ double mean_loss(Net& net, const std::vector<data::token_t>& tokens, index_t bat
     return sum / double(count);
 }
 
-// `length` characters after `prime`, drawn with the options' temperature and top-k.
+// --sample characters after --prime, drawn with the options' temperature and top-k.
 template <class Net>
 std::string sample_text(Net& net, const data::vocabulary& vocab, const text_options& o, index_t context, rng& gen) {
     constexpr std::size_t V = Net::output_shape::size;
     std::vector<data::token_t> text;
     for (char32_t s : data::detail::decode_utf8(o.prime.empty() ? std::string("\n") : o.prime, "--prime")) {
-        if (!vocab.contains(s))
-            throw std::invalid_argument("--prime: the character U+" + std::to_string(unsigned(s)) +
-                                        " is not in the corpus's vocabulary");
+        if (!vocab.contains(s)) {
+            char code[16];
+            std::snprintf(code, sizeof code, "U+%04X", unsigned(s));
+            throw std::invalid_argument(std::string("--prime: the character ") + code + " is not in the corpus's vocabulary");
+        }
         text.push_back(vocab.id(s));
     }
     std::vector<float> state(Net::carry_size, 0.0f), x;
@@ -76,7 +78,8 @@ std::string sample_text(Net& net, const data::vocabulary& vocab, const text_opti
             const float* y = net.forward(1, index_t(w), x.data(), mode::infer);
             logits = std::span<const float>(y + (w - 1) * V, V);
         }
-        const auto next = data::token_t(sample_token(logits, o.temperature, std::size_t(o.top_k), gen));
+        // the model has V outputs, the corpus fewer symbols: only theirs can be drawn
+        const auto next = data::token_t(sample_token(logits.first(vocab.size()), o.temperature, std::size_t(o.top_k), gen));
         text.push_back(next);
         if constexpr (Net::carry_size > 0) {
             const float id = float(next);

@@ -75,6 +75,10 @@ inline constexpr std::size_t last_extent<seq<E...>> = std::array<std::size_t, si
 template <class S> constexpr index_t rows_of(index_t batch, index_t steps) {
     return is_sequence<S> ? batch * steps : batch;
 }
+// Its inverse: the sequences (or samples) in `rows` rows of a tensor of shape S.
+template <class S> constexpr index_t sequences_of(index_t rows, index_t steps) {
+    return is_sequence<S> ? rows / steps : rows;
+}
 
 // The model's input: input<1, 28, 28> is a 1-channel 28x28 image, input<784> a flat vector.
 template <std::size_t... E>

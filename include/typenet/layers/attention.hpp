@@ -22,28 +22,13 @@
 #include "typenet/kernels/cpu/elementwise.hpp"
 #include "typenet/kernels/cpu/gemm.hpp"
 #include "typenet/kernels/cpu/gemm_abt.hpp"
-#include "typenet/kernels/cpu/lanes.hpp"
+#include "typenet/kernels/cpu/reduce.hpp"
 #include "typenet/layers/activation.hpp"
 #include "typenet/layers/combinators.hpp"
 #include "typenet/layers/dense.hpp"
 #include "typenet/layers/norm.hpp"
 
 namespace typenet {
-
-namespace kernels::cpu {
-// sum_i a[i] b[i]
-template <class T, class Arch = arch>
-inline T dot(index_t n, const T* a, const T* b) {
-    using batch = xsimd::batch<T, Arch>;
-    constexpr index_t w = batch::size;
-    batch acc(T(0));
-    index_t i = 0;
-    for (; i + w <= n; i += w) acc = xsimd::fma(batch::load_unaligned(a + i), batch::load_unaligned(b + i), acc);
-    T s = xsimd::hadd(acc);
-    for (; i < n; ++i) s += a[i] * b[i];
-    return s;
-}
-}  // namespace kernels::cpu
 
 template <std::size_t Heads>
 struct causal_self_attention {

@@ -52,14 +52,13 @@ struct sequential {
         template <class T> void init(T* p, rng& g) const { chain_t::init(layers_, p, g); }
         template <class T> void init_state(T* st) const { chain_t::init_state(layers_, st); }
         template <class T> void forward(const fwd_args<T>& a) const {
-            chain_t::forward(layers_, sequences(a.batch, a.steps), a.steps, a.m, a.p, a.state, a.x, a.y, a.cache, a.gen,
+            chain_t::forward(layers_, sequences_of<In>(a.batch, a.steps), a.steps, a.m, a.p, a.state, a.x, a.y, a.cache, a.gen,
                              a.carry_in, a.carry_out);
         }
         template <class T> void backward(const bwd_args<T>& a) const {
-            chain_t::backward(layers_, sequences(a.batch, a.steps), a.steps, a.p, a.state, a.x, a.y, a.dy, a.dx, a.dp,
+            chain_t::backward(layers_, sequences_of<In>(a.batch, a.steps), a.steps, a.p, a.state, a.x, a.y, a.dy, a.dx, a.dp,
                               a.cache, a.dcarry_out, a.dcarry_in);
         }
-        static index_t sequences(index_t rows, index_t steps) { return is_sequence<In> ? rows / steps : rows; }
         typename chain_t::layers layers_{};
     };
 };
@@ -165,8 +164,8 @@ struct residual {
     private:
         // The shortcut's recurrent state follows the body's, per sequence.
         template <class P> static P shift(P c, index_t rows, index_t steps) {
-            const index_t b = is_sequence<In> ? rows / steps : rows;
-            return c && carry_per_sample_of<shortcut_t>() > 0 ? c + b * index_t(body_carry) : nullptr;
+            return c && carry_per_sample_of<shortcut_t>() > 0 ? c + sequences_of<In>(rows, steps) * index_t(body_carry)
+                                                              : nullptr;
         }
         // The cache region for a batch of b, cut into its parts.
         template <class T> struct parts {

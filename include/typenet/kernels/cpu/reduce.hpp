@@ -1,6 +1,7 @@
 // kernels/cpu/reduce.hpp — whole-buffer reductions and in-place maps for gradient clipping: the sum
-// of squares (accumulated in double, whatever T), x *= a, and x clamped into [lo, hi]. Each is one
-// pass, full batches then a scalar tail, with a plain-loop *_ref twin as the tests' oracle.
+// of squares (accumulated in double, whatever T), x *= a, and x clamped into [lo, hi], each with a
+// plain-loop *_ref twin as the tests' oracle; and a dot product (attention's rows). Each is one
+// pass, full batches then a scalar tail.
 #pragma once
 #include "typenet/kernels/cpu/common.hpp"
 
@@ -26,6 +27,19 @@ inline double sum_of_squares_step::operator()(Arch, index_t n, const T* x) const
     }
     double s = xsimd::hadd(acc);
     for (; i < n; ++i) s += double(x[i]) * double(x[i]);
+    return s;
+}
+
+// sum_i a[i] b[i], in T (a row of attention scores: dh values).
+template <class T, class Arch = arch>
+inline T dot(index_t n, const T* a, const T* b) {
+    using batch = xsimd::batch<T, Arch>;
+    constexpr index_t w = batch::size;
+    batch acc(T(0));
+    index_t i = 0;
+    for (; i + w <= n; i += w) acc = xsimd::fma(batch::load_unaligned(a + i), batch::load_unaligned(b + i), acc);
+    T s = xsimd::hadd(acc);
+    for (; i < n; ++i) s += a[i] * b[i];
     return s;
 }
 
