@@ -108,6 +108,7 @@ std::vector<std::string> decode(encoder_t& enc, decoder_t& dec, const batch_data
 
 int run(const examples::text_options& o) {
     set_num_threads(o.threads);
+    examples::print_kernels();
     const kernels::cpu::flush_denormals ftz;
     const std::string path = o.data.empty() ? "/usr/share/dict/american-english" : o.data;
     auto words = read_words(path);

@@ -95,6 +95,7 @@ int fit_and_report(Model& model, Opt& opt, const run_options& o, communicator* c
         std::printf("training on %zu images, testing on %zu", train_set.size(), data.test.size());
         if (comm) std::printf(", %d ranks at batch %ld each", comm->size(), o.batch);
         std::printf("\n");
+        print_kernels();
     }
     double images = 0, seconds = 0;
     // Off, it draws nothing from fit's rng, so a run without --augment shuffles as it always did.

@@ -2,8 +2,10 @@
 #include "cli.hpp"
 
 #include <CLI/CLI.hpp>
+#include <cstdio>
 #include <cstdlib>
 #include <iostream>
+#include <typenet/kernels/cpu/dispatch.hpp>
 
 namespace typenet::examples {
 
@@ -121,6 +123,10 @@ text_options parse_text(int argc, char** argv, const std::string& description, t
         ->check(non_negative)->capture_default_str();
     parse_or_exit(app, argc, argv);
     return o;
+}
+
+void print_kernels() {
+    std::printf("kernels: %s, %d threads\n", kernels::cpu::active_isa_name(), kernels::cpu::max_threads());
 }
 
 }  // namespace typenet::examples

@@ -63,4 +63,8 @@ struct text_options {
 
 text_options parse_text(int argc, char** argv, const std::string& description, text_options defaults);
 
+// "kernels: avx512, 2 threads": the instruction set the kernels run on (dispatched at run time in
+// our builds; TYPENET_ISA=avx2 caps it) and the threads they may use.
+void print_kernels();
+
 }  // namespace typenet::examples

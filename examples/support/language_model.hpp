@@ -94,6 +94,7 @@ template <class Net>
 int run_language_model(const text_options& o, const std::string& title, index_t context = 0) {
     constexpr std::size_t V = Net::output_shape::size;
     set_num_threads(o.threads);
+    print_kernels();
     const kernels::cpu::flush_denormals ftz;
     const auto path = fortunes_path(o);
     auto corpus = data::read_corpus(path, data::text_unit::utf8);

@@ -28,7 +28,7 @@ TEST_CASE_TEMPLATE("conv2d_direct_forward matches the plain loops on ragged geom
             for (auto& e : *v) e = d.uniform();
         const std::vector<T> xt(x.begin(), x.end()), wtt(wt.begin(), wt.end()), bt(b.begin(), b.end());
         std::vector<T> y(std::size_t(g.o * g.oh() * g.ow()), T(-7)), ref(y.size());
-        std::vector<T> xp(std::size_t(g.padded_size(xsimd::batch<T>::size)), T(0));
+        std::vector<T> xp(std::size_t(g.padded_size(typenet::kernels::cpu::active_direct_sizes<T>().w)), T(0));
         typenet::kernels::cpu::conv2d_direct_forward(g, xt.data(), wtt.data(), bt.data(), y.data(), xp.data());
         typenet::kernels::cpu::conv2d_direct_forward_ref(g, xt.data(), wtt.data(), bt.data(), ref.data());
         const std::string config = "C=" + std::to_string(g.c) + " H=" + std::to_string(h) + " W=" + std::to_string(w) +

@@ -23,6 +23,7 @@
 #include "typenet/kernels/cpu/gemm.hpp"
 #include "typenet/kernels/cpu/gemm_abt.hpp"
 #include "typenet/kernels/cpu/reduce.hpp"
+#include "typenet/kernels/cpu/softmax.hpp"
 #include "typenet/layers/activation.hpp"
 #include "typenet/layers/combinators.hpp"
 #include "typenet/layers/dense.hpp"
@@ -92,25 +93,7 @@ struct causal_self_attention {
         // P = causal softmax of the scaled scores S = Q K^T, row by row, from each row's
         // log-sum-exp (backward) or computing it (forward, lse written).
         template <class T> static void probabilities(index_t steps, T* sp, T* lse, index_t lse_stride, bool known) {
-            namespace k = kernels::cpu;
-            const T sc = scale<T>();
-            for (index_t i = 0; i < steps; ++i) {
-                T* row = sp + i * steps;
-                T& l = lse[i * lse_stride];
-                if (!known) {
-                    const T m = *std::max_element(row, row + i + 1) * sc;
-                    k::map(i + 1, row, row, [sc, m](auto v) { return xsimd::exp(v * decltype(v)(sc) - decltype(v)(m)); });
-                    T sum = 0;
-                    for (index_t j = 0; j <= i; ++j) sum += row[j];
-                    l = m + std::log(sum);
-                    const T inv = T(1) / sum;
-                    k::map(i + 1, row, row, [inv](auto v) { return v * decltype(v)(inv); });
-                } else {
-                    const T li = l;
-                    k::map(i + 1, row, row, [sc, li](auto v) { return xsimd::exp(v * decltype(v)(sc) - decltype(v)(li)); });
-                }
-                std::fill(row + i + 1, row + steps, T(0));
-            }
+            kernels::cpu::causal_softmax(steps, scale<T>(), sp, lse, lse_stride, known);
         }
 
         template <class T> void forward(const fwd_args<T>& a) const {
@@ -165,12 +148,7 @@ struct causal_self_attention {
                 for (index_t i0 = 0; i0 < steps; i0 += block) {
                     const index_t i1 = std::min(steps, i0 + block), rb = i1 - i0;
                     k::gemm_single_thread(rb, i1, hd, dout + i0 * d, d, 1, v, 1, d3, T(0), ds + i0 * steps, steps);  // dP = dO V^T
-                    for (index_t i = i0; i < i1; ++i) {     // dS = P (dP - rowsum(dO O)) / sqrt(dh)
-                        const T di = k::dot(hd, dout + i * d, out + i * d);
-                        T* dsr = ds + i * steps;
-                        k::map2(i1, p + i * steps, dsr, dsr,
-                                [di, sc](auto pv, auto g) { using V = decltype(pv); return pv * (g - V(di)) * V(sc); });
-                    }
+                    k::attention_score_grad(i0, i1, hd, sc, dout, out, d, p, ds, steps);   // dS = P (dP - rowsum(dO O)) / sqrt(dh)
                     k::gemm_single_thread(rb, hd, i1, ds + i0 * steps, steps, 1, kk, d3, 1, T(0), dq + i0 * d3, d3);  // dQ = dS K
                 }
                 for (index_t j0 = 0; j0 < steps; j0 += block) {   // column block [j0, j1): rows [j0, T)

@@ -137,12 +137,12 @@ struct residual {
             body_.forward(fwd_args<T>{a.batch, a.m, a.p, a.x, c.body_y, c.body, a.gen, a.state, a.steps, a.carry_in,
                                       a.carry_out});
             if constexpr (skip_is_identity) {
-                kernels::cpu::map2(n, c.body_y, a.x, a.y, [](auto u, auto v) { return u + v; });
+                kernels::cpu::add(n, c.body_y, a.x, a.y);
             } else {
                 shortcut_.forward(fwd_args<T>{a.batch, a.m, a.p + body_params, a.x, c.skip_y, c.skip, a.gen,
                                               a.state + body_state, a.steps, shift(a.carry_in, a.batch, a.steps),
                                               shift(a.carry_out, a.batch, a.steps)});
-                kernels::cpu::map2(n, c.body_y, c.skip_y, a.y, [](auto u, auto v) { return u + v; });
+                kernels::cpu::add(n, c.body_y, c.skip_y, a.y);
             }
         }
         template <class T> void backward(const bwd_args<T>& a) const {

@@ -22,7 +22,7 @@
 #include "typenet/kernels/cpu/elementwise.hpp"
 #include "typenet/kernels/cpu/gemm.hpp"
 #include "typenet/kernels/cpu/gemm_abt.hpp"
-#include "typenet/kernels/cpu/lanes.hpp"
+#include "typenet/kernels/cpu/recurrent.hpp"
 
 namespace typenet {
 
@@ -81,7 +81,7 @@ void previous_rows(index_t batch, index_t steps, index_t t, index_t n, const T* 
 // Every row of y (rows, n) := b_ih + b_hh: the biases before the input projection accumulates.
 template <class T> void bias_sum_rows(index_t rows, index_t n, const T* b_ih, const T* b_hh, T* y) {
     for (index_t r = 0; r < rows; ++r)
-        kernels::cpu::map2(n, b_ih, b_hh, y + r * n, [](auto u, auto v) { return u + v; });
+        kernels::cpu::add(n, b_ih, b_hh, y + r * n);
 }
 }  // namespace detail
 
@@ -132,25 +132,7 @@ struct lstm<H>::bound<seq<D>> : detail::recurrent_params<4, D, H> {
             detail::previous_rows(batch, steps, t, h, a.carry_in ? a.carry_in + h : nullptr, 2 * h, s.c, s.cp);
             if (t > 0 || a.carry_in)
                 k::gemm_packed_b(batch, g, h, s.hp + t * h, steps * h, 1, s.wt, T(1), s.gates + t * g, steps * g);
-            for (index_t b = 0; b < batch; ++b) {
-                const index_t r = b * steps + t;
-                T* gr = s.gates + r * g;
-                const T* cp = s.cp + r * h;
-                T* c = s.c + r * h;
-                T* y = a.y + r * h;
-                k::for_lanes<T>(h, [&](auto v, index_t j) {
-                    using V = decltype(v);
-                    const V i = k::sigmoid_of(k::load<V>(gr + j)), f = k::sigmoid_of(k::load<V>(gr + h + j));
-                    const V gg = k::tanh_of(k::load<V>(gr + 2 * h + j)), o = k::sigmoid_of(k::load<V>(gr + 3 * h + j));
-                    const V cn = f * k::load<V>(cp + j) + i * gg;
-                    k::store(gr + j, i);
-                    k::store(gr + h + j, f);
-                    k::store(gr + 2 * h + j, gg);
-                    k::store(gr + 3 * h + j, o);
-                    k::store(c + j, cn);
-                    k::store(y + j, o * k::tanh_of(cn));
-                });
-            }
+            k::lstm_step(batch, h, s.gates + t * g, steps * g, s.cp + t * h, s.c + t * h, a.y + t * h, steps * h);
         }
         if (a.carry_out) {                                                 // the last step's h and c
             detail::copy_rows(batch, h, a.y + (steps - 1) * h, steps * h, a.carry_out, 2 * h);
@@ -166,26 +148,8 @@ struct lstm<H>::bound<seq<D>> : detail::recurrent_params<4, D, H> {
         detail::copy_rows(batch, h, a.dcarry_out, 2 * h, s.dh, h);
         detail::copy_rows(batch, h, a.dcarry_out ? a.dcarry_out + h : nullptr, 2 * h, s.dc, h);
         for (index_t t = steps - 1; t >= 0; --t) {
-            for (index_t b = 0; b < batch; ++b) {
-                const index_t r = b * steps + t;
-                T* gr = s.gates + r * g;                     // activations in, pre-activation gradients out
-                const T *c = s.c + r * h, *cp = s.cp + r * h, *dy = a.dy + r * h;
-                T *dhb = s.dh + b * h, *dcb = s.dc + b * h;
-                k::for_lanes<T>(h, [&](auto v, index_t j) {
-                    using V = decltype(v);
-                    const V one(T(1));
-                    const V i = k::load<V>(gr + j), f = k::load<V>(gr + h + j);
-                    const V gg = k::load<V>(gr + 2 * h + j), o = k::load<V>(gr + 3 * h + j);
-                    const V tc = k::tanh_of(k::load<V>(c + j));
-                    const V dh = k::load<V>(dy + j) + k::load<V>(dhb + j);
-                    const V dc = k::load<V>(dcb + j) + dh * o * (one - tc * tc);
-                    k::store(dcb + j, dc * f);
-                    k::store(gr + j, dc * gg * i * (one - i));
-                    k::store(gr + h + j, dc * k::load<V>(cp + j) * f * (one - f));
-                    k::store(gr + 2 * h + j, dc * i * (one - gg * gg));
-                    k::store(gr + 3 * h + j, dh * tc * o * (one - o));
-                });
-            }
+            k::lstm_step_backward(batch, h, s.gates + t * g, steps * g, s.c + t * h, s.cp + t * h, a.dy + t * h, steps * h, s.dh,
+                                  s.dc);
             if (t > 0 || a.dcarry_in)          // dh_prev = dG_t W_hh
                 k::gemm_packed_b(batch, h, g, s.gates + t * g, steps * g, 1, s.wt, T(0), s.dh, h);
         }
@@ -247,24 +211,7 @@ struct gru<H>::bound<seq<D>> : detail::recurrent_params<3, D, H> {
             detail::previous_rows(batch, steps, t, h, a.carry_in, h, a.y, s.hp);
             k::broadcast_rows(batch, g, p + bhh, s.scratch, g);          // gh (B, G) = b_hh + h W_hh^T
             if (t > 0 || a.carry_in) k::gemm_packed_b(batch, g, h, s.hp + t * h, steps * h, 1, s.wt, T(1), s.scratch, g);
-            for (index_t b = 0; b < batch; ++b) {
-                const index_t r = b * steps + t;
-                T* gr = s.gates + r * g;
-                const T *gh = s.scratch + b * g, *hp = s.hp + r * h;
-                T *hn = s.hn + r * h, *y = a.y + r * h;
-                k::for_lanes<T>(h, [&](auto v, index_t j) {
-                    using V = decltype(v);
-                    const V rr = k::sigmoid_of(k::load<V>(gr + j) + k::load<V>(gh + j));
-                    const V z = k::sigmoid_of(k::load<V>(gr + h + j) + k::load<V>(gh + h + j));
-                    const V hnv = k::load<V>(gh + 2 * h + j);
-                    const V n = k::tanh_of(k::load<V>(gr + 2 * h + j) + rr * hnv);
-                    k::store(gr + j, rr);
-                    k::store(gr + h + j, z);
-                    k::store(gr + 2 * h + j, n);
-                    k::store(hn + j, hnv);
-                    k::store(y + j, (V(T(1)) - z) * n + z * k::load<V>(hp + j));
-                });
-            }
+            k::gru_step(batch, h, s.gates + t * g, steps * g, s.scratch, s.hp + t * h, s.hn + t * h, a.y + t * h, steps * h);
         }
         if (a.carry_out) detail::copy_rows(batch, h, a.y + (steps - 1) * h, steps * h, a.carry_out, h);
     }
@@ -280,26 +227,7 @@ struct gru<H>::bound<seq<D>> : detail::recurrent_params<3, D, H> {
         k::pack_b(h, h, a.p + whh + 2 * H * H, h, 1, w_n);
         detail::copy_rows(batch, h, a.dcarry_out, h, dhr, h);
         for (index_t t = steps - 1; t >= 0; --t) {
-            for (index_t b = 0; b < batch; ++b) {
-                const index_t r = b * steps + t;
-                T* gr = s.gates + r * g;             // r, z, n in; dG_x = (dr, dz, dn) pre-activation out
-                T* hn = s.hn + r * h;                // hn in; d(hn) out
-                const T *hp = s.hp + r * h, *dy = a.dy + r * h;
-                T* db = dhr + b * h;
-                k::for_lanes<T>(h, [&](auto v, index_t j) {
-                    using V = decltype(v);
-                    const V one(T(1));
-                    const V rr = k::load<V>(gr + j), z = k::load<V>(gr + h + j), n = k::load<V>(gr + 2 * h + j);
-                    const V dh = k::load<V>(dy + j) + k::load<V>(db + j);
-                    const V dan = dh * (one - z) * (one - n * n);
-                    const V hnv = k::load<V>(hn + j);
-                    k::store(gr + j, dan * hnv * rr * (one - rr));
-                    k::store(gr + h + j, dh * (k::load<V>(hp + j) - n) * z * (one - z));
-                    k::store(gr + 2 * h + j, dan);
-                    k::store(hn + j, dan * rr);
-                    k::store(db + j, dh * z);
-                });
-            }
+            k::gru_step_backward(batch, h, s.gates + t * g, steps * g, s.hn + t * h, s.hp + t * h, a.dy + t * h, steps * h, dhr);
             if (t > 0 || a.dcarry_in) {              // dh_prev += dG_h W_hh, dG_h = (dr, dz, d(hn))
                 k::gemm_packed_b(batch, h, 2 * h, s.gates + t * g, steps * g, 1, w_rz, T(1), dhr, h);
                 k::gemm_packed_b(batch, h, h, s.hn + t * h, steps * h, 1, w_n, T(1), dhr, h);
@@ -349,10 +277,7 @@ struct rnn<H>::bound<seq<D>> : detail::recurrent_params<1, D, H> {
             detail::previous_rows(batch, steps, t, h, a.carry_in, h, a.y, hp);
             if (t > 0 || a.carry_in)
                 k::gemm_packed_b(batch, h, h, hp + t * h, steps * h, 1, a.cache, T(1), a.y + t * h, steps * h);
-            for (index_t b = 0; b < batch; ++b) {
-                T* y = a.y + (b * steps + t) * h;
-                k::for_lanes<T>(h, [&](auto v, index_t j) { k::store(y + j, k::tanh_of(k::load<decltype(v)>(y + j))); });
-            }
+            k::rnn_step(batch, h, a.y + t * h, steps * h);
         }
         if (a.carry_out) detail::copy_rows(batch, h, a.y + (steps - 1) * h, steps * h, a.carry_out, h);
     }
@@ -367,16 +292,7 @@ struct rnn<H>::bound<seq<D>> : detail::recurrent_params<1, D, H> {
         k::pack_b(h, h, a.p + whh, h, 1, wt);                              // W_hh
         detail::copy_rows(batch, h, a.dcarry_out, h, dhr, h);
         for (index_t t = steps - 1; t >= 0; --t) {
-            for (index_t b = 0; b < batch; ++b) {
-                const index_t r = b * steps + t;
-                const T *y = a.y + r * h, *dy = a.dy + r * h, *db = dhr + b * h;
-                T* dgr = dg + r * h;
-                k::for_lanes<T>(h, [&](auto v, index_t j) {
-                    using V = decltype(v);
-                    const V yv = k::load<V>(y + j);
-                    k::store(dgr + j, (k::load<V>(dy + j) + k::load<V>(db + j)) * (V(T(1)) - yv * yv));
-                });
-            }
+            k::rnn_step_backward(batch, h, a.y + t * h, a.dy + t * h, steps * h, dhr, dg + t * h);
             if (t > 0 || a.dcarry_in) k::gemm_packed_b(batch, h, h, dg + t * h, steps * h, 1, wt, T(0), dhr, h);
         }
         if (a.dcarry_in) std::copy_n(dhr, batch * h, a.dcarry_in);

@@ -72,8 +72,7 @@ struct positional_embedding {
                 throw std::invalid_argument("typenet: positional_embedding: a sequence of " + std::to_string(a.steps) +
                                             " steps is longer than the model's context of " + std::to_string(C));
             for (index_t r = 0; r < a.batch; ++r)
-                kernels::cpu::map2(index_t(D), a.x + r * index_t(D), a.p + (r % a.steps) * index_t(D),
-                                   a.y + r * index_t(D), [](auto u, auto v) { return u + v; });
+                kernels::cpu::add(index_t(D), a.x + r * index_t(D), a.p + (r % a.steps) * index_t(D), a.y + r * index_t(D));
         }
         template <class T> void backward(const bwd_args<T>& a) const {
             for (index_t r = 0; r < a.batch; ++r)

@@ -23,6 +23,6 @@ int main() {
     optim::adam opt{model, {.lr = 0.02}};
     fit(model, opt, loss::cross_entropy{}, d, {.epochs = 60, .batch = 32});
     const double acc = evaluate(model, d).accuracy;
-    std::printf("consumer: %s accuracy %.3f\n", TYPENET_CONSUMER_MODE, acc);
+    std::printf("consumer: %s accuracy %.3f, kernels %s\n", TYPENET_CONSUMER_MODE, acc, kernels::cpu::active_isa_name());
     return acc > 0.9 ? 0 : 1;
 }

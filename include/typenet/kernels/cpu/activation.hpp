@@ -1,59 +1,103 @@
 // kernels/cpu/activation.hpp — pointwise activations, forward and backward, over contiguous arrays.
 // Backward reads whichever of x (input) or y (output) gives the derivative most cheaply.
+// Each activation is a struct of two formulas over a batch (or scalar) type; pointwise_forward<F>
+// and pointwise_backward<F> run them over arrays at an Arch, and the entry points below dispatch.
 #pragma once
 #include <numbers>
 
+#include "typenet/kernels/cpu/dispatch.hpp"
 #include "typenet/kernels/cpu/elementwise.hpp"
 
 namespace typenet::kernels::cpu {
 
 // y = max(x, 0);  dx = dy * [y > 0]
-template <class T> inline void relu_forward(index_t n, const T* x, T* y) {
-    map(n, x, y, [](auto v) { return xsimd::max(v, decltype(v)(T(0))); });
-}
-template <class T> inline void relu_backward(index_t n, const T* y, const T* dy, T* dx) {
-    map2(n, y, dy, dx, [](auto yv, auto g) { return xsimd::select(yv > decltype(yv)(T(0)), g, decltype(g)(T(0))); });
-}
+struct relu_fn {
+    template <class B, class T> static B forward(B x, T) { return xsimd::max(x, B(T(0))); }
+    template <class B, class T> static B backward(B y, B g, T) { return xsimd::select(y > B(T(0)), g, B(T(0))); }
+};
 
 // y = x > 0 ? x : slope x;  dx = dy * (x > 0 ? 1 : slope)   (torch.nn.LeakyReLU)
-template <class T> inline void leaky_relu_forward(index_t n, T slope, const T* x, T* y) {
-    map(n, x, y, [slope](auto v) { using B = decltype(v); return xsimd::select(v > B(T(0)), v, B(slope) * v); });
-}
-template <class T> inline void leaky_relu_backward(index_t n, T slope, const T* x, const T* dy, T* dx) {
-    map2(n, x, dy, dx, [slope](auto v, auto g) { using B = decltype(v); return xsimd::select(v > B(T(0)), g, B(slope) * g); });
-}
+struct leaky_relu_fn {
+    template <class B, class T> static B forward(B x, T slope) { return xsimd::select(x > B(T(0)), x, B(slope) * x); }
+    template <class B, class T> static B backward(B x, B g, T slope) { return xsimd::select(x > B(T(0)), g, B(slope) * g); }
+};
 
 // y = 1 / (1 + e^-x);  dx = dy y (1 - y)
-template <class T> inline void sigmoid_forward(index_t n, const T* x, T* y) {
-    map(n, x, y, [](auto v) { using B = decltype(v); return B(T(1)) / (B(T(1)) + xsimd::exp(-v)); });
-}
-template <class T> inline void sigmoid_backward(index_t n, const T* y, const T* dy, T* dx) {
-    map2(n, y, dy, dx, [](auto yv, auto g) { using B = decltype(yv); return g * yv * (B(T(1)) - yv); });
-}
+struct sigmoid_fn {
+    template <class B, class T> static B forward(B x, T) { return B(T(1)) / (B(T(1)) + xsimd::exp(-x)); }
+    template <class B, class T> static B backward(B y, B g, T) { return g * y * (B(T(1)) - y); }
+};
 
 // y = tanh x;  dx = dy (1 - y^2)
-template <class T> inline void tanh_forward(index_t n, const T* x, T* y) {
-    map(n, x, y, [](auto v) { return xsimd::tanh(v); });
-}
-template <class T> inline void tanh_backward(index_t n, const T* y, const T* dy, T* dx) {
-    map2(n, y, dy, dx, [](auto yv, auto g) { using B = decltype(yv); return g * (B(T(1)) - yv * yv); });
-}
+struct tanh_fn {
+    template <class B, class T> static B forward(B x, T) { return xsimd::tanh(x); }
+    template <class B, class T> static B backward(B y, B g, T) { return g * (B(T(1)) - y * y); }
+};
 
 // Exact GELU, torch.nn.GELU(approximate='none'): y = x Phi(x) = x/2 (1 + erf(x/sqrt 2));
 // dx = dy (Phi(x) + x phi(x)), phi the standard normal density.
+struct gelu_fn {
+    template <class B, class T> static B forward(B x, T) {
+        return B(T(0.5)) * x * (B(T(1)) + xsimd::erf(x * B(T(std::numbers::sqrt2 / 2))));
+    }
+    template <class B, class T> static B backward(B x, B g, T) {
+        const B cdf = B(T(0.5)) * (B(T(1)) + xsimd::erf(x * B(T(std::numbers::sqrt2 / 2))));
+        const B pdf = xsimd::exp(B(T(-0.5)) * x * x) * B(T(std::numbers::inv_sqrtpi / std::numbers::sqrt2));
+        return g * (cdf + x * pdf);
+    }
+};
+
+// y = F(x) with F's parameter a (the slope of leaky_relu; ignored by the others).
+template <class F>
+struct pointwise_forward {
+    template <class Arch, class T> void operator()(Arch, index_t n, T a, const T* x, T* y) const;
+};
+template <class F>
+template <class Arch, class T>
+inline void pointwise_forward<F>::operator()(Arch, index_t n, T a, const T* x, T* y) const {
+    map<T, Arch>(n, x, y, [a](auto v) { return F::forward(v, a); });
+}
+
+// dx = F'(v) dy, v the input or output that F's backward reads.
+template <class F>
+struct pointwise_backward {
+    template <class Arch, class T> void operator()(Arch, index_t n, T a, const T* v, const T* dy, T* dx) const;
+};
+template <class F>
+template <class Arch, class T>
+inline void pointwise_backward<F>::operator()(Arch, index_t n, T a, const T* v, const T* dy, T* dx) const {
+    map2<T, Arch>(n, v, dy, dx, [a](auto u, auto g) { return F::backward(u, g, a); });
+}
+
+template <class T> inline void relu_forward(index_t n, const T* x, T* y) {
+    invoke_kernel<&kernel_table<T>::relu_forward>(pointwise_forward<relu_fn>{}, n, T(0), x, y);
+}
+template <class T> inline void relu_backward(index_t n, const T* y, const T* dy, T* dx) {
+    invoke_kernel<&kernel_table<T>::relu_backward>(pointwise_backward<relu_fn>{}, n, T(0), y, dy, dx);
+}
+template <class T> inline void leaky_relu_forward(index_t n, T slope, const T* x, T* y) {
+    invoke_kernel<&kernel_table<T>::leaky_relu_forward>(pointwise_forward<leaky_relu_fn>{}, n, slope, x, y);
+}
+template <class T> inline void leaky_relu_backward(index_t n, T slope, const T* x, const T* dy, T* dx) {
+    invoke_kernel<&kernel_table<T>::leaky_relu_backward>(pointwise_backward<leaky_relu_fn>{}, n, slope, x, dy, dx);
+}
+template <class T> inline void sigmoid_forward(index_t n, const T* x, T* y) {
+    invoke_kernel<&kernel_table<T>::sigmoid_forward>(pointwise_forward<sigmoid_fn>{}, n, T(0), x, y);
+}
+template <class T> inline void sigmoid_backward(index_t n, const T* y, const T* dy, T* dx) {
+    invoke_kernel<&kernel_table<T>::sigmoid_backward>(pointwise_backward<sigmoid_fn>{}, n, T(0), y, dy, dx);
+}
+template <class T> inline void tanh_forward(index_t n, const T* x, T* y) {
+    invoke_kernel<&kernel_table<T>::tanh_forward>(pointwise_forward<tanh_fn>{}, n, T(0), x, y);
+}
+template <class T> inline void tanh_backward(index_t n, const T* y, const T* dy, T* dx) {
+    invoke_kernel<&kernel_table<T>::tanh_backward>(pointwise_backward<tanh_fn>{}, n, T(0), y, dy, dx);
+}
 template <class T> inline void gelu_forward(index_t n, const T* x, T* y) {
-    map(n, x, y, [](auto v) {
-        using B = decltype(v);
-        return B(T(0.5)) * v * (B(T(1)) + xsimd::erf(v * B(T(std::numbers::sqrt2 / 2))));
-    });
+    invoke_kernel<&kernel_table<T>::gelu_forward>(pointwise_forward<gelu_fn>{}, n, T(0), x, y);
 }
 template <class T> inline void gelu_backward(index_t n, const T* x, const T* dy, T* dx) {
-    map2(n, x, dy, dx, [](auto v, auto g) {
-        using B = decltype(v);
-        const B cdf = B(T(0.5)) * (B(T(1)) + xsimd::erf(v * B(T(std::numbers::sqrt2 / 2))));
-        const B pdf = xsimd::exp(B(T(-0.5)) * v * v) * B(T(std::numbers::inv_sqrtpi / std::numbers::sqrt2));
-        return g * (cdf + v * pdf);
-    });
+    invoke_kernel<&kernel_table<T>::gelu_backward>(pointwise_backward<gelu_fn>{}, n, T(0), x, dy, dx);
 }
 
 }  // namespace typenet::kernels::cpu

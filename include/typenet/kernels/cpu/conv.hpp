@@ -162,9 +162,9 @@ inline void conv2d_forward(const conv2d_geometry& g, index_t batch, const T* x, 
 // The direct kernel (conv_direct.hpp) applies at stride 1, dilation 1, one group, and wins over
 // im2col + GEMM where an output row fills at least half a vector (conv_bench, batch 1: LeNet's
 // layers 6.3 -> 4.2 and 15.4 -> 7.6 us, ResNet 32x14x14 59 -> 44 us; at 7x7 it loses).
-template <class T, class Arch = arch>
-constexpr bool conv_direct_wins(const conv2d_geometry& g) {
-    return g.stride == 1 && g.dilation == 1 && g.groups == 1 && 2 * g.ow() >= direct_blocking<T, Arch>::w;
+template <class T>
+inline bool conv_direct_wins(const conv2d_geometry& g) {
+    return g.stride == 1 && g.dilation == 1 && g.groups == 1 && 2 * g.ow() >= active_direct_sizes<T>().w;
 }
 
 // y = conv(x, w) + b with nothing kept for backward (mode::infer): the direct kernel where it wins,
@@ -181,7 +181,7 @@ inline void conv2d_forward_infer(const conv2d_geometry& g, index_t batch, const 
     const int threads = detail::conv_threads(batch, 2.0 * double(g.o * g.col_rows() * s));
     parallel_for(threads, batch, [&](index_t b) {
         static thread_local scratch padded;                     // grow-only: one allocation per thread
-        T* xp = padded.get<T>(std::size_t(d.padded_size(direct_blocking<T, arch>::w)));
+        T* xp = padded.get<T>(std::size_t(d.padded_size(active_direct_sizes<T>().w)));
         conv2d_direct_forward(d, x + b * g.c * g.h * g.w, w, bias, y + b * g.o * s, xp);
     });
 }
@@ -196,10 +196,11 @@ inline conv_direct_geometry conv_dx_geometry(const conv2d_geometry& g) {
 // Measured (conv_bench, batch 64, one thread, CPU time): ResNet 16x28x28 k3 backward 8.3 -> 6.4 ms,
 // 32x14x14 k3 8.4 -> 6.5 ms, LeNet c2 1.77 -> 1.63 ms; with one input channel (a stem, whose dx
 // a network never asks for) the blocks of output channels are empty and it loses, 1.08 -> 1.39 ms.
-template <class T, class Arch = arch>
-constexpr bool conv_dx_direct_wins(const conv2d_geometry& g) {
-    return g.stride == 1 && g.dilation == 1 && g.groups == 1 && g.kh == g.kw && g.pad <= g.kh - 1 &&
-           g.c >= direct_blocking<T, Arch>::ob && 2 * g.w >= direct_blocking<T, Arch>::w;
+template <class T>
+inline bool conv_dx_direct_wins(const conv2d_geometry& g) {
+    const direct_sizes d = active_direct_sizes<T>();
+    return g.stride == 1 && g.dilation == 1 && g.groups == 1 && g.kh == g.kw && g.pad <= g.kh - 1 && g.c >= d.ob &&
+           2 * g.w >= d.w;
 }
 
 // dw += sum_b dy_b col_b^T, db += sum dy, and (when dx is given) dx = col2im(w^T dy), or the
@@ -222,7 +223,7 @@ inline void conv2d_backward(const conv2d_geometry& g, index_t batch, const T* w,
                 for (index_t k = 0; k < kk; ++k) flipped[std::size_t((ch * g.o + o) * kk + kk - 1 - k)] = w[(o * g.c + ch) * kk + k];
     }
     const T* wflip = flipped.data();
-    const index_t n_scratch = !dx ? 0 : direct_dx ? gx.padded_size(direct_blocking<T, arch>::w) : g.col_size();
+    const index_t n_scratch = !dx ? 0 : direct_dx ? gx.padded_size(active_direct_sizes<T>().w) : g.col_size();
     // Each thread sums its samples' dw and db privately, with its own scratch: the column gradient
     // dcol, or the padded dy of the direct kernel.
     detail::for_samples_accumulate<T>(
@@ -235,7 +236,7 @@ inline void conv2d_backward(const conv2d_geometry& g, index_t batch, const T* w,
             for (index_t o = 0; o < g.o; ++o)
                 for (index_t i = 0; i < s; ++i) my_db[o] += dyb[o * s + i];
             for (index_t gr = 0; gr < g.groups; ++gr) {          // dw_g (O/G, K_g) += dy_g (O/G, S) col_g^T (S, K_g)
-                if (s >= abt_blocking<T, arch>::min_k)           // long rows: dot products, no transposition
+                if (s >= active_abt_sizes<T>().min_k)           // long rows: dot products, no transposition
                     gemm_abt_single_thread<T>(og, kg, s, dyb + gr * og * s, s, cb + gr * kg * s, s, T(1), my_dw + gr * og * kg, kg);
                 else
                     gemm_single_thread<T>(og, kg, s, dyb + gr * og * s, s, 1, cb + gr * kg * s, 1, s, T(1),

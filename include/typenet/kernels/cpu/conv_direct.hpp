@@ -14,6 +14,7 @@
 #include <type_traits>
 
 #include "typenet/kernels/cpu/common.hpp"
+#include "typenet/kernels/cpu/dispatch.hpp"
 
 namespace typenet::kernels::cpu {
 
@@ -94,17 +95,34 @@ inline void conv_direct_tile<OB, RB>::operator()(Arch, const conv_direct_geometr
         }
 }
 
-// Copies one sample into its zero-padded layout xp (C, HP, WP).
+template <class T, class Arch>
+constexpr direct_sizes direct_sizes_of() {
+    return {direct_blocking<T, Arch>::w, direct_blocking<T, Arch>::ob};
+}
+
+// The direct kernel's sizes at the ISA that runs it: xp holds g.padded_size(lanes) values.
 template <class T>
-inline void conv_direct_pad(const conv_direct_geometry& g, index_t wp, const T* x, T* xp) {
-    std::fill(xp, xp + g.c * g.hp() * wp, T(0));
-    for (index_t ch = 0; ch < g.c; ++ch)
-        for (index_t iy = 0; iy < g.h; ++iy)
-            std::copy(x + (ch * g.h + iy) * g.w, x + (ch * g.h + iy + 1) * g.w,
-                      xp + (ch * g.hp() + iy + g.pad) * wp + g.pad);
+inline direct_sizes active_direct_sizes() {
+#if defined(TYPENET_DISPATCH)
+    return active_table<T>().direct;
+#else
+    return direct_sizes_of<T, arch>();
+#endif
 }
 
 namespace detail {
+// Copies one sample into its zero-padded layout xp (C, HP, WP).
+template <class Arch, class T>
+inline void conv_direct_pad(Arch, const conv_direct_geometry& g, index_t wp, const T* x, T* xp) {
+    for (index_t i = 0; i < g.c * g.hp() * wp; ++i) xp[i] = T(0);
+    for (index_t ch = 0; ch < g.c; ++ch)
+        for (index_t iy = 0; iy < g.h; ++iy) {
+            const T* src = x + (ch * g.h + iy) * g.w;
+            T* dst = xp + (ch * g.hp() + iy + g.pad) * wp + g.pad;
+            for (index_t ix = 0; ix < g.w; ++ix) dst[ix] = src[ix];
+        }
+}
+
 template <index_t OB, class Arch, class T>
 inline void conv_direct_channels(const conv_direct_geometry& g, index_t wp, const T* xp, const T* wt, const T* bias,
                                  T* y) {
@@ -118,13 +136,18 @@ inline void conv_direct_channels(const conv_direct_geometry& g, index_t wp, cons
 }
 }  // namespace detail
 
-// y = conv(x, w) + b for one sample; xp is scratch of g.padded_size(lanes) (lanes: the batch width
-// of Arch, direct_blocking<T, Arch>::w).
-template <class T, class Arch = arch>
-inline void conv2d_direct_forward(const conv_direct_geometry& g, const T* x, const T* wt, const T* bias, T* y, T* xp) {
+// y = conv(x, w) + b for one sample; xp is scratch of g.padded_size(direct_blocking<T, Arch>::w).
+struct conv2d_direct {
+    template <class Arch, class T>
+    void operator()(Arch, const conv_direct_geometry& g, const T* x, const T* wt, const T* bias, T* y, T* xp) const;
+};
+
+template <class Arch, class T>
+inline void conv2d_direct::operator()(Arch, const conv_direct_geometry& g, const T* x, const T* wt, const T* bias, T* y,
+                                      T* xp) const {
     using blk = direct_blocking<T, Arch>;
     const index_t wp = g.wp(blk::w), ksize = g.c * g.kh * g.kw, s = g.oh() * g.ow();
-    conv_direct_pad(g, wp, x, xp);
+    detail::conv_direct_pad(Arch{}, g, wp, x, xp);
     index_t o = 0;
     for (; o + blk::ob <= g.o; o += blk::ob)
         detail::conv_direct_channels<blk::ob, Arch>(g, wp, xp, wt + o * ksize, bias + o, y + o * s);
@@ -135,6 +158,12 @@ inline void conv2d_direct_forward(const conv_direct_geometry& g, const T* x, con
     case 1: detail::conv_direct_channels<1, Arch>(g, wp, xp, wt + o * ksize, bias + o, y + o * s); break;
     default: break;
     }
+}
+
+// y = conv(x, w) + b for one sample at the active ISA; xp: g.padded_size(active_direct_sizes<T>().w).
+template <class T>
+inline void conv2d_direct_forward(const conv_direct_geometry& g, const T* x, const T* wt, const T* bias, T* y, T* xp) {
+    invoke_kernel<&kernel_table<T>::conv_direct>(conv2d_direct{}, g, x, wt, bias, y, xp);
 }
 
 // The plain-loop oracle, as conv2d_direct_forward's twin in tests.

@@ -4,28 +4,30 @@
 #include <algorithm>
 
 #include "typenet/kernels/cpu/common.hpp"
+#include "typenet/kernels/cpu/dispatch.hpp"
 
 namespace typenet::kernels::cpu {
 
 // y[i] = f(x[i]); f takes and returns xsimd::batch<T, Arch>. The tail runs as one zero-padded
-// batch, so f needs no scalar twin.
-template <class T, class F, class Arch = arch>
-inline void map(index_t n, const T* x, T* y, F f) {
+// batch, so f needs no scalar twin. noipa (map2 too): f is inlined here, but a caller's constant n
+// is not propagated in, where g++ 12 warns about the tail loops (-Waggressive-loop-optimizations).
+template <class T, class Arch = arch, class F>
+[[gnu::noipa]] inline void map(index_t n, const T* x, T* y, F f) {
     using batch = xsimd::batch<T, Arch>;
     constexpr index_t w = batch::size;
     index_t i = 0;
     for (; i + w <= n; i += w) f(batch::load_unaligned(x + i)).store_unaligned(y + i);
     if (i < n) {
         alignas(64) T tx[w] = {}, ty[w];
-        std::copy(x + i, x + n, tx);
+        for (index_t j = i; j < n; ++j) tx[j - i] = x[j];
         f(batch::load_aligned(tx)).store_aligned(ty);
-        std::copy(ty, ty + (n - i), y + i);
+        for (index_t j = i; j < n; ++j) y[j] = ty[j - i];
     }
 }
 
 // z[i] = f(x[i], y[i]).
-template <class T, class F, class Arch = arch>
-inline void map2(index_t n, const T* x, const T* y, T* z, F f) {
+template <class T, class Arch = arch, class F>
+[[gnu::noipa]] inline void map2(index_t n, const T* x, const T* y, T* z, F f) {
     using batch = xsimd::batch<T, Arch>;
     constexpr index_t w = batch::size;
     index_t i = 0;
@@ -33,17 +35,36 @@ inline void map2(index_t n, const T* x, const T* y, T* z, F f) {
         f(batch::load_unaligned(x + i), batch::load_unaligned(y + i)).store_unaligned(z + i);
     if (i < n) {
         alignas(64) T tx[w] = {}, tyy[w] = {}, tz[w];
-        std::copy(x + i, x + n, tx);
-        std::copy(y + i, y + n, tyy);
+        for (index_t j = i; j < n; ++j) tx[j - i] = x[j], tyy[j - i] = y[j];
         f(batch::load_aligned(tx), batch::load_aligned(tyy)).store_aligned(tz);
-        std::copy(tz, tz + (n - i), z + i);
+        for (index_t j = i; j < n; ++j) z[j] = tz[j - i];
     }
 }
 
 // y += a x
+struct axpy_kernel {
+    template <class Arch, class T> void operator()(Arch, index_t n, T a, const T* x, T* y) const;
+};
+template <class Arch, class T>
+inline void axpy_kernel::operator()(Arch, index_t n, T a, const T* x, T* y) const {
+    map2<T, Arch>(n, x, y, y, [a](auto xv, auto yv) { return xsimd::fma(decltype(xv)(a), xv, yv); });
+}
 template <class T>
 inline void axpy(index_t n, T a, const T* x, T* y) {
-    map2(n, x, y, y, [a](auto xv, auto yv) { return xsimd::fma(decltype(xv)(a), xv, yv); });
+    invoke_kernel<&kernel_table<T>::axpy>(axpy_kernel{}, n, a, x, y);
+}
+
+// z = x + y (a residual's sum, a bias pair, a position added); z may alias x or y.
+struct add_arrays {
+    template <class Arch, class T> void operator()(Arch, index_t n, const T* x, const T* y, T* z) const;
+};
+template <class Arch, class T>
+inline void add_arrays::operator()(Arch, index_t n, const T* x, const T* y, T* z) const {
+    map2<T, Arch>(n, x, y, z, [](auto u, auto v) { return u + v; });
+}
+template <class T>
+inline void add(index_t n, const T* x, const T* y, T* z) {
+    invoke_kernel<&kernel_table<T>::add>(add_arrays{}, n, x, y, z);
 }
 
 // Every row of C (m, n) := v (n): the bias, before a GEMM accumulates into C with beta = 1.
@@ -53,9 +74,17 @@ inline void broadcast_rows(index_t m, index_t n, const T* v, T* c, index_t ldc) 
 }
 
 // s (n) += sum over rows of A (m, n): a bias gradient.
+struct column_sums {
+    template <class Arch, class T> void operator()(Arch, index_t m, index_t n, const T* a, index_t lda, T* s) const;
+};
+template <class Arch, class T>
+inline void column_sums::operator()(Arch, index_t m, index_t n, const T* a, index_t lda, T* s) const {
+    for (index_t i = 0; i < m; ++i)
+        map2<T, Arch>(n, a + i * lda, s, s, [](auto u, auto v) { return u + v; });
+}
 template <class T>
 inline void add_column_sums(index_t m, index_t n, const T* a, index_t lda, T* s) {
-    for (index_t i = 0; i < m; ++i) axpy(n, T(1), a + i * lda, s);
+    invoke_kernel<&kernel_table<T>::column_sums>(column_sums{}, m, n, a, lda, s);
 }
 
 }  // namespace typenet::kernels::cpu

@@ -2,14 +2,19 @@
 // blocking sized for L1/L2, an xsimd register-blocked micro-kernel, edge tiles inside.
 // Operands take a row and a column stride (BLIS's general strides), so A^T or B^T is a stride swap.
 //
-//   gemm(m, n, k, a, rsa, csa, b, rsb, csb, beta, c, ldc)     (M,K) x (K,N) => (M,N)
+//   gemm(m, n, k, a, rsa, csa, b, rsb, csb, beta, c, ldc)     (M,K) x (K,N) => (M,N), threads
+//   gemm_single_thread(...)                                    the same on the calling thread
+//   pack_b(k, n, b, rsb, csb, bp); gemm_packed_b(...)          B packed once for many products
 //   gemm_ref(...)                                              plain loops: the oracle for tests
+// The entry points split C over threads and pass pack buffers to the one-thread kernels
+// (gemm_serial, gemm_packed_b_serial, pack_b_kernel), which run at the active ISA (dispatch.hpp).
 #pragma once
 #include <algorithm>
 #include <cstring>
 #include <utility>
 
 #include "typenet/kernels/cpu/common.hpp"
+#include "typenet/kernels/cpu/dispatch.hpp"
 
 namespace typenet::kernels::cpu {
 
@@ -28,9 +33,26 @@ struct blocking {
     static constexpr index_t direct_b_max_m = 4 * w;
 };
 
-// A (m, k) block -> panels of mr rows, each (k, mr) with p outermost; rows past m are zero.
+template <class T, class Arch>
+constexpr gemm_sizes gemm_sizes_of() {
+    using blk = blocking<T, Arch>;
+    return {blk::mr, blk::nr, blk::kc, blk::mc, blk::nc, blk::direct_b_max_m};
+}
+
+// The blocking of the ISA that runs this process's GEMMs.
 template <class T>
-inline void pack_a(index_t mr, index_t m, index_t k, const T* a, index_t rsa, index_t csa, T* ap) {
+inline gemm_sizes active_gemm_sizes() {
+#if defined(TYPENET_DISPATCH)
+    return active_table<T>().gemm;
+#else
+    return gemm_sizes_of<T, arch>();
+#endif
+}
+
+// A (m, k) block -> panels of mr rows, each (k, mr) with p outermost; rows past m are zero.
+// (Over the Arch, though they hold no SIMD but a copy: each ISA's translation unit has its own.)
+template <class Arch, class T>
+inline void pack_a(Arch, index_t mr, index_t m, index_t k, const T* a, index_t rsa, index_t csa, T* ap) {
     for (index_t i0 = 0; i0 < m; i0 += mr, ap += mr * k) {
         const index_t rows = std::min(mr, m - i0);
         for (index_t p = 0; p < k; ++p) {
@@ -44,8 +66,8 @@ inline void pack_a(index_t mr, index_t m, index_t k, const T* a, index_t rsa, in
 }
 
 // B (k, n) panel of nr columns -> (k, nr) with p outermost; columns past n are zero.
-template <class T>
-inline void pack_b_panel(index_t nr, index_t n, index_t k, const T* b, index_t rsb, index_t csb, T* bp) {
+template <class Arch, class T>
+inline void pack_b_panel(Arch, index_t nr, index_t n, index_t k, const T* b, index_t rsb, index_t csb, T* bp) {
     const index_t cols = std::min(nr, n);
     if (rsb == 1 && csb != 1) {                              // B^T stored row-major: read along k
         for (index_t j = 0; j < nr; ++j)
@@ -57,10 +79,10 @@ inline void pack_b_panel(index_t nr, index_t n, index_t k, const T* b, index_t r
         T* dst = bp + p * nr;
         index_t j = 0;
         if (csb == 1 && cols == nr) {                         // a whole row of the panel: vector copies
-            using batch = xsimd::batch<T, arch>;
+            using batch = xsimd::batch<T, Arch>;
             for (; j + index_t(batch::size) <= nr; j += index_t(batch::size)) batch::load_unaligned(src + j).store_unaligned(dst + j);
         }
-        if (csb == 1) { std::copy(src + j, src + cols, dst + j); j = cols; }
+        if (csb == 1) for (; j < cols; ++j) dst[j] = src[j];
         else for (; j < cols; ++j) dst[j] = src[j * csb];
         for (; j < nr; ++j) dst[j] = T(0);
     }
@@ -200,7 +222,7 @@ inline void macro_kernel(index_t mc, index_t nc, index_t kc, const T* a, index_t
     using blk = blocking<T, Arch>;
     constexpr index_t mr = blk::mr, nr = blk::nr;
     const bool direct_a = csa == 1 && rsa != 1;
-    if (!direct_a) pack_a(mr, mc, kc, a, rsa, csa, ap);
+    if (!direct_a) pack_a(Arch{}, mr, mc, kc, a, rsa, csa, ap);
     for (index_t jp = 0; jp < (nc + nr - 1) / nr; ++jp) {
         const index_t cols = std::min(nr, nc - jp * nr);
         const auto [bj, ldb] = panel(jp, cols);
@@ -217,21 +239,26 @@ inline void macro_kernel(index_t mc, index_t nc, index_t kc, const T* a, index_t
     }
 }
 
-// One thread's GEMM. Loops, outermost first: jc (nc columns of B) > pc (kc of K) > ic (mc rows of
-// A) > jr (nr-column micro-panels) > ir (mr-row micro-panels): a packed B micro-panel stays in L1
-// across all ir, the packed A block in L2 across all jr.
+}  // namespace detail
+
+// One thread's GEMM, ap and bp its pack buffers (gemm_sizes::a_size, b_size). Loops, outermost
+// first: jc (nc columns of B) > pc (kc of K) > ic (mc rows of A) > jr (nr-column micro-panels) >
+// ir (mr-row micro-panels): a packed B micro-panel stays in L1 across all ir, the packed A block
+// in L2 across all jr.
+struct gemm_serial {
+    template <class Arch, class T>
+    void operator()(Arch, index_t m, index_t n, index_t k, const T* a, index_t rsa, index_t csa, const T* b, index_t rsb,
+                    index_t csb, T beta, T* c, index_t ldc, T* ap, T* bp) const;
+};
+
 // noipa: kept out of its callers' constant propagation. Inlined into a call with small constant
 // sizes, g++ 12 warns (-Warray-bounds) about full-tile stores that the edge test never reaches.
-template <class T, class Arch>
-[[gnu::noipa]] inline void gemm_serial(index_t m, index_t n, index_t k, const T* a, index_t rsa, index_t csa,
-                        const T* b, index_t rsb, index_t csb, T beta, T* c, index_t ldc) {
+template <class Arch, class T>
+[[gnu::noipa]] inline void gemm_serial::operator()(Arch, index_t m, index_t n, index_t k, const T* a, index_t rsa,
+                                                   index_t csa, const T* b, index_t rsb, index_t csb, T beta, T* c,
+                                                   index_t ldc, T* ap, T* bp) const {
     using blk = blocking<T, Arch>;
-    constexpr index_t mr = blk::mr, nr = blk::nr, kc_max = blk::kc, mc_max = blk::mc, nc_max = blk::nc;
-    const index_t kc_blk = std::min(k, kc_max);
-    const index_t mc_blk = std::min((m + mr - 1) / mr * mr, mc_max);
-    const index_t nc_blk = std::min((n + nr - 1) / nr * nr, nc_max);
-    T* ap = gemm_scratch_a().get<T>(static_cast<std::size_t>(mc_blk * kc_blk));
-    T* bp = gemm_scratch_b().get<T>(static_cast<std::size_t>(kc_blk * nc_blk));
+    constexpr index_t nr = blk::nr, kc_max = blk::kc, mc_max = blk::mc, nc_max = blk::nc;
     // Few rows of C and a row-major B: full micro-panels of B are read in place, only the ragged
     // last one is packed (zero-filled past n).
     const bool direct_b = csb == 1 && m <= blk::direct_b_max_m;
@@ -244,22 +271,22 @@ template <class T, class Arch>
             const T* b_blk = b + pc * rsb + jc * csb;        // (kc, nc)
             for (index_t jp = 0; jp < npanels; ++jp)
                 if (!direct_b || nc - jp * nr < nr)
-                    pack_b_panel(nr, nc - jp * nr, kc, b_blk + jp * nr * csb, rsb, csb, bp + jp * nr * kc);
+                    pack_b_panel(Arch{}, nr, nc - jp * nr, kc, b_blk + jp * nr * csb, rsb, csb, bp + jp * nr * kc);
             for (index_t ic = 0; ic < m; ic += mc_max)
-                macro_kernel<T, Arch>(std::min(mc_max, m - ic), nc, kc, a + ic * rsa + pc * csa, rsa, csa,
-                                      [&](index_t jp, index_t cols) {
-                                          const bool in_place = direct_b && cols == nr;
-                                          return std::pair<const T*, index_t>(in_place ? b_blk + jp * nr : bp + jp * nr * kc,
-                                                                              in_place ? rsb : nr);   // (kc, nr)
-                                      },
-                                      beta_k, c + ic * ldc + jc, ldc, ap);
+                detail::macro_kernel<T, Arch>(std::min(mc_max, m - ic), nc, kc, a + ic * rsa + pc * csa, rsa, csa,
+                                              [&](index_t jp, index_t cols) {
+                                                  const bool in_place = direct_b && cols == nr;
+                                                  return std::pair<const T*, index_t>(
+                                                      in_place ? b_blk + jp * nr : bp + jp * nr * kc,
+                                                      in_place ? rsb : nr);   // (kc, nr)
+                                              },
+                                              beta_k, c + ic * ldc + jc, ldc, ap);
         }
     }
 }
-}  // namespace detail
 
 // One thread, for callers that already run one GEMM per thread (a batch of small products).
-template <class T, class Arch = arch>
+template <class T>
 inline void gemm_single_thread(index_t m, index_t n, index_t k, const T* a, index_t rsa, index_t csa,
                                const T* b, index_t rsb, index_t csb, T beta, T* c, index_t ldc) {
     if (m <= 0 || n <= 0) return;
@@ -268,7 +295,10 @@ inline void gemm_single_thread(index_t m, index_t n, index_t k, const T* a, inde
             for (index_t j = 0; j < n; ++j) c[i * ldc + j] = beta != T(0) ? beta * c[i * ldc + j] : T(0);
         return;
     }
-    detail::gemm_serial<T, Arch>(m, n, k, a, rsa, csa, b, rsb, csb, beta, c, ldc);
+    const gemm_sizes sz = active_gemm_sizes<T>();
+    T* ap = detail::gemm_scratch_a().get<T>(std::size_t(sz.a_size(m, k)));
+    T* bp = detail::gemm_scratch_b().get<T>(std::size_t(sz.b_size(n, k)));
+    invoke_kernel<&kernel_table<T>::gemm_serial>(gemm_serial{}, m, n, k, a, rsa, csa, b, rsb, csb, beta, c, ldc, ap, bp);
 }
 
 // Threads split C into column (or, when C is tall and narrow, row) slices of whole micro-panels;
@@ -276,32 +306,27 @@ inline void gemm_single_thread(index_t m, index_t n, index_t k, const T* a, inde
 // That keeps a GEMM fast when the machine is oversubscribed (ctest -j, other processes): with a
 // barrier per packed block, a descheduled thread stalled every other one, up to 50x here.
 // Below ~2^18 multiply-adds per thread, one thread is faster than waking another.
-template <class T, class Arch = arch>
+template <class T>
 inline void gemm(index_t m, index_t n, index_t k, const T* a, index_t rsa, index_t csa,
                  const T* b, index_t rsb, index_t csb, T beta, T* c, index_t ldc) {
-    using blk = blocking<T, Arch>;
-    if (m <= 0 || n <= 0 || k <= 0) {                        // nothing to split: C := beta*C at most
-        gemm_single_thread<T, Arch>(m, n, k, a, rsa, csa, b, rsb, csb, beta, c, ldc);
-        return;
-    }
+    const gemm_sizes sz = active_gemm_sizes<T>();
     const double work = double(m) * double(n) * double(k);
     const bool split_rows = m > 2 * n;
-    const index_t panels = split_rows ? (m + blk::mr - 1) / blk::mr : (n + blk::nr - 1) / blk::nr;
+    const index_t panels = split_rows ? (m + sz.mr - 1) / sz.mr : (n + sz.nr - 1) / sz.nr;
     const int threads = int(std::min<double>({double(max_threads()), work / double(1 << 18), double(panels)}));
-    if (threads <= 1) {
-        gemm_single_thread<T, Arch>(m, n, k, a, rsa, csa, b, rsb, csb, beta, c, ldc);
+    if (m <= 0 || n <= 0 || k <= 0 || threads <= 1) {       // also C := beta C when k == 0
+        gemm_single_thread<T>(m, n, k, a, rsa, csa, b, rsb, csb, beta, c, ldc);
         return;
     }
     run_threads(threads, [&](index_t t, index_t nt) {
         const index_t p0 = panels * t / nt, p1 = panels * (t + 1) / nt;
         if (split_rows) {
-            const index_t i0 = p0 * blk::mr, i1 = std::min(m, p1 * blk::mr);
+            const index_t i0 = p0 * sz.mr, i1 = std::min(m, p1 * sz.mr);
             if (i1 > i0)
-                detail::gemm_serial<T, Arch>(i1 - i0, n, k, a + i0 * rsa, rsa, csa, b, rsb, csb, beta, c + i0 * ldc, ldc);
+                gemm_single_thread<T>(i1 - i0, n, k, a + i0 * rsa, rsa, csa, b, rsb, csb, beta, c + i0 * ldc, ldc);
         } else {
-            const index_t j0 = p0 * blk::nr, j1 = std::min(n, p1 * blk::nr);
-            if (j1 > j0)
-                detail::gemm_serial<T, Arch>(m, j1 - j0, k, a, rsa, csa, b + j0 * csb, rsb, csb, beta, c + j0, ldc);
+            const index_t j0 = p0 * sz.nr, j1 = std::min(n, p1 * sz.nr);
+            if (j1 > j0) gemm_single_thread<T>(m, j1 - j0, k, a, rsa, csa, b + j0 * csb, rsb, csb, beta, c + j0, ldc);
         }
     });
 }
@@ -310,60 +335,87 @@ inline void gemm(index_t m, index_t n, index_t k, const T* a, index_t rsa, index
 // A recurrent layer multiplies the same W_hh at every step: packing it at every step would cost as
 // much as the step's arithmetic (B is 4H x H, A only B x H). pack_b lays B (k, n) out as gemm's
 // micro-panels, kc blocks outermost, (kc, nr) panels within; gemm_packed_b then packs only A.
-template <class T, class Arch = arch>
+
+// Room for pack_b's layout at any ISA (panels are at most 2 vectors of 64 bytes wide), so a
+// layer's cache can be sized at compile time whichever ISA runs.
+template <class T>
 constexpr index_t packed_b_size(index_t k, index_t n) {
-    using blk = blocking<T, Arch>;
-    return (n + blk::nr - 1) / blk::nr * blk::nr * k;
+    constexpr index_t nr_max = 2 * index_t(64 / sizeof(T));
+    return (n + nr_max - 1) / nr_max * nr_max * k;
 }
 
-template <class T, class Arch = arch>
-inline void pack_b(index_t k, index_t n, const T* b, index_t rsb, index_t csb, T* bp) {
+struct pack_b_kernel {
+    template <class Arch, class T>
+    void operator()(Arch, index_t k, index_t n, const T* b, index_t rsb, index_t csb, T* bp) const;
+};
+
+// noipa: as gemm_serial (a layer's constant sizes would reach the tail loops of pack_b_panel).
+template <class Arch, class T>
+[[gnu::noipa]] inline void pack_b_kernel::operator()(Arch, index_t k, index_t n, const T* b, index_t rsb, index_t csb, T* bp) const {
     using blk = blocking<T, Arch>;
     const index_t panels = (n + blk::nr - 1) / blk::nr;
     for (index_t pc = 0; pc < k; pc += blk::kc) {
         const index_t kc = std::min(blk::kc, k - pc);
         T* blk_p = bp + pc * panels * blk::nr;
         for (index_t jp = 0; jp < panels; ++jp)
-            pack_b_panel(blk::nr, n - jp * blk::nr, kc, b + pc * rsb + jp * blk::nr * csb, rsb, csb, blk_p + jp * blk::nr * kc);
+            pack_b_panel(Arch{}, blk::nr, n - jp * blk::nr, kc, b + pc * rsb + jp * blk::nr * csb, rsb, csb,
+                         blk_p + jp * blk::nr * kc);
     }
 }
 
-namespace detail {
-// Columns [j0, j1) (whole panels but the last) of C := A B + beta C, B as pack_b left it.
-template <class T, class Arch>
-[[gnu::noipa]] inline void gemm_packed_b_serial(index_t m, index_t n, index_t k, const T* a, index_t rsa, index_t csa,
-                                                const T* bp, T beta, T* c, index_t ldc, index_t j0, index_t j1) {
+// bp: packed_b_size(k, n) elements.
+template <class T>
+inline void pack_b(index_t k, index_t n, const T* b, index_t rsb, index_t csb, T* bp) {
+    invoke_kernel<&kernel_table<T>::pack_b>(pack_b_kernel{}, k, n, b, rsb, csb, bp);
+}
+
+// Columns [j0, j1) (whole panels but the last) of C := A B + beta C, B as pack_b left it; ap is a
+// pack buffer of gemm_sizes::a_size(m, k).
+struct gemm_packed_b_serial {
+    template <class Arch, class T>
+    void operator()(Arch, index_t m, index_t n, index_t k, const T* a, index_t rsa, index_t csa, const T* bp, T beta,
+                    T* c, index_t ldc, index_t j0, index_t j1, T* ap) const;
+};
+
+template <class Arch, class T>
+[[gnu::noipa]] inline void gemm_packed_b_serial::operator()(Arch, index_t m, index_t n, index_t k, const T* a,
+                                                            index_t rsa, index_t csa, const T* bp, T beta, T* c,
+                                                            index_t ldc, index_t j0, index_t j1, T* ap) const {
     using blk = blocking<T, Arch>;
-    constexpr index_t mr = blk::mr, nr = blk::nr, kc_max = blk::kc, mc_max = blk::mc;
+    constexpr index_t nr = blk::nr, kc_max = blk::kc, mc_max = blk::mc;
     const index_t panels = (n + nr - 1) / nr;
-    T* ap = gemm_scratch_a().get<T>(static_cast<std::size_t>(std::min((m + mr - 1) / mr * mr, mc_max) * std::min(k, kc_max)));
     for (index_t pc = 0; pc < k; pc += kc_max) {
         const index_t kc = std::min(kc_max, k - pc);
         const T* first = bp + pc * panels * nr + (j0 / nr) * nr * kc;        // the panel of column j0
         for (index_t ic = 0; ic < m; ic += mc_max)
-            macro_kernel<T, Arch>(std::min(mc_max, m - ic), j1 - j0, kc, a + ic * rsa + pc * csa, rsa, csa,
-                                  [&](index_t jp, index_t) { return std::pair<const T*, index_t>(first + jp * nr * kc, nr); },
-                                  pc == 0 ? beta : T(1), c + ic * ldc + j0, ldc, ap);
+            detail::macro_kernel<T, Arch>(
+                std::min(mc_max, m - ic), j1 - j0, kc, a + ic * rsa + pc * csa, rsa, csa,
+                [&](index_t jp, index_t) { return std::pair<const T*, index_t>(first + jp * nr * kc, nr); },
+                pc == 0 ? beta : T(1), c + ic * ldc + j0, ldc, ap);
     }
 }
-}  // namespace detail
 
 // C (m, n) := A (m, k) B + beta C with B from pack_b(k, n, ...); threads split the panels of B.
-template <class T, class Arch = arch>
+template <class T>
 inline void gemm_packed_b(index_t m, index_t n, index_t k, const T* a, index_t rsa, index_t csa, const T* bp, T beta,
                           T* c, index_t ldc) {
-    using blk = blocking<T, Arch>;
     if (m <= 0 || n <= 0 || k <= 0) return;
-    const index_t panels = (n + blk::nr - 1) / blk::nr;
+    const gemm_sizes sz = active_gemm_sizes<T>();
+    const index_t panels = (n + sz.nr - 1) / sz.nr;
     const int threads = int(std::min<double>({double(max_threads()), double(m) * double(n) * double(k) / double(1 << 18),
                                               double(panels)}));
+    auto slice = [&](index_t j0, index_t j1) {
+        T* ap = detail::gemm_scratch_a().get<T>(std::size_t(sz.a_size(m, k)));
+        invoke_kernel<&kernel_table<T>::gemm_packed_b_serial>(gemm_packed_b_serial{}, m, n, k, a, rsa, csa, bp, beta, c,
+                                                              ldc, j0, j1, ap);
+    };
     if (threads <= 1) {
-        detail::gemm_packed_b_serial<T, Arch>(m, n, k, a, rsa, csa, bp, beta, c, ldc, 0, n);
+        slice(0, n);
         return;
     }
     run_threads(threads, [&](index_t t, index_t nt) {
-        const index_t j0 = std::min(n, panels * t / nt * blk::nr), j1 = std::min(n, panels * (t + 1) / nt * blk::nr);
-        if (j1 > j0) detail::gemm_packed_b_serial<T, Arch>(m, n, k, a, rsa, csa, bp, beta, c, ldc, j0, j1);
+        const index_t j0 = std::min(n, panels * t / nt * sz.nr), j1 = std::min(n, panels * (t + 1) / nt * sz.nr);
+        if (j1 > j0) slice(j0, j1);
     });
 }
 

@@ -82,11 +82,32 @@ inline void gemm_abt_tile<MR, NR>::operator()(Arch, index_t k, const T* a, index
 }
 
 // One thread: callers run one product per sample on each thread (conv2d_backward).
+template <class T, class Arch>
+constexpr abt_sizes abt_sizes_of() {
+    return {abt_blocking<T, Arch>::nr1, abt_blocking<T, Arch>::min_k};
+}
+
+template <class T>
+inline abt_sizes active_abt_sizes() {
+#if defined(TYPENET_DISPATCH)
+    return active_table<T>().abt;
+#else
+    return abt_sizes_of<T, arch>();
+#endif
+}
+
+// One thread's C := A B^T + beta C.
+struct gemm_abt_serial {
+    template <class Arch, class T>
+    void operator()(Arch, index_t m, index_t n, index_t k, const T* a, index_t lda, const T* b, index_t ldb, T beta, T* c,
+                    index_t ldc) const;
+};
+
 // noipa: kept out of its callers' constant propagation, as gemm_serial is. Inlined into a call with
 // small constant sizes, g++ 12 warns (-Waggressive-loop-optimizations) about the scalar tail loop.
-template <class T, class Arch = arch>
-[[gnu::noipa]] inline void gemm_abt_single_thread(index_t m, index_t n, index_t k, const T* a, index_t lda, const T* b, index_t ldb,
-                                   T beta, T* c, index_t ldc) {
+template <class Arch, class T>
+[[gnu::noipa]] inline void gemm_abt_serial::operator()(Arch, index_t m, index_t n, index_t k, const T* a, index_t lda,
+                                                       const T* b, index_t ldb, T beta, T* c, index_t ldc) const {
     using blk = abt_blocking<T, Arch>;
     const index_t full = m / blk::mr * blk::mr;
     for (index_t i = 0; i < full; i += blk::mr)
@@ -99,6 +120,12 @@ template <class T, class Arch = arch>
                                          std::min(blk::nr1, n - j));
 }
 
+template <class T>
+inline void gemm_abt_single_thread(index_t m, index_t n, index_t k, const T* a, index_t lda, const T* b, index_t ldb,
+                                   T beta, T* c, index_t ldc) {
+    invoke_kernel<&kernel_table<T>::gemm_abt_serial>(gemm_abt_serial{}, m, n, k, a, lda, b, ldb, beta, c, ldc);
+}
+
 // Threads split the columns of C (rows of B), each computing its slice alone, as gemm does; below
 // ~2^18 multiply-adds per thread one thread is faster than waking another.
 // Products with many rows of both A and B go to the packed GEMM (B read as B^T through its
@@ -106,24 +133,24 @@ template <class T, class Arch = arch>
 // re-read B for every few rows of A. Measured on one core (AVX-512): 4096 x 512 x 128 ran at 36
 // GFLOP/s here and 148 packed; 64 x 84 x 120 at 30 and 76; but 1 x 256 x 784 at 32 and 3, and
 // 64 x 10 x 128 at 47 and 21, so a small m or n stays here.
-template <class T, class Arch = arch>
+template <class T>
 inline void gemm_abt(index_t m, index_t n, index_t k, const T* a, index_t lda, const T* b, index_t ldb, T beta, T* c,
                      index_t ldc) {
     if (m >= 48 && n >= 32) {
-        gemm<T, Arch>(m, n, k, a, lda, 1, b, 1, ldb, beta, c, ldc);
+        gemm<T>(m, n, k, a, lda, 1, b, 1, ldb, beta, c, ldc);
         return;
     }
-    using blk = abt_blocking<T, Arch>;
-    const index_t panels = (n + blk::nr1 - 1) / blk::nr1;
+    const index_t nr1 = active_abt_sizes<T>().nr1;
+    const index_t panels = (n + nr1 - 1) / nr1;
     const int threads = int(std::min<double>({double(max_threads()), double(m) * double(n) * double(k) / double(1 << 18),
                                               double(panels)}));
     if (threads <= 1) {
-        gemm_abt_single_thread<T, Arch>(m, n, k, a, lda, b, ldb, beta, c, ldc);
+        gemm_abt_single_thread<T>(m, n, k, a, lda, b, ldb, beta, c, ldc);
         return;
     }
     run_threads(threads, [&](index_t t, index_t nt) {                // slices of whole nr1-column panels
-        const index_t j0 = std::min(n, panels * t / nt * blk::nr1), j1 = std::min(n, panels * (t + 1) / nt * blk::nr1);
-        if (j1 > j0) gemm_abt_single_thread<T, Arch>(m, j1 - j0, k, a, lda, b + j0 * ldb, ldb, beta, c + j0, ldc);
+        const index_t j0 = std::min(n, panels * t / nt * nr1), j1 = std::min(n, panels * (t + 1) / nt * nr1);
+        if (j1 > j0) gemm_abt_single_thread<T>(m, j1 - j0, k, a, lda, b + j0 * ldb, ldb, beta, c + j0, ldc);
     });
 }
 

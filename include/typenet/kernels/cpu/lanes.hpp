@@ -30,7 +30,7 @@ template <class V> inline V tanh_of(const V& x) {
 // f(V{}, j) for j = 0, w, 2w, ... over full batches of w = batch<T>::size, then f(T{}, j) for each
 // j of the tail. noipa: the body (f) is inlined here, but a caller's constant n is not propagated
 // in, where g++ 12 warns about the tail loop (-Waggressive-loop-optimizations) without cause.
-template <class T, class F, class Arch = arch>
+template <class T, class Arch = arch, class F>
 [[gnu::noipa]] inline void for_lanes(index_t n, F f) {
     using batch = xsimd::batch<T, Arch>;
     constexpr index_t w = batch::size;

@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "typenet/kernels/cpu/common.hpp"
+#include "typenet/kernels/cpu/dispatch.hpp"
 #include "typenet/kernels/cpu/elementwise.hpp"
 
 namespace typenet::kernels::cpu {
@@ -184,13 +185,19 @@ inline void batch_norm_backward(index_t b, index_t c, index_t s, bool training, 
 // Layer norm over each row of n: xhat = (x - mean) invstd, y = gamma xhat + beta (biased variance).
 // Row sums in SIMD lanes (w partial sums, then added), as torch's vectorized kernel does; rows are
 // independent, so threads take runs of rows.
-template <class T, class Arch = arch>
-inline void layer_norm_forward(index_t rows, index_t n, T eps, const T* x, const T* gamma, const T* beta, T* xhat,
-                               T* y, T* invstd_out) {
+struct layer_norm_rows {
+    template <class Arch, class T>
+    void operator()(Arch, index_t r0, index_t r1, index_t n, T eps, const T* x, const T* gamma, const T* beta, T* xhat,
+                    T* y, T* invstd_out) const;
+};
+
+// noipa: as layer_norm_backward_rows below.
+template <class Arch, class T>
+[[gnu::noipa]] inline void layer_norm_rows::operator()(Arch, index_t r0, index_t r1, index_t n, T eps, const T* x, const T* gamma,
+                                        const T* beta, T* xhat, T* y, T* invstd_out) const {
     using batch = xsimd::batch<T, Arch>;
     constexpr index_t w = batch::size;
-    const int threads = int(std::min<double>(max_threads(), double(rows) * double(n) / double(1 << 16) + 1));
-    parallel_for(threads, rows, [&](index_t r) {
+    for (index_t r = r0; r < r1; ++r) {
         const T* xr = x + r * n;
         T* hr = xhat + r * n;
         T* yr = y + r * n;
@@ -220,14 +227,33 @@ inline void layer_norm_forward(index_t rows, index_t n, T eps, const T* x, const
             hr[j] = (xr[j] - mean) * invstd;
             yr[j] = gamma[j] * hr[j] + beta[j];
         }
+    }
+}
+
+template <class T>
+inline void layer_norm_forward(index_t rows, index_t n, T eps, const T* x, const T* gamma, const T* beta, T* xhat,
+                               T* y, T* invstd_out) {
+    const int threads = int(std::min<double>(max_threads(), double(rows) * double(n) / double(1 << 16) + 1));
+    run_threads(threads, [&](index_t t, index_t nt) {
+        invoke_kernel<&kernel_table<T>::layer_norm_forward>(layer_norm_rows{}, rows * t / nt, rows * (t + 1) / nt, n, eps,
+                                                            x, gamma, beta, xhat, y, invstd_out);
     });
 }
 
 // dx = invstd (dy gamma - mean(dy gamma) - xhat mean(dy gamma xhat)); dgamma += sum dy xhat,
 // dbeta += sum dy over the rows (one thread: they accumulate across rows).
-template <class T, class Arch = arch>
-inline void layer_norm_backward(index_t rows, index_t n, const T* xhat, const T* gamma, const T* invstd, const T* dy,
-                                T* dx, T* dgamma, T* dbeta) {
+struct layer_norm_backward_rows {
+    template <class Arch, class T>
+    void operator()(Arch, index_t rows, index_t n, const T* xhat, const T* gamma, const T* invstd, const T* dy, T* dx,
+                    T* dgamma, T* dbeta) const;
+};
+
+// noipa: as gemm_serial; inlined with a network's constant width, g++ 12 warns
+// (-Waggressive-loop-optimizations) about the scalar tail loops when the ISA is SSE2.
+template <class Arch, class T>
+[[gnu::noipa]] inline void layer_norm_backward_rows::operator()(Arch, index_t rows, index_t n, const T* xhat,
+                                                                const T* gamma, const T* invstd, const T* dy, T* dx,
+                                                                T* dgamma, T* dbeta) const {
     using batch = xsimd::batch<T, Arch>;
     constexpr index_t w = batch::size;
     for (index_t r = 0; r < rows; ++r, xhat += n, dy += n) {
@@ -259,6 +285,13 @@ inline void layer_norm_backward(index_t rows, index_t n, const T* xhat, const T*
         }
         for (; j < n; ++j) dxr[j] = is * (dy[j] * gamma[j] - mg - xhat[j] * mgx);
     }
+}
+
+template <class T>
+inline void layer_norm_backward(index_t rows, index_t n, const T* xhat, const T* gamma, const T* invstd, const T* dy,
+                                T* dx, T* dgamma, T* dbeta) {
+    invoke_kernel<&kernel_table<T>::layer_norm_backward>(layer_norm_backward_rows{}, rows, n, xhat, gamma, invstd, dy, dx,
+                                                         dgamma, dbeta);
 }
 
 }  // namespace typenet::kernels::cpu

@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "typenet/kernels/cpu/common.hpp"
+#include "typenet/kernels/cpu/dispatch.hpp"
 
 namespace typenet::kernels::cpu {
 
@@ -53,7 +54,7 @@ inline void sgd_step::operator()(Arch, index_t n, T lr, T momentum, T dampening,
 template <class T>
 [[gnu::noipa]] inline void sgd_update(index_t n, T lr, T momentum, T dampening, T weight_decay, bool nesterov, bool first,
                        T* p, const T* grad, T* buf) {
-    sgd_step{}(arch{}, n, lr, momentum, dampening, weight_decay, nesterov, first, p, grad, buf);
+    invoke_kernel<&kernel_table<T>::sgd>(sgd_step{}, n, lr, momentum, dampening, weight_decay, nesterov, first, p, grad, buf);
 }
 
 // torch.optim.Adam (L2 weight decay folded into g) and torch.optim.AdamW (decoupled: p *= 1 - lr wd).
@@ -96,7 +97,7 @@ inline void adam_step::operator()(Arch, index_t n, T lr, T beta1, T beta2, T eps
 template <class T>
 [[gnu::noipa]] inline void adam_update(index_t n, T lr, T beta1, T beta2, T eps, T weight_decay, bool decoupled, long step,
                         T* p, const T* grad, T* m, T* v) {
-    adam_step{}(arch{}, n, lr, beta1, beta2, eps, weight_decay, decoupled, step, p, grad, m, v);
+    invoke_kernel<&kernel_table<T>::adam>(adam_step{}, n, lr, beta1, beta2, eps, weight_decay, decoupled, step, p, grad, m, v);
 }
 
 // torch.optim.RMSprop: g = grad + wd p; v = alpha v + (1 - alpha) g^2;
@@ -160,7 +161,7 @@ inline void rmsprop_step::operator()(Arch, index_t n, T lr, T alpha, T eps, T we
 template <class T>
 [[gnu::noipa]] inline void rmsprop_update(index_t n, T lr, T alpha, T eps, T weight_decay, T momentum, bool centered,
                            T* p, const T* grad, T* square_avg, T* grad_avg, T* buf) {
-    rmsprop_step{}(arch{}, n, lr, alpha, eps, weight_decay, momentum, centered, p, grad, square_avg, grad_avg, buf);
+    invoke_kernel<&kernel_table<T>::rmsprop>(rmsprop_step{}, n, lr, alpha, eps, weight_decay, momentum, centered, p, grad, square_avg, grad_avg, buf);
 }
 
 }  // namespace typenet::kernels::cpu

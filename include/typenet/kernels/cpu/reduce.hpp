@@ -4,6 +4,7 @@
 // pass, full batches then a scalar tail.
 #pragma once
 #include "typenet/kernels/cpu/common.hpp"
+#include "typenet/kernels/cpu/dispatch.hpp"
 
 namespace typenet::kernels::cpu {
 
@@ -46,7 +47,7 @@ inline T dot(index_t n, const T* a, const T* b) {
 template <class T>
 [[gnu::noipa]] inline double sum_of_squares(index_t n, const T* x) {   // noipa: as scale below
 
-    return sum_of_squares_step{}(arch{}, n, x);
+    return invoke_kernel<&kernel_table<T>::sum_of_squares>(sum_of_squares_step{}, n, x);
 }
 
 template <class T>
@@ -75,7 +76,7 @@ inline void scale_step::operator()(Arch, index_t n, T a, T* x) const {
 // tail loop (-Waggressive-loop-optimizations) once the constant reaches it.
 template <class T>
 [[gnu::noipa]] inline void scale(index_t n, T a, T* x) {
-    scale_step{}(arch{}, n, a, x);
+    invoke_kernel<&kernel_table<T>::scale>(scale_step{}, n, a, x);
 }
 
 template <class T>
@@ -105,7 +106,7 @@ inline void clamp_step::operator()(Arch, index_t n, T lo, T hi, T* x) const {
 
 template <class T>
 inline void clamp(index_t n, T lo, T hi, T* x) {
-    clamp_step{}(arch{}, n, lo, hi, x);
+    invoke_kernel<&kernel_table<T>::clamp>(clamp_step{}, n, lo, hi, x);
 }
 
 template <class T>

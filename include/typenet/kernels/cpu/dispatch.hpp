@@ -1,0 +1,157 @@
+// kernels/cpu/dispatch.hpp — how a kernel entry point reaches the ISA that runs it.
+//
+//   invoke_kernel<&kernel_table<T>::m>(functor{}, args...)
+//       without TYPENET_DISPATCH: functor{}(arch{}, args...), the compile-time ISA, inlined;
+//       with it: active_table<T>().m(args...), the process's ISA, one indirect call.
+//
+// xsimd 8.1 declares batch<float, avx2> only where -mavx2 is on, so one translation unit cannot
+// hold kernels for several ISAs: the tables live in src/dispatch/{sse2,avx2,avx512}.cpp, each
+// compiled with its flags (typenet_enable_dispatch() in CMake adds them to a target, and defines
+// TYPENET_DISPATCH). A table entry is a whole-array kernel, so the indirect call is paid once per
+// GEMM or per pass, never per element. Everything those translation units instantiate is a
+// template over the Arch, so no inline function is compiled twice for different ISAs (the linker
+// keeps one copy of an inline function: the AVX-512 one could reach a baseline caller).
+#pragma once
+#include <algorithm>
+
+#include "typenet/kernels/cpu/common.hpp"
+#include "typenet/kernels/cpu/isa.hpp"
+
+#if defined(TYPENET_DISPATCH) && !defined(__x86_64__)
+#error "typenet: TYPENET_DISPATCH selects among x86-64 kernels (sse2, avx2, avx512); build without it here"
+#endif
+
+namespace typenet::kernels::cpu {
+
+// A GEMM's register and cache blocking, as values (blocking<T, Arch> in gemm.hpp holds them as
+// constants): the threads of gemm() split C in whole micro-panels of the ISA that runs.
+struct gemm_sizes {
+    index_t mr, nr, kc, mc, nc;
+    index_t direct_b_max_m;       // up to this many rows of C, a row-major B is read in place
+    // Pack buffers of one thread's GEMM of (m, k) x (k, n).
+    constexpr index_t a_size(index_t m, index_t k) const { return std::min((m + mr - 1) / mr * mr, mc) * std::min(k, kc); }
+    constexpr index_t b_size(index_t n, index_t k) const { return std::min(k, kc) * std::min((n + nr - 1) / nr * nr, nc); }
+};
+
+// The unpacked A B^T tiles' sizes (gemm_abt.hpp).
+struct abt_sizes {
+    index_t nr1;                  // columns per thread slice
+    index_t min_k;                // below this k the packed GEMM is faster for a convolution's dw
+};
+
+// The direct convolution's vector width and output-channel block (conv_direct.hpp).
+struct direct_sizes {
+    index_t w, ob;
+};
+
+struct conv_direct_geometry;
+
+// Every kernel that runs through the table: whole arrays in, no threads inside (the entry points
+// split the work over threads and call these per slice), no allocation (buffers come in).
+template <class T>
+struct kernel_table {
+    using value_type = T;
+    isa id = isa::native;
+    gemm_sizes gemm{};
+    abt_sizes abt{};
+    direct_sizes direct{};
+    // gemm.hpp
+    void (*gemm_serial)(index_t m, index_t n, index_t k, const T* a, index_t rsa, index_t csa, const T* b, index_t rsb,
+                        index_t csb, T beta, T* c, index_t ldc, T* ap, T* bp) = nullptr;
+    void (*gemm_packed_b_serial)(index_t m, index_t n, index_t k, const T* a, index_t rsa, index_t csa, const T* bp, T beta,
+                                 T* c, index_t ldc, index_t j0, index_t j1, T* ap) = nullptr;
+    void (*pack_b)(index_t k, index_t n, const T* b, index_t rsb, index_t csb, T* bp) = nullptr;
+    // gemm_abt.hpp
+    void (*gemm_abt_serial)(index_t m, index_t n, index_t k, const T* a, index_t lda, const T* b, index_t ldb, T beta, T* c,
+                            index_t ldc) = nullptr;
+    // conv_direct.hpp
+    void (*conv_direct)(const conv_direct_geometry& g, const T* x, const T* wt, const T* bias, T* y, T* xp) = nullptr;
+    // optim.hpp
+    void (*sgd)(index_t n, T lr, T momentum, T dampening, T weight_decay, bool nesterov, bool first, T* p, const T* grad,
+                T* buf) = nullptr;
+    void (*adam)(index_t n, T lr, T beta1, T beta2, T eps, T weight_decay, bool decoupled, long step, T* p, const T* grad,
+                 T* m, T* v) = nullptr;
+    void (*rmsprop)(index_t n, T lr, T alpha, T eps, T weight_decay, T momentum, bool centered, T* p, const T* grad,
+                    T* square_avg, T* grad_avg, T* buf) = nullptr;
+    // reduce.hpp
+    double (*sum_of_squares)(index_t n, const T* x) = nullptr;
+    void (*scale)(index_t n, T a, T* x) = nullptr;
+    void (*clamp)(index_t n, T lo, T hi, T* x) = nullptr;
+    // elementwise.hpp
+    void (*axpy)(index_t n, T a, const T* x, T* y) = nullptr;
+    void (*add)(index_t n, const T* x, const T* y, T* z) = nullptr;
+    void (*column_sums)(index_t m, index_t n, const T* a, index_t lda, T* s) = nullptr;
+    // activation.hpp: y = f(x) (a: leaky_relu's slope), dx = f'(v) dy
+    using pointwise_forward_fn = void (*)(index_t n, T a, const T* x, T* y);
+    using pointwise_backward_fn = void (*)(index_t n, T a, const T* v, const T* dy, T* dx);
+    pointwise_forward_fn relu_forward = nullptr, leaky_relu_forward = nullptr, sigmoid_forward = nullptr,
+                         tanh_forward = nullptr, gelu_forward = nullptr;
+    pointwise_backward_fn relu_backward = nullptr, leaky_relu_backward = nullptr, sigmoid_backward = nullptr,
+                          tanh_backward = nullptr, gelu_backward = nullptr;
+    // norm.hpp
+    void (*layer_norm_forward)(index_t r0, index_t r1, index_t n, T eps, const T* x, const T* gamma, const T* beta,
+                               T* xhat, T* y, T* invstd) = nullptr;
+    void (*layer_norm_backward)(index_t rows, index_t n, const T* xhat, const T* gamma, const T* invstd, const T* dy,
+                                T* dx, T* dgamma, T* dbeta) = nullptr;
+    // softmax.hpp: causal attention's rows
+    void (*causal_softmax)(index_t steps, T a, T* sp, T* lse, index_t lse_stride, bool known) = nullptr;
+    void (*attention_score_grad)(index_t i0, index_t i1, index_t hd, T a, const T* dout, const T* out, index_t ld,
+                                 const T* p, T* ds, index_t steps) = nullptr;
+    // recurrent.hpp: one time step's pointwise part
+    void (*lstm_step)(index_t batch, index_t h, T* gates, index_t ld_g, const T* c_prev, T* c, T* y,
+                      index_t ld_h) = nullptr;
+    void (*lstm_step_backward)(index_t batch, index_t h, T* gates, index_t ld_g, const T* c, const T* c_prev,
+                               const T* dy, index_t ld_h, const T* dh, T* dc) = nullptr;
+    void (*gru_step)(index_t batch, index_t h, T* gates, index_t ld_g, const T* gh, const T* h_prev, T* hn, T* y,
+                     index_t ld_h) = nullptr;
+    void (*gru_step_backward)(index_t batch, index_t h, T* gates, index_t ld_g, T* hn, const T* h_prev, const T* dy,
+                              index_t ld_h, T* dh) = nullptr;
+    void (*rnn_step)(index_t batch, index_t h, T* y, index_t ld_h) = nullptr;
+    void (*rnn_step_backward)(index_t batch, index_t h, const T* y, const T* dy, index_t ld_h, const T* dh,
+                              T* dg) = nullptr;
+};
+
+// Defined in src/dispatch/<isa>.cpp, one specialization per ISA and scalar type.
+template <class T, isa I> const kernel_table<T>& table_for();
+
+// The table of the process's ISA (TYPENET_DISPATCH builds only).
+template <class T>
+inline const kernel_table<T>& active_table() {
+    static const kernel_table<T>& table = []() -> const kernel_table<T>& {
+        switch (active_isa()) {
+        case isa::avx512: return table_for<T, isa::avx512>();
+        case isa::avx2: return table_for<T, isa::avx2>();
+        default: return table_for<T, isa::sse2>();
+        }
+    }();
+    return table;
+}
+
+// The name of the ISA the kernels run on: the dispatched one, or the compile-time arch's
+// (xsimd's names: "avx512bw", "fma3+avx2", "sse2", "neon64").
+inline const char* active_isa_name() {
+#if defined(TYPENET_DISPATCH)
+    return isa_name(active_isa());
+#else
+    return arch::name();
+#endif
+}
+
+namespace detail {
+template <class M> struct table_of_member;
+template <class T, class F> struct table_of_member<F kernel_table<T>::*> { using type = T; };
+}  // namespace detail
+
+// f(arch{}, args...) at the compile-time ISA, or the table entry M of the active one.
+template <auto M, class F, class... A>
+[[gnu::always_inline]] inline decltype(auto) invoke_kernel(F f, A... args) {
+#if defined(TYPENET_DISPATCH)
+    (void)f;
+    using T = typename detail::table_of_member<decltype(M)>::type;
+    return (active_table<T>().*M)(args...);
+#else
+    return f(arch{}, args...);
+#endif
+}
+
+}  // namespace typenet::kernels::cpu
