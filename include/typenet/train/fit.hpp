@@ -357,7 +357,8 @@ std::vector<epoch_stats> fit(Net& net, Opt& opt, const Loss& loss, const Data& d
                 // the shufflers stay in step (and, with nothing drawn, as one process's).
                 rng own;
                 if (o.comm) {
-                    const auto w = shuffler.state().words;
+                    const auto state = shuffler.state();   // a copy: `.words` of the temporary would dangle
+                    const auto& w = state.words;
                     own.reseed(seed{w[0] ^ std::rotl(w[2], 17) ^ (0x9e3779b97f4a7c15ull * std::uint64_t(st.step + 1)) ^
                                     (0xbf58476d1ce4e5b9ull * std::uint64_t(ranks.rank + 1))});
                 }

@@ -111,16 +111,23 @@ inline direct_sizes active_direct_sizes() {
 }
 
 namespace detail {
-// Copies one sample into its zero-padded layout xp (C, HP, WP).
+// Copies one sample into its zero-padded layout xp (C, HP, WP). Only the border is zeroed: the
+// whole buffer cost as much as the copy at batch 1 (callgrind, LeNet: memset 6.5 % of predict).
 template <class Arch, class T>
 inline void conv_direct_pad(Arch, const conv_direct_geometry& g, index_t wp, const T* x, T* xp) {
-    for (index_t i = 0; i < g.c * g.hp() * wp; ++i) xp[i] = T(0);
-    for (index_t ch = 0; ch < g.c; ++ch)
+    const index_t hp = g.hp(), p = g.pad;
+    for (index_t ch = 0; ch < g.c; ++ch) {
+        T* plane = xp + ch * hp * wp;
+        for (index_t i = 0; i < p * wp; ++i) plane[i] = T(0);                              // rows above
+        for (index_t i = (p + g.h) * wp; i < hp * wp; ++i) plane[i] = T(0);                // rows below
         for (index_t iy = 0; iy < g.h; ++iy) {
             const T* src = x + (ch * g.h + iy) * g.w;
-            T* dst = xp + (ch * g.hp() + iy + g.pad) * wp + g.pad;
-            for (index_t ix = 0; ix < g.w; ++ix) dst[ix] = src[ix];
+            T* dst = plane + (iy + p) * wp;
+            for (index_t ix = 0; ix < p; ++ix) dst[ix] = T(0);                             // left
+            for (index_t ix = 0; ix < g.w; ++ix) dst[p + ix] = src[ix];
+            for (index_t ix = p + g.w; ix < wp; ++ix) dst[ix] = T(0);                      // right
         }
+    }
 }
 
 template <index_t OB, class Arch, class T>

@@ -57,6 +57,10 @@ const kernel_table<T>& make_kernel_table(isa id) {
         t.tanh_backward = detail::entry<pointwise_backward<tanh_fn>, Arch>(t.tanh_backward);
         t.gelu_forward = detail::entry<pointwise_forward<gelu_fn>, Arch>(t.gelu_forward);
         t.gelu_backward = detail::entry<pointwise_backward<gelu_fn>, Arch>(t.gelu_backward);
+        t.batch_norm_train = detail::entry<batch_norm_train_channels, Arch>(t.batch_norm_train);
+        t.batch_norm_eval = detail::entry<batch_norm_eval_channels, Arch>(t.batch_norm_eval);
+        t.batch_norm_infer = detail::entry<batch_norm_infer_channels, Arch>(t.batch_norm_infer);
+        t.batch_norm_backward = detail::entry<batch_norm_backward_channels, Arch>(t.batch_norm_backward);
         t.layer_norm_forward = detail::entry<layer_norm_rows, Arch>(t.layer_norm_forward);
         t.layer_norm_backward = detail::entry<layer_norm_backward_rows, Arch>(t.layer_norm_backward);
         t.causal_softmax = detail::entry<causal_softmax_rows, Arch>(t.causal_softmax);

@@ -93,92 +93,152 @@ inline void row_norm_dx(index_t n, T k, T mean_dy, T mean_dy_xhat, const T* dy, 
     for (; j < n; ++j) dx[j] = k * (dy[j] - mean_dy - xhat[j] * mean_dy_xhat);
 }
 
-// Runs f(ch) for every channel, threads taking whole channels when there is work for them.
+// Runs f(c0, c1) on runs of channels, threads taking whole channels when there is work for them.
 template <class F>
-inline void for_channels(index_t b, index_t c, index_t s, F f) {
+inline void for_channel_runs(index_t b, index_t c, index_t s, F f) {
     const int threads = int(std::max<index_t>(1, std::min<index_t>({index_t(max_threads()), c, b * c * s / (1 << 15)})));
-    parallel_for(threads, c, f);
+    run_threads(threads, [&](index_t t, index_t nt) { f(c * t / nt, c * (t + 1) / nt); });
 }
 }  // namespace detail
 
 // Training: per-channel mean and biased variance over (B, S); xhat, y = gamma xhat + beta;
 // running stats: r = (1 - momentum) r + momentum stat, with the unbiased variance (torch).
-// Writes mean (C) and invstd (C) for backward. Channels are independent: threads split them.
-template <class T>
-inline void batch_norm_forward_train(index_t b, index_t c, index_t s, T eps, T momentum, const T* x, const T* gamma,
-                                     const T* beta, T* xhat, T* y, T* mean_out, T* invstd_out, T* running_mean,
-                                     T* running_var) {
+// Writes mean (C) and invstd (C) for backward. Channels are independent: threads split them, and
+// the kernels below take channels [c0, c1).
+struct batch_norm_train_channels {
+    template <class Arch, class T>
+    void operator()(Arch, index_t b, index_t c, index_t s, index_t c0, index_t c1, T eps, T momentum, const T* x,
+                    const T* gamma, const T* beta, T* xhat, T* y, T* mean_out, T* invstd_out, T* running_mean,
+                    T* running_var) const;
+};
+template <class Arch, class T>
+inline void batch_norm_train_channels::operator()(Arch, index_t b, index_t c, index_t s, index_t c0, index_t c1, T eps,
+                                                  T momentum, const T* x, const T* gamma, const T* beta, T* xhat, T* y,
+                                                  T* mean_out, T* invstd_out, T* running_mean, T* running_var) const {
     const double n = double(b * s);
-    detail::for_channels(b, c, s, [&](index_t ch) {
+    for (index_t ch = c0; ch < c1; ++ch) {
         double sum = 0, sq = 0;
-        for (index_t i = 0; i < b; ++i) sum += detail::row_sum(s, x + (i * c + ch) * s);
+        for (index_t i = 0; i < b; ++i) sum += detail::row_sum<T, Arch>(s, x + (i * c + ch) * s);
         const double mean = sum / n;
-        for (index_t i = 0; i < b; ++i) sq += detail::row_sq_dev(s, x + (i * c + ch) * s, T(mean));
+        for (index_t i = 0; i < b; ++i) sq += detail::row_sq_dev<T, Arch>(s, x + (i * c + ch) * s, T(mean));
         const double var = sq / n;
         const T invstd = T(1.0 / std::sqrt(var + double(eps)));
         mean_out[ch] = T(mean);
         invstd_out[ch] = invstd;
         for (index_t i = 0; i < b; ++i) {
             const index_t off = (i * c + ch) * s;
-            detail::row_normalize(s, x + off, T(mean), invstd, gamma[ch], beta[ch], xhat + off, y + off);
+            detail::row_normalize<T, Arch>(s, x + off, T(mean), invstd, gamma[ch], beta[ch], xhat + off, y + off);
         }
         running_mean[ch] = (T(1) - momentum) * running_mean[ch] + momentum * T(mean);
         const double unbiased = n > 1 ? sq / (n - 1) : var;
         running_var[ch] = (T(1) - momentum) * running_var[ch] + momentum * T(unbiased);
+    }
+}
+template <class T>
+inline void batch_norm_forward_train(index_t b, index_t c, index_t s, T eps, T momentum, const T* x, const T* gamma,
+                                     const T* beta, T* xhat, T* y, T* mean_out, T* invstd_out, T* running_mean,
+                                     T* running_var) {
+    detail::for_channel_runs(b, c, s, [&](index_t c0, index_t c1) {
+        invoke_kernel<&kernel_table<T>::batch_norm_train>(batch_norm_train_channels{}, b, c, s, c0, c1, eps, momentum, x,
+                                                          gamma, beta, xhat, y, mean_out, invstd_out, running_mean,
+                                                          running_var);
     });
 }
 
 // Evaluation: the running statistics; xhat kept for a backward in eval mode.
-template <class T>
-inline void batch_norm_forward_eval(index_t b, index_t c, index_t s, T eps, const T* x, const T* gamma, const T* beta,
-                                    const T* running_mean, const T* running_var, T* xhat, T* y, T* invstd_out) {
-    detail::for_channels(b, c, s, [&](index_t ch) {
+struct batch_norm_eval_channels {
+    template <class Arch, class T>
+    void operator()(Arch, index_t b, index_t c, index_t s, index_t c0, index_t c1, T eps, const T* x, const T* gamma,
+                    const T* beta, const T* running_mean, const T* running_var, T* xhat, T* y, T* invstd_out) const;
+};
+template <class Arch, class T>
+inline void batch_norm_eval_channels::operator()(Arch, index_t b, index_t c, index_t s, index_t c0, index_t c1, T eps,
+                                                 const T* x, const T* gamma, const T* beta, const T* running_mean,
+                                                 const T* running_var, T* xhat, T* y, T* invstd_out) const {
+    for (index_t ch = c0; ch < c1; ++ch) {
         const T invstd = T(1) / std::sqrt(running_var[ch] + eps);
         invstd_out[ch] = invstd;
         for (index_t i = 0; i < b; ++i) {
             const index_t off = (i * c + ch) * s;
-            detail::row_normalize(s, x + off, running_mean[ch], invstd, gamma[ch], beta[ch], xhat + off, y + off);
+            detail::row_normalize<T, Arch>(s, x + off, running_mean[ch], invstd, gamma[ch], beta[ch], xhat + off,
+                                           y + off);
         }
+    }
+}
+template <class T>
+inline void batch_norm_forward_eval(index_t b, index_t c, index_t s, T eps, const T* x, const T* gamma, const T* beta,
+                                    const T* running_mean, const T* running_var, T* xhat, T* y, T* invstd_out) {
+    detail::for_channel_runs(b, c, s, [&](index_t c0, index_t c1) {
+        invoke_kernel<&kernel_table<T>::batch_norm_eval>(batch_norm_eval_channels{}, b, c, s, c0, c1, eps, x, gamma, beta,
+                                                         running_mean, running_var, xhat, y, invstd_out);
     });
 }
 
 // Inference: y = x * (gamma invstd) + (beta - mean gamma invstd) in one pass, nothing kept. The
 // folded scale and shift round differently from xhat's two steps: within a few ulps of eval.
-template <class T>
-inline void batch_norm_forward_infer(index_t b, index_t c, index_t s, T eps, const T* x, const T* gamma, const T* beta,
-                                     const T* running_mean, const T* running_var, T* y) {
-    detail::for_channels(b, c, s, [&](index_t ch) {
+struct batch_norm_infer_channels {
+    template <class Arch, class T>
+    void operator()(Arch, index_t b, index_t c, index_t s, index_t c0, index_t c1, T eps, const T* x, const T* gamma,
+                    const T* beta, const T* running_mean, const T* running_var, T* y) const;
+};
+template <class Arch, class T>
+inline void batch_norm_infer_channels::operator()(Arch, index_t b, index_t c, index_t s, index_t c0, index_t c1, T eps,
+                                                  const T* x, const T* gamma, const T* beta, const T* running_mean,
+                                                  const T* running_var, T* y) const {
+    for (index_t ch = c0; ch < c1; ++ch) {
         const T scale = gamma[ch] / std::sqrt(running_var[ch] + eps);
         const T shift = beta[ch] - running_mean[ch] * scale;
         for (index_t i = 0; i < b; ++i) {
             const index_t off = (i * c + ch) * s;
-            map(s, x + off, y + off, [=](auto v) { return xsimd::fma(v, decltype(v)(scale), decltype(v)(shift)); });
+            map<T, Arch>(s, x + off, y + off, [=](auto v) { return xsimd::fma(v, decltype(v)(scale), decltype(v)(shift)); });
         }
+    }
+}
+template <class T>
+inline void batch_norm_forward_infer(index_t b, index_t c, index_t s, T eps, const T* x, const T* gamma, const T* beta,
+                                     const T* running_mean, const T* running_var, T* y) {
+    detail::for_channel_runs(b, c, s, [&](index_t c0, index_t c1) {
+        invoke_kernel<&kernel_table<T>::batch_norm_infer>(batch_norm_infer_channels{}, b, c, s, c0, c1, eps, x, gamma,
+                                                          beta, running_mean, running_var, y);
     });
 }
 
 // dgamma += sum dy xhat, dbeta += sum dy; dx (when given): in training the statistics depend on
 // x, dx = invstd / N (N g - sum g - xhat sum(g xhat)) with g = gamma dy; in evaluation they are
 // constants, dx = gamma invstd dy.
-template <class T>
-inline void batch_norm_backward(index_t b, index_t c, index_t s, bool training, const T* xhat, const T* gamma,
-                                const T* invstd, const T* dy, T* dx, T* dgamma, T* dbeta) {
+struct batch_norm_backward_channels {
+    template <class Arch, class T>
+    void operator()(Arch, index_t b, index_t c, index_t s, index_t c0, index_t c1, bool training, const T* xhat,
+                    const T* gamma, const T* invstd, const T* dy, T* dx, T* dgamma, T* dbeta) const;
+};
+template <class Arch, class T>
+inline void batch_norm_backward_channels::operator()(Arch, index_t b, index_t c, index_t s, index_t c0, index_t c1,
+                                                     bool training, const T* xhat, const T* gamma, const T* invstd,
+                                                     const T* dy, T* dx, T* dgamma, T* dbeta) const {
     const double n = double(b * s);
-    detail::for_channels(b, c, s, [&](index_t ch) {
+    for (index_t ch = c0; ch < c1; ++ch) {
         double sum_dy = 0, sum_dy_xhat = 0;
         for (index_t i = 0; i < b; ++i) {
             const index_t off = (i * c + ch) * s;
-            detail::row_sum2(s, dy + off, xhat + off, sum_dy, sum_dy_xhat);
+            detail::row_sum2<T, Arch>(s, dy + off, xhat + off, sum_dy, sum_dy_xhat);
         }
         dgamma[ch] += T(sum_dy_xhat);
         dbeta[ch] += T(sum_dy);
-        if (!dx) return;
+        if (!dx) continue;
         const T k = gamma[ch] * invstd[ch];
         const T mean_dy = training ? T(sum_dy / n) : T(0), mean_dy_xhat = training ? T(sum_dy_xhat / n) : T(0);
         for (index_t i = 0; i < b; ++i) {
             const index_t off = (i * c + ch) * s;
-            detail::row_norm_dx(s, k, mean_dy, mean_dy_xhat, dy + off, xhat + off, dx + off);
+            detail::row_norm_dx<T, Arch>(s, k, mean_dy, mean_dy_xhat, dy + off, xhat + off, dx + off);
         }
+    }
+}
+template <class T>
+inline void batch_norm_backward(index_t b, index_t c, index_t s, bool training, const T* xhat, const T* gamma,
+                                const T* invstd, const T* dy, T* dx, T* dgamma, T* dbeta) {
+    detail::for_channel_runs(b, c, s, [&](index_t c0, index_t c1) {
+        invoke_kernel<&kernel_table<T>::batch_norm_backward>(batch_norm_backward_channels{}, b, c, s, c0, c1, training,
+                                                             xhat, gamma, invstd, dy, dx, dgamma, dbeta);
     });
 }
 
