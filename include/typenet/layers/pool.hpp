@@ -33,7 +33,7 @@ struct pool2d {
                    (S != K ? ", " + std::to_string(S) : std::string()) + ">";
         }
         template <class T> void forward(const fwd_args<T>& a) const {
-            if constexpr (Max) kernels::cpu::max_pool2d_forward(geom, a.batch * index_t(C), a.x, a.y, a.cache);
+            if constexpr (Max) kernels::cpu::max_pool2d_forward(geom, a.batch * index_t(C), a.x, a.y, a.m == mode::infer ? nullptr : a.cache);
             else kernels::cpu::avg_pool2d_forward(geom, a.batch * index_t(C), a.x, a.y);
         }
         template <class T> void backward(const bwd_args<T>& a) const {
