@@ -94,8 +94,13 @@ TEST_CASE_TEMPLATE("every ISA's GEMM kernels match plain loops on ragged sizes",
                     auto c = uniform<T>(std::size_t(m * n), 3);
                     auto ref = c;
                     std::vector<T> ap(std::size_t(t.gemm.a_size(m, kk))), bp(std::size_t(t.gemm.b_size(n, kk)));
-                    t.gemm_serial(m, n, kk, a.data(), 1, m, b.data(), n, 1, T(0.5), c.data(), n, ap.data(), bp.data());
-                    k::gemm_ref(m, n, kk, a.data(), 1, m, b.data(), n, 1, T(0.5), ref.data(), n);   // A^T stored
+                    // A^T stored, and a bias per column added in the same pass
+                    const auto col_bias = uniform<T>(std::size_t(n), 9), row_bias = uniform<T>(std::size_t(m), 10);
+                    t.gemm_serial(m, n, kk, a.data(), 1, m, b.data(), n, 1, T(0.5), c.data(), n, ap.data(), bp.data(),
+                                  {.col = col_bias.data()});
+                    k::gemm_ref(m, n, kk, a.data(), 1, m, b.data(), n, 1, T(0.5), ref.data(), n);
+                    for (index_t i = 0; i < m; ++i)
+                        for (index_t j = 0; j < n; ++j) ref[std::size_t(i * n + j)] += col_bias[std::size_t(j)];
                     CHECK(max_rel_diff(c, ref) <= tolerance<T>(kk));
                     // B packed once (its panels are the ISA's), A read in place.
                     std::vector<T> packed(std::size_t(k::packed_b_size<T>(kk, n)));
@@ -103,9 +108,11 @@ TEST_CASE_TEMPLATE("every ISA's GEMM kernels match plain loops on ragged sizes",
                     t.gemm_packed_b_serial(m, n, kk, a.data(), kk, 1, packed.data(), T(0), c.data(), n, 0, n, ap.data());
                     k::gemm_ref(m, n, kk, a.data(), kk, 1, b.data(), n, 1, T(0), ref.data(), n);
                     CHECK(max_rel_diff(c, ref) <= tolerance<T>(kk));
-                    // A B^T without packing: B (n, k).
-                    t.gemm_abt_serial(m, n, kk, a.data(), kk, b.data(), kk, T(0), c.data(), n);
+                    // A B^T without packing, B (n, k), and a bias per row.
+                    t.gemm_abt_serial(m, n, kk, a.data(), kk, b.data(), kk, T(0), c.data(), n, {.row = row_bias.data()});
                     k::gemm_ref(m, n, kk, a.data(), kk, 1, b.data(), 1, kk, T(0), ref.data(), n);
+                    for (index_t i = 0; i < m; ++i)
+                        for (index_t j = 0; j < n; ++j) ref[std::size_t(i * n + j)] += row_bias[std::size_t(i)];
                     CHECK(max_rel_diff(c, ref) <= tolerance<T>(kk));
                 }
     }

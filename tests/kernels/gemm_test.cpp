@@ -5,11 +5,13 @@
 #include <array>
 #include <cmath>
 #include <cstdio>
+#include <limits>
 #include <vector>
 
 #include "support/compare.hpp"
 #include "typenet/core/random.hpp"
 #include "typenet/kernels/cpu/gemm.hpp"
+#include "typenet/kernels/cpu/gemm_abt.hpp"
 
 namespace k = typenet::kernels::cpu;
 using k::index_t;
@@ -106,4 +108,48 @@ TEST_CASE_TEMPLATE("gemm_packed_b: B packed once matches the reference, past kc,
                 INFO("m ", m, " n ", n, " k ", kk, " transposed B ", tb, " beta ", double(beta));
                 CHECK(max_rel_diff(c, ref) <= tol);
             }
+}
+
+TEST_CASE_TEMPLATE("gemm and gemm_abt add a row or a column bias as they store C: edges, k blocks, threads", T, float,
+                   double) {
+    struct dims { index_t m, n, kk; };
+    for (int threads : {1, 2}) {
+        k::set_num_threads(threads);
+        for (dims d : {dims{1, 1, 1}, dims{5, 7, 3}, dims{67, 33, 17}, dims{1, 120, 400}, dims{300, 100, 600},
+                       dims{900, 40, 70}, dims{64, 300, 20}})
+            for (bool per_row : {false, true}) {
+                CAPTURE(threads);
+                CAPTURE(d.m);
+                CAPTURE(d.n);
+                CAPTURE(d.kk);
+                CAPTURE(per_row);
+                typenet::rng g(typenet::seed{std::uint64_t(d.m * 7 + d.n)});
+                auto fill = [&](std::size_t n) {
+                    std::vector<T> v(n);
+                    for (auto& x : v) x = T(g.uniform(-1, 1));
+                    return v;
+                };
+                const auto a = fill(std::size_t(d.m * d.kk)), b = fill(std::size_t(d.kk * d.n));
+                const auto bias = fill(std::size_t(per_row ? d.m : d.n)), c0 = fill(std::size_t(d.m * d.n));
+                const k::bias_epilogue<T> ep = per_row ? k::bias_epilogue<T>{.row = bias.data()}
+                                                       : k::bias_epilogue<T>{.col = bias.data()};
+                auto with_bias = [&](std::vector<T> r) {
+                    for (index_t i = 0; i < d.m; ++i)
+                        for (index_t j = 0; j < d.n; ++j) r[std::size_t(i * d.n + j)] += bias[std::size_t(per_row ? i : j)];
+                    return r;
+                };
+                const double tol = std::is_same_v<T, float> ? 2e-5 * std::sqrt(double(d.kk) + 1) : 1e-12 * double(d.kk + 1);
+                // C := A B + 0.5 C + bias, B (k, n) row-major
+                auto c = c0, ref = c0;
+                k::gemm(d.m, d.n, d.kk, a.data(), d.kk, 1, b.data(), d.n, 1, T(0.5), c.data(), d.n, ep);
+                k::gemm_ref(d.m, d.n, d.kk, a.data(), d.kk, 1, b.data(), d.n, 1, T(0.5), ref.data(), d.n);
+                CHECK(max_rel_diff(c, with_bias(ref)) <= tol);
+                // C := A B^T + bias with B (n, k): the dense layer's product; beta 0 never reads C
+                c = std::vector<T>(c0.size(), std::numeric_limits<T>::quiet_NaN());
+                ref = c0;
+                k::gemm_abt(d.m, d.n, d.kk, a.data(), d.kk, b.data(), d.kk, T(0), c.data(), d.n, ep);
+                k::gemm_ref(d.m, d.n, d.kk, a.data(), d.kk, 1, b.data(), 1, d.kk, T(0), ref.data(), d.n);
+                CHECK(max_rel_diff(c, with_bias(ref)) <= tol);
+            }
+    }
 }

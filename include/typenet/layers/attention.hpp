@@ -100,8 +100,7 @@ struct causal_self_attention {
             namespace k = kernels::cpu;
             const index_t rows = a.batch, steps = a.steps, batch = rows / steps;
             const slots<T> s(a.cache, rows);
-            k::broadcast_rows(rows, d3, a.p + bin, s.qkv, d3);
-            k::gemm_abt(rows, d3, d, a.x, d, a.p + win, d, T(1), s.qkv, d3);
+            k::gemm_abt(rows, d3, d, a.x, d, a.p + win, d, T(0), s.qkv, d3, k::bias_epilogue<T>{.col = a.p + bin});
             const index_t pairs = batch * index_t(Heads);
             k::parallel_for(threads(pairs, steps), pairs, [&](index_t bh) {
                 const index_t b = bh / index_t(Heads), h = bh % index_t(Heads);
@@ -116,8 +115,7 @@ struct causal_self_attention {
                     k::gemm_single_thread(i1 - i0, hd, i1, p + i0 * steps, steps, 1, v, d3, 1, T(0), o + i0 * d, d);
                 }
             });
-            k::broadcast_rows(rows, d, a.p + bout, a.y, d);
-            k::gemm_abt(rows, d, d, s.att, d, a.p + wout, d, T(1), a.y, d);
+            k::gemm_abt(rows, d, d, s.att, d, a.p + wout, d, T(0), a.y, d, k::bias_epilogue<T>{.col = a.p + bout});
         }
 
         template <class T> void backward(const bwd_args<T>& a) const {

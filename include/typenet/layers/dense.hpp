@@ -40,8 +40,8 @@ struct dense<Out, Init>::bound<shape<In>> {
         const index_t n = a.batch, in = In, out = Out;
         const T* w = a.p;                                   // (Out, In)
         const T* b = a.p + Out * In;                        // (Out)
-        k::broadcast_rows(n, out, b, a.y, out);             // y (B, Out) := b
-        k::gemm_abt(n, out, in, a.x, in, w, in, T(1), a.y, out);    // y += x (B, In) w^T: rows of x and w dotted
+        // y (B, Out) = x (B, In) w^T + b, the bias added as the GEMM stores y (one pass over y)
+        k::gemm_abt(n, out, in, a.x, in, w, in, T(0), a.y, out, k::bias_epilogue<T>{.col = b});
     }
 
     template <class T> void backward(const bwd_args<T>& a) const {

@@ -204,8 +204,8 @@ struct gru<H>::bound<seq<D>> : detail::recurrent_params<3, D, H> {
         const index_t rows = a.batch, steps = a.steps, batch = rows / steps, g = G, h = H;
         const slots<T> s(a.cache, rows);
         const T* p = a.p;
-        k::broadcast_rows(rows, g, p + bih, s.gates, g);
-        k::gemm_abt(rows, g, index_t(D), a.x, index_t(D), p + wih, index_t(D), T(1), s.gates, g);
+        k::gemm_abt(rows, g, index_t(D), a.x, index_t(D), p + wih, index_t(D), T(0), s.gates, g,
+                    k::bias_epilogue<T>{.col = p + bih});
         k::pack_b(h, g, p + whh, 1, h, s.wt);                              // W_hh^T (H, G)
         for (index_t t = 0; t < steps; ++t) {
             detail::previous_rows(batch, steps, t, h, a.carry_in, h, a.y, s.hp);

@@ -152,10 +152,9 @@ inline void conv2d_forward(const conv2d_geometry& g, index_t batch, const T* x, 
         T* cb = col + b * g.col_size();                          // (C*KH*KW, OH*OW)
         T* yb = y + b * g.o * s;                                 // (O, OH*OW)
         im2col(g, x + b * g.c * g.h * g.w, cb);
-        for (index_t o = 0; o < g.o; ++o) std::fill(yb + o * s, yb + (o + 1) * s, bias[o]);
-        for (index_t gr = 0; gr < g.groups; ++gr)                // y_g (O/G, S) += w_g (O/G, K_g) col_g (K_g, S)
-            gemm_single_thread<T>(og, s, kg, w + gr * og * kg, kg, 1, cb + gr * kg * s, s, 1, T(1),
-                                  yb + gr * og * s, s);
+        for (index_t gr = 0; gr < g.groups; ++gr)                // y_g (O/G, S) = w_g (O/G, K_g) col_g (K_g, S) + b_g
+            gemm_single_thread<T>(og, s, kg, w + gr * og * kg, kg, 1, cb + gr * kg * s, s, 1, T(0),
+                                  yb + gr * og * s, s, bias_epilogue<T>{.row = bias + gr * og});
     });
 }
 

@@ -33,6 +33,17 @@ struct gemm_sizes {
     constexpr index_t b_size(index_t n, index_t k) const { return std::min(k, kc) * std::min((n + nr - 1) / nr * nr, nc); }
 };
 
+// What a GEMM adds to C in the pass that stores A B + beta C, instead of a pass of its own: a bias
+// per column (a dense layer's, C = (B, Out)) or per row (a convolution's, C = (O, OH*OW)); null:
+// none. DESIGN 5: a dense or convolution layer is one pass over its output.
+template <class T>
+struct bias_epilogue {
+    const T* col = nullptr;
+    const T* row = nullptr;
+    // The epilogue of the block of C from row i0 and column j0.
+    constexpr bias_epilogue at(index_t i0, index_t j0) const { return {col ? col + j0 : col, row ? row + i0 : row}; }
+};
+
 // The unpacked A B^T tiles' sizes (gemm_abt.hpp).
 struct abt_sizes {
     index_t nr1;                  // columns per thread slice
@@ -57,13 +68,13 @@ struct kernel_table {
     direct_sizes direct{};
     // gemm.hpp
     void (*gemm_serial)(index_t m, index_t n, index_t k, const T* a, index_t rsa, index_t csa, const T* b, index_t rsb,
-                        index_t csb, T beta, T* c, index_t ldc, T* ap, T* bp) = nullptr;
+                        index_t csb, T beta, T* c, index_t ldc, T* ap, T* bp, bias_epilogue<T> ep) = nullptr;
     void (*gemm_packed_b_serial)(index_t m, index_t n, index_t k, const T* a, index_t rsa, index_t csa, const T* bp, T beta,
                                  T* c, index_t ldc, index_t j0, index_t j1, T* ap) = nullptr;
     void (*pack_b)(index_t k, index_t n, const T* b, index_t rsb, index_t csb, T* bp) = nullptr;
     // gemm_abt.hpp
     void (*gemm_abt_serial)(index_t m, index_t n, index_t k, const T* a, index_t lda, const T* b, index_t ldb, T beta, T* c,
-                            index_t ldc) = nullptr;
+                            index_t ldc, bias_epilogue<T> ep) = nullptr;
     // conv_direct.hpp
     void (*conv_direct)(const conv_direct_geometry& g, const T* x, const T* wt, const T* bias, T* y, T* xp) = nullptr;
     // optim.hpp

@@ -2,7 +2,8 @@
 // blocking sized for L1/L2, an xsimd register-blocked micro-kernel, edge tiles inside.
 // Operands take a row and a column stride (BLIS's general strides), so A^T or B^T is a stride swap.
 //
-//   gemm(m, n, k, a, rsa, csa, b, rsb, csb, beta, c, ldc)     (M,K) x (K,N) => (M,N), threads
+//   gemm(m, n, k, a, rsa, csa, b, rsb, csb, beta, c, ldc, ep)  (M,K) x (K,N) => (M,N), threads;
+//                                                              ep: a row or column bias, same pass
 //   gemm_single_thread(...)                                    the same on the calling thread
 //   pack_b(k, n, b, rsb, csb, bp); gemm_packed_b(...)          B packed once for many products
 //   gemm_ref(...)                                              plain loops: the oracle for tests
@@ -98,7 +99,7 @@ struct gemm_micro_kernel {
     };
     template <class Arch, class T>
     void operator()(Arch, index_t kc, const T* ap, const T* bp, index_t ldb, T beta, T* c, index_t ldc,
-                    index_t rows, index_t cols) const;
+                    index_t rows, index_t cols, bias_epilogue<T> ep) const;
     template <class Arch, class T, class A>
     static tile<Arch, T> accumulate_by(Arch, index_t kc, A a, const T* bp, index_t ldb);
     template <class Arch, class T>
@@ -107,13 +108,14 @@ struct gemm_micro_kernel {
     static tile<Arch, T> accumulate_rows(Arch, index_t kc, const T* a, index_t lda, index_t rows, const T* bp,
                                          index_t ldb);
     template <class Arch, class T>
-    static void store_tile(Arch, const tile<Arch, T>& t, T beta, T* c, index_t ldc, index_t rows, index_t cols);
+    static void store_tile(Arch, const tile<Arch, T>& t, T beta, T* c, index_t ldc, index_t rows, index_t cols,
+                           bias_epilogue<T> ep);
 };
 
 template <class Arch, class T>
 inline void gemm_micro_kernel::operator()(Arch, index_t kc, const T* ap, const T* bp, index_t ldb, T beta, T* c,
-                                          index_t ldc, index_t rows, index_t cols) const {
-    store_tile(Arch{}, accumulate(Arch{}, kc, ap, bp, ldb), beta, c, ldc, rows, cols);
+                                          index_t ldc, index_t rows, index_t cols, bias_epilogue<T> ep) const {
+    store_tile(Arch{}, accumulate(Arch{}, kc, ap, bp, ldb), beta, c, ldc, rows, cols, ep);
 }
 
 // The accumulation of a tile: k innermost, rank-1 updates in registers; a(p, r) is A's element
@@ -166,8 +168,9 @@ template <class Arch, class T>
 }
 
 template <class Arch, class T>
-[[gnu::always_inline]] inline void gemm_micro_kernel::store_tile(Arch, const tile<Arch, T>& t, T beta, T* c, index_t ldc, index_t rows,
-                                          index_t cols) {
+[[gnu::always_inline]] inline void gemm_micro_kernel::store_tile(Arch, const tile<Arch, T>& t, T beta, T* c,
+                                                                 index_t ldc, index_t rows, index_t cols,
+                                                                 bias_epilogue<T> ep) {
     using batch = xsimd::batch<T, Arch>;
     using blk = blocking<T, Arch>;
     constexpr index_t mr = blk::mr, nv = blk::nv, w = blk::w, nr = blk::nr;
@@ -180,6 +183,8 @@ template <class Arch, class T>
                 T* cp = c + r * ldc + v * w;
                 batch out = acc[r][v];
                 if (beta != T(0)) out = xsimd::fma(batch(beta), batch::load_unaligned(cp), out);
+                if (ep.col) out += batch::load_unaligned(ep.col + v * w);
+                if (ep.row) out += batch(ep.row[r]);
                 out.store_unaligned(cp);
             }
         return;
@@ -190,7 +195,10 @@ template <class Arch, class T>
     for (index_t r = 0; r < rows; ++r)
         for (index_t j = 0; j < cols; ++j) {
             T& cj = c[r * ldc + j];
-            cj = (beta != T(0) ? beta * cj : T(0)) + tile[r * nr + j];
+            T out = (beta != T(0) ? beta * cj : T(0)) + tile[r * nr + j];
+            if (ep.col) out += ep.col[j];
+            if (ep.row) out += ep.row[r];
+            cj = out;
         }
 }
 
@@ -218,7 +226,7 @@ inline scratch& gemm_scratch_b() { static thread_local scratch s; return s; }
 // transformer's layers (nc = 128) as much as a third of the time. Otherwise A is packed into ap.
 template <class T, class Arch, class Panel>
 inline void macro_kernel(index_t mc, index_t nc, index_t kc, const T* a, index_t rsa, index_t csa, Panel panel, T beta,
-                         T* c, index_t ldc, T* ap) {
+                         T* c, index_t ldc, T* ap, bias_epilogue<T> ep) {
     using blk = blocking<T, Arch>;
     constexpr index_t mr = blk::mr, nr = blk::nr;
     const bool direct_a = csa == 1 && rsa != 1;
@@ -232,9 +240,10 @@ inline void macro_kernel(index_t mc, index_t nc, index_t kc, const T* a, index_t
             if (direct_a)
                 gemm_micro_kernel::store_tile(
                     Arch{}, gemm_micro_kernel::accumulate_rows(Arch{}, kc, a + ip * mr * rsa, rsa, rows, bj, ldb), beta,
-                    cij, ldc, rows, cols);
+                    cij, ldc, rows, cols, ep.at(ip * mr, jp * nr));
             else
-                gemm_micro_kernel{}(Arch{}, kc, ap + ip * mr * kc, bj, ldb, beta, cij, ldc, rows, cols);
+                gemm_micro_kernel{}(Arch{}, kc, ap + ip * mr * kc, bj, ldb, beta, cij, ldc, rows, cols,
+                                    ep.at(ip * mr, jp * nr));
         }
     }
 }
@@ -248,7 +257,7 @@ inline void macro_kernel(index_t mc, index_t nc, index_t kc, const T* a, index_t
 struct gemm_serial {
     template <class Arch, class T>
     void operator()(Arch, index_t m, index_t n, index_t k, const T* a, index_t rsa, index_t csa, const T* b, index_t rsb,
-                    index_t csb, T beta, T* c, index_t ldc, T* ap, T* bp) const;
+                    index_t csb, T beta, T* c, index_t ldc, T* ap, T* bp, bias_epilogue<T> ep) const;
 };
 
 // noipa: kept out of its callers' constant propagation. Inlined into a call with small constant
@@ -256,7 +265,7 @@ struct gemm_serial {
 template <class Arch, class T>
 [[gnu::noipa]] inline void gemm_serial::operator()(Arch, index_t m, index_t n, index_t k, const T* a, index_t rsa,
                                                    index_t csa, const T* b, index_t rsb, index_t csb, T beta, T* c,
-                                                   index_t ldc, T* ap, T* bp) const {
+                                                   index_t ldc, T* ap, T* bp, bias_epilogue<T> ep) const {
     using blk = blocking<T, Arch>;
     constexpr index_t nr = blk::nr, kc_max = blk::kc, mc_max = blk::mc, nc_max = blk::nc;
     // Few rows of C and a row-major B: full micro-panels of B are read in place, only the ragged
@@ -280,25 +289,31 @@ template <class Arch, class T>
                                                       in_place ? b_blk + jp * nr : bp + jp * nr * kc,
                                                       in_place ? rsb : nr);   // (kc, nr)
                                               },
-                                              beta_k, c + ic * ldc + jc, ldc, ap);
+                                              beta_k, c + ic * ldc + jc, ldc, ap,
+                                              pc == 0 ? ep.at(ic, jc) : bias_epilogue<T>{});   // added once
         }
     }
 }
 
 // One thread, for callers that already run one GEMM per thread (a batch of small products).
+// ep: a bias added to C in the same pass (dispatch.hpp).
 template <class T>
 inline void gemm_single_thread(index_t m, index_t n, index_t k, const T* a, index_t rsa, index_t csa,
-                               const T* b, index_t rsb, index_t csb, T beta, T* c, index_t ldc) {
+                               const T* b, index_t rsb, index_t csb, T beta, T* c, index_t ldc,
+                               bias_epilogue<T> ep = {}) {
     if (m <= 0 || n <= 0) return;
     if (k <= 0) {
         for (index_t i = 0; i < m; ++i)
-            for (index_t j = 0; j < n; ++j) c[i * ldc + j] = beta != T(0) ? beta * c[i * ldc + j] : T(0);
+            for (index_t j = 0; j < n; ++j)
+                c[i * ldc + j] = (beta != T(0) ? beta * c[i * ldc + j] : T(0)) + (ep.col ? ep.col[j] : T(0)) +
+                                 (ep.row ? ep.row[i] : T(0));
         return;
     }
     const gemm_sizes sz = active_gemm_sizes<T>();
     T* ap = detail::gemm_scratch_a().get<T>(std::size_t(sz.a_size(m, k)));
     T* bp = detail::gemm_scratch_b().get<T>(std::size_t(sz.b_size(n, k)));
-    invoke_kernel<&kernel_table<T>::gemm_serial>(gemm_serial{}, m, n, k, a, rsa, csa, b, rsb, csb, beta, c, ldc, ap, bp);
+    invoke_kernel<&kernel_table<T>::gemm_serial>(gemm_serial{}, m, n, k, a, rsa, csa, b, rsb, csb, beta, c, ldc, ap, bp,
+                                                 ep);
 }
 
 // Threads split C into column (or, when C is tall and narrow, row) slices of whole micro-panels;
@@ -308,14 +323,14 @@ inline void gemm_single_thread(index_t m, index_t n, index_t k, const T* a, inde
 // Below ~2^18 multiply-adds per thread, one thread is faster than waking another.
 template <class T>
 inline void gemm(index_t m, index_t n, index_t k, const T* a, index_t rsa, index_t csa,
-                 const T* b, index_t rsb, index_t csb, T beta, T* c, index_t ldc) {
+                 const T* b, index_t rsb, index_t csb, T beta, T* c, index_t ldc, bias_epilogue<T> ep = {}) {
     const gemm_sizes sz = active_gemm_sizes<T>();
     const double work = double(m) * double(n) * double(k);
     const bool split_rows = m > 2 * n;
     const index_t panels = split_rows ? (m + sz.mr - 1) / sz.mr : (n + sz.nr - 1) / sz.nr;
     const int threads = int(std::min<double>({double(max_threads()), work / double(1 << 18), double(panels)}));
     if (m <= 0 || n <= 0 || k <= 0 || threads <= 1) {       // also C := beta C when k == 0
-        gemm_single_thread<T>(m, n, k, a, rsa, csa, b, rsb, csb, beta, c, ldc);
+        gemm_single_thread<T>(m, n, k, a, rsa, csa, b, rsb, csb, beta, c, ldc, ep);
         return;
     }
     run_threads(threads, [&](index_t t, index_t nt) {
@@ -323,10 +338,12 @@ inline void gemm(index_t m, index_t n, index_t k, const T* a, index_t rsa, index
         if (split_rows) {
             const index_t i0 = p0 * sz.mr, i1 = std::min(m, p1 * sz.mr);
             if (i1 > i0)
-                gemm_single_thread<T>(i1 - i0, n, k, a + i0 * rsa, rsa, csa, b, rsb, csb, beta, c + i0 * ldc, ldc);
+                gemm_single_thread<T>(i1 - i0, n, k, a + i0 * rsa, rsa, csa, b, rsb, csb, beta, c + i0 * ldc, ldc,
+                                      ep.at(i0, 0));
         } else {
             const index_t j0 = p0 * sz.nr, j1 = std::min(n, p1 * sz.nr);
-            if (j1 > j0) gemm_single_thread<T>(m, j1 - j0, k, a, rsa, csa, b + j0 * csb, rsb, csb, beta, c + j0, ldc);
+            if (j1 > j0)
+                gemm_single_thread<T>(m, j1 - j0, k, a, rsa, csa, b + j0 * csb, rsb, csb, beta, c + j0, ldc, ep.at(0, j0));
         }
     });
 }
@@ -391,7 +408,7 @@ template <class Arch, class T>
             detail::macro_kernel<T, Arch>(
                 std::min(mc_max, m - ic), j1 - j0, kc, a + ic * rsa + pc * csa, rsa, csa,
                 [&](index_t jp, index_t) { return std::pair<const T*, index_t>(first + jp * nr * kc, nr); },
-                pc == 0 ? beta : T(1), c + ic * ldc + j0, ldc, ap);
+                pc == 0 ? beta : T(1), c + ic * ldc + j0, ldc, ap, bias_epilogue<T>{});
     }
 }
 

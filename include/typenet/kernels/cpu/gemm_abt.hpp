@@ -40,13 +40,14 @@ template <index_t MR, index_t NR>
 struct gemm_abt_tile {
     template <class Arch, class T>
     void operator()(Arch, index_t k, const T* a, index_t lda, const T* b, index_t ldb, T beta, T* c, index_t ldc,
-                    index_t rows, index_t cols) const;
+                    index_t rows, index_t cols, bias_epilogue<T> ep) const;
 };
 
 template <index_t MR, index_t NR>
 template <class Arch, class T>
 inline void gemm_abt_tile<MR, NR>::operator()(Arch, index_t k, const T* a, index_t lda, const T* b, index_t ldb,
-                                              T beta, T* c, index_t ldc, index_t rows, index_t cols) const {
+                                              T beta, T* c, index_t ldc, index_t rows, index_t cols,
+                                              bias_epilogue<T> ep) const {
     using batch = xsimd::batch<T, Arch>;
     constexpr index_t w = batch::size;
     const T* ar[MR];
@@ -77,7 +78,10 @@ inline void gemm_abt_tile<MR, NR>::operator()(Arch, index_t k, const T* a, index
             T s = xsimd::hadd(acc[i][j]);
             for (index_t q = p; q < k; ++q) s += ar[i][q] * br[j][q];
             T& cij = c[i * ldc + j];
-            cij = s + (beta != T(0) ? beta * cij : T(0));
+            T out = s + (beta != T(0) ? beta * cij : T(0));
+            if (ep.col) out += ep.col[j];
+            if (ep.row) out += ep.row[i];
+            cij = out;
         }
 }
 
@@ -100,30 +104,31 @@ inline abt_sizes active_abt_sizes() {
 struct gemm_abt_serial {
     template <class Arch, class T>
     void operator()(Arch, index_t m, index_t n, index_t k, const T* a, index_t lda, const T* b, index_t ldb, T beta, T* c,
-                    index_t ldc) const;
+                    index_t ldc, bias_epilogue<T> ep) const;
 };
 
 // noipa: kept out of its callers' constant propagation, as gemm_serial is. Inlined into a call with
 // small constant sizes, g++ 12 warns (-Waggressive-loop-optimizations) about the scalar tail loop.
 template <class Arch, class T>
 [[gnu::noipa]] inline void gemm_abt_serial::operator()(Arch, index_t m, index_t n, index_t k, const T* a, index_t lda,
-                                                       const T* b, index_t ldb, T beta, T* c, index_t ldc) const {
+                                                       const T* b, index_t ldb, T beta, T* c, index_t ldc,
+                                                       bias_epilogue<T> ep) const {
     using blk = abt_blocking<T, Arch>;
     const index_t full = m / blk::mr * blk::mr;
     for (index_t i = 0; i < full; i += blk::mr)
         for (index_t j = 0; j < n; j += blk::nr)
             gemm_abt_tile<blk::mr, blk::nr>{}(Arch{}, k, a + i * lda, lda, b + j * ldb, ldb, beta, c + i * ldc + j,
-                                              ldc, blk::mr, std::min(blk::nr, n - j));
+                                              ldc, blk::mr, std::min(blk::nr, n - j), ep.at(i, j));
     for (index_t i = full; i < m; ++i)
         for (index_t j = 0; j < n; j += blk::nr1)
             gemm_abt_tile<1, blk::nr1>{}(Arch{}, k, a + i * lda, lda, b + j * ldb, ldb, beta, c + i * ldc + j, ldc, 1,
-                                         std::min(blk::nr1, n - j));
+                                         std::min(blk::nr1, n - j), ep.at(i, j));
 }
 
 template <class T>
 inline void gemm_abt_single_thread(index_t m, index_t n, index_t k, const T* a, index_t lda, const T* b, index_t ldb,
-                                   T beta, T* c, index_t ldc) {
-    invoke_kernel<&kernel_table<T>::gemm_abt_serial>(gemm_abt_serial{}, m, n, k, a, lda, b, ldb, beta, c, ldc);
+                                   T beta, T* c, index_t ldc, bias_epilogue<T> ep = {}) {
+    invoke_kernel<&kernel_table<T>::gemm_abt_serial>(gemm_abt_serial{}, m, n, k, a, lda, b, ldb, beta, c, ldc, ep);
 }
 
 // Threads split the columns of C (rows of B), each computing its slice alone, as gemm does; below
@@ -135,9 +140,9 @@ inline void gemm_abt_single_thread(index_t m, index_t n, index_t k, const T* a, 
 // 64 x 10 x 128 at 47 and 21, so a small m or n stays here.
 template <class T>
 inline void gemm_abt(index_t m, index_t n, index_t k, const T* a, index_t lda, const T* b, index_t ldb, T beta, T* c,
-                     index_t ldc) {
+                     index_t ldc, bias_epilogue<T> ep = {}) {
     if (m >= 48 && n >= 32) {
-        gemm<T>(m, n, k, a, lda, 1, b, 1, ldb, beta, c, ldc);
+        gemm<T>(m, n, k, a, lda, 1, b, 1, ldb, beta, c, ldc, ep);
         return;
     }
     const index_t nr1 = active_abt_sizes<T>().nr1;
@@ -145,12 +150,12 @@ inline void gemm_abt(index_t m, index_t n, index_t k, const T* a, index_t lda, c
     const int threads = int(std::min<double>({double(max_threads()), double(m) * double(n) * double(k) / double(1 << 18),
                                               double(panels)}));
     if (threads <= 1) {
-        gemm_abt_single_thread<T>(m, n, k, a, lda, b, ldb, beta, c, ldc);
+        gemm_abt_single_thread<T>(m, n, k, a, lda, b, ldb, beta, c, ldc, ep);
         return;
     }
     run_threads(threads, [&](index_t t, index_t nt) {                // slices of whole nr1-column panels
         const index_t j0 = std::min(n, panels * t / nt * nr1), j1 = std::min(n, panels * (t + 1) / nt * nr1);
-        if (j1 > j0) gemm_abt_single_thread<T>(m, j1 - j0, k, a, lda, b + j0 * ldb, ldb, beta, c + j0, ldc);
+        if (j1 > j0) gemm_abt_single_thread<T>(m, j1 - j0, k, a, lda, b + j0 * ldb, ldb, beta, c + j0, ldc, ep.at(0, j0));
     });
 }
 
