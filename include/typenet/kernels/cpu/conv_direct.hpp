@@ -98,11 +98,7 @@ constexpr direct_sizes direct_sizes_of() {
 // The direct kernel's sizes at the ISA that runs it: xp holds g.padded_size(lanes) values.
 template <class T>
 inline direct_sizes active_direct_sizes() {
-#if defined(TYPENET_DISPATCH)
-    return active_table<T>().direct;
-#else
-    return direct_sizes_of<T, arch>();
-#endif
+    return active_sizes<&kernel_table<T>::direct>([](auto a) { return direct_sizes_of<T, decltype(a)>(); });
 }
 
 namespace detail {

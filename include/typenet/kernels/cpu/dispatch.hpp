@@ -176,4 +176,16 @@ template <auto M, class F, class... A>
 #endif
 }
 
+// A table's sizes M (a kernel's blocking) at the active ISA, or of(arch{}) at the compile-time one.
+template <auto M, class Of>
+inline auto active_sizes(Of of) {
+#if defined(TYPENET_DISPATCH)
+    (void)of;
+    using T = typename detail::table_of_member<decltype(M)>::type;
+    return active_table<T>().*M;
+#else
+    return of(arch{});
+#endif
+}
+
 }  // namespace typenet::kernels::cpu

@@ -43,11 +43,7 @@ constexpr gemm_sizes gemm_sizes_of() {
 // The blocking of the ISA that runs this process's GEMMs.
 template <class T>
 inline gemm_sizes active_gemm_sizes() {
-#if defined(TYPENET_DISPATCH)
-    return active_table<T>().gemm;
-#else
-    return gemm_sizes_of<T, arch>();
-#endif
+    return active_sizes<&kernel_table<T>::gemm>([](auto a) { return gemm_sizes_of<T, decltype(a)>(); });
 }
 
 // A (m, k) block -> panels of mr rows, each (k, mr) with p outermost; rows past m are zero.

@@ -93,11 +93,7 @@ constexpr abt_sizes abt_sizes_of() {
 
 template <class T>
 inline abt_sizes active_abt_sizes() {
-#if defined(TYPENET_DISPATCH)
-    return active_table<T>().abt;
-#else
-    return abt_sizes_of<T, arch>();
-#endif
+    return active_sizes<&kernel_table<T>::abt>([](auto a) { return abt_sizes_of<T, decltype(a)>(); });
 }
 
 // One thread's C := A B^T + beta C.
