@@ -18,10 +18,9 @@ template <class T, class Arch = arch, class F>
     index_t i = 0;
     for (; i + w <= n; i += w) f(batch::load_unaligned(x + i)).store_unaligned(y + i);
     if (i < n) {
-        alignas(64) T tx[w] = {}, ty[w];
+        alignas(64) T tx[w] = {};
         for (index_t j = i; j < n; ++j) tx[j - i] = x[j];
-        f(batch::load_aligned(tx)).store_aligned(ty);
-        for (index_t j = i; j < n; ++j) y[j] = ty[j - i];
+        store_first(f(batch::load_aligned(tx)), y + i, n - i);
     }
 }
 
@@ -34,10 +33,9 @@ template <class T, class Arch = arch, class F>
     for (; i + w <= n; i += w)
         f(batch::load_unaligned(x + i), batch::load_unaligned(y + i)).store_unaligned(z + i);
     if (i < n) {
-        alignas(64) T tx[w] = {}, tyy[w] = {}, tz[w];
+        alignas(64) T tx[w] = {}, tyy[w] = {};
         for (index_t j = i; j < n; ++j) tx[j - i] = x[j], tyy[j - i] = y[j];
-        f(batch::load_aligned(tx), batch::load_aligned(tyy)).store_aligned(tz);
-        for (index_t j = i; j < n; ++j) z[j] = tz[j - i];
+        store_first(f(batch::load_aligned(tx), batch::load_aligned(tyy)), z + i, n - i);
     }
 }
 
@@ -79,8 +77,7 @@ struct column_sums {
 };
 template <class Arch, class T>
 inline void column_sums::operator()(Arch, index_t m, index_t n, const T* a, index_t lda, T* s) const {
-    for (index_t i = 0; i < m; ++i)
-        map2<T, Arch>(n, a + i * lda, s, s, [](auto u, auto v) { return u + v; });
+    for (index_t i = 0; i < m; ++i) add_arrays{}(Arch{}, n, a + i * lda, s, s);
 }
 template <class T>
 inline void add_column_sums(index_t m, index_t n, const T* a, index_t lda, T* s) {

@@ -191,10 +191,7 @@ template <class Arch, class T>
     for (index_t r = 0; r < rows; ++r)
         for (index_t j = 0; j < cols; ++j) {
             T& cj = c[r * ldc + j];
-            T out = (beta != T(0) ? beta * cj : T(0)) + tile[r * nr + j];
-            if (ep.col) out += ep.col[j];
-            if (ep.row) out += ep.row[r];
-            cj = out;
+            cj = ep.add((beta != T(0) ? beta * cj : T(0)) + tile[r * nr + j], r, j);
         }
 }
 
@@ -300,9 +297,7 @@ inline void gemm_single_thread(index_t m, index_t n, index_t k, const T* a, inde
     if (m <= 0 || n <= 0) return;
     if (k <= 0) {
         for (index_t i = 0; i < m; ++i)
-            for (index_t j = 0; j < n; ++j)
-                c[i * ldc + j] = (beta != T(0) ? beta * c[i * ldc + j] : T(0)) + (ep.col ? ep.col[j] : T(0)) +
-                                 (ep.row ? ep.row[i] : T(0));
+            for (index_t j = 0; j < n; ++j) c[i * ldc + j] = ep.add(beta != T(0) ? beta * c[i * ldc + j] : T(0), i, j);
         return;
     }
     const gemm_sizes sz = active_gemm_sizes<T>();

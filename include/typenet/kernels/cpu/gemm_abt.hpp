@@ -78,14 +78,10 @@ inline void gemm_abt_tile<MR, NR>::operator()(Arch, index_t k, const T* a, index
             T s = xsimd::hadd(acc[i][j]);
             for (index_t q = p; q < k; ++q) s += ar[i][q] * br[j][q];
             T& cij = c[i * ldc + j];
-            T out = s + (beta != T(0) ? beta * cij : T(0));
-            if (ep.col) out += ep.col[j];
-            if (ep.row) out += ep.row[i];
-            cij = out;
+            cij = ep.add(s + (beta != T(0) ? beta * cij : T(0)), i, j);
         }
 }
 
-// One thread: callers run one product per sample on each thread (conv2d_backward).
 template <class T, class Arch>
 constexpr abt_sizes abt_sizes_of() {
     return {abt_blocking<T, Arch>::nr1, abt_blocking<T, Arch>::min_k};
@@ -121,6 +117,7 @@ template <class Arch, class T>
                                          std::min(blk::nr1, n - j), ep.at(i, j));
 }
 
+// One thread: callers run one product per sample on each thread (conv2d_backward).
 template <class T>
 inline void gemm_abt_single_thread(index_t m, index_t n, index_t k, const T* a, index_t lda, const T* b, index_t ldb,
                                    T beta, T* c, index_t ldc, bias_epilogue<T> ep = {}) {

@@ -18,8 +18,8 @@ struct pool2d_geometry {
 template <class T> inline bool max_pool_takes(T v, T m) { return v > m || (v != v && m == m); }
 
 // 2x2 windows at stride 2 (LeNet's, most CNNs'): the four values of a window compared unrolled,
-// in the general loop's order; without arg (mode::infer) branch-free selects. The general loop's
-// runtime window bounds cost about 4 cycles per output here (perf, batch-1 LeNet).
+// in the general loop's order. The general loop's runtime window bounds cost about 4 cycles per
+// output here (perf, batch-1 LeNet).
 template <class T>
 inline void max_pool2d_2x2_forward(const pool2d_geometry& g, index_t planes, const T* x, T* y, T* arg) {
     const index_t oh = g.oh(), ow = g.ow(), w = g.w;
@@ -28,18 +28,7 @@ inline void max_pool2d_2x2_forward(const pool2d_geometry& g, index_t planes, con
             const T* r0 = x + 2 * oy * w;
             const T* r1 = r0 + w;
             T* yr = y + oy * ow;
-            if (!arg) {
-                for (index_t ox = 0; ox < ow; ++ox) {
-                    T m = r0[2 * ox];
-                    const T b = r0[2 * ox + 1], c = r1[2 * ox], d = r1[2 * ox + 1];
-                    m = max_pool_takes(b, m) ? b : m;
-                    m = max_pool_takes(c, m) ? c : m;
-                    m = max_pool_takes(d, m) ? d : m;
-                    yr[ox] = m;
-                }
-                continue;
-            }
-            T* ar = arg + (p * oh + oy) * ow;
+            T* ar = arg ? arg + (p * oh + oy) * ow : nullptr;
             for (index_t ox = 0; ox < ow; ++ox) {
                 T m = r0[2 * ox];
                 index_t at = 0;
@@ -47,7 +36,7 @@ inline void max_pool2d_2x2_forward(const pool2d_geometry& g, index_t planes, con
                 if (max_pool_takes(r1[2 * ox], m)) { m = r1[2 * ox]; at = w; }
                 if (max_pool_takes(r1[2 * ox + 1], m)) { m = r1[2 * ox + 1]; at = w + 1; }
                 yr[ox] = m;
-                ar[ox] = T(at);
+                if (ar) ar[ox] = T(at);
             }
         }
 }
