@@ -67,6 +67,12 @@ constexpr std::array<std::size_t, N + 1> prefix_sums(const std::array<std::size_
     return o;
 }
 
+// Runs a bound layer on the host: its own forward and backward.
+struct host_run {
+    template <std::size_t I, class L, class A> void forward(const L& layer, const A& a) const { layer.forward(a); }
+    template <std::size_t I, class L, class A> void backward(const L& layer, const A& a) const { layer.backward(a); }
+};
+
 template <class In, class... Bound>
 struct chain {
     static constexpr std::size_t n = sizeof...(Bound);
@@ -113,18 +119,21 @@ struct chain {
     // b sequences of t steps (or b samples, t = 1): x (rows, In) -> y (rows, Out); ws as laid out
     // above; cin (b, carry_count) the initial recurrent state (null: zeros), cout the final (null:
     // not kept; may be cin).
-    template <class T>
+    // run: who executes layer I, run.template forward<I>(layer, fwd_args) (host_run: the layer
+    // itself; the CUDA backend passes its own, over device memory laid out the same way).
+    template <class T, class Run = host_run>
     static void forward(const layers& ls, index_t b, index_t t, mode m, const T* p, T* st, const T* x, T* y, T* ws,
-                        rng* gen, const T* cin = nullptr, T* cout = nullptr) {
-        forward_each(ls, b, t, m, p, st, x, y, ws, gen, cin, cout, std::index_sequence_for<Bound...>{});
+                        rng* gen, const T* cin = nullptr, T* cout = nullptr, const Run& run = {}) {
+        forward_each(ls, b, t, m, p, st, x, y, ws, gen, cin, cout, run, std::index_sequence_for<Bound...>{});
     }
 
     // dy (rows, Out) -> dp += ..., dx (rows, In) when not null; x, y, ws as forward left them;
     // dcout dL/d(final state) (null: zero), dcin dL/d(initial state) written when not null.
-    template <class T>
+    template <class T, class Run = host_run>
     static void backward(const layers& ls, index_t b, index_t t, const T* p, const T* st, const T* x, const T* y,
-                         const T* dy, T* dx, T* dp, T* ws, const T* dcout = nullptr, T* dcin = nullptr) {
-        backward_from<n - 1>(ls, b, t, p, st, x, y, dy, dx, dp, ws, dcout, dcin);
+                         const T* dy, T* dx, T* dp, T* ws, const T* dcout = nullptr, T* dcin = nullptr,
+                         const Run& run = {}) {
+        backward_from<n - 1>(ls, b, t, p, st, x, y, dy, dx, dp, ws, dcout, dcin, run);
     }
 
     // The named tensors of every layer, layer I's under "<prefix>I." (torch.nn.Sequential's names);
@@ -173,25 +182,25 @@ private:
     template <std::size_t I> static index_t rows_in(index_t b, index_t t) {
         return rows_of<typename layer_t<I>::input_shape>(b, t);
     }
-    template <class T, std::size_t... I>
+    template <class T, class Run, std::size_t... I>
     static void forward_each(const layers& ls, index_t b, index_t t, mode m, const T* p, T* st, const T* x, T* y,
-                             T* ws, rng* gen, const T* cin, T* cout, std::index_sequence<I...>) {
+                             T* ws, rng* gen, const T* cin, T* cout, const Run& run, std::index_sequence<I...>) {
         const index_t r = b * t;
-        (std::get<I>(ls).forward(fwd_args<T>{rows_in<I>(b, t), m, p + param_offsets[I], input_of<I>(x, ws, r),
+        (run.template forward<I>(std::get<I>(ls), fwd_args<T>{rows_in<I>(b, t), m, p + param_offsets[I], input_of<I>(x, ws, r),
                                              output_of<I>(y, ws, r), cache(ws, r, I), gen, st + state_offsets[I], t,
                                              carry_of<I>(cin, b), carry_of<I>(cout, b)}),
          ...);
     }
-    template <std::size_t I, class T>
+    template <std::size_t I, class T, class Run>
     static void backward_from(const layers& ls, index_t b, index_t t, const T* p, const T* st, const T* x, const T* y,
-                              const T* dy, T* dx_user, T* dp, T* ws, const T* dcout, T* dcin) {
+                              const T* dy, T* dx_user, T* dp, T* ws, const T* dcout, T* dcin, const Run& run) {
         const index_t r = b * t;
         T* dx = I == 0 ? dx_user : grad_buf(ws, r, I % 2);
-        std::get<I>(ls).backward(bwd_args<T>{rows_in<I>(b, t), p + param_offsets[I], input_of<I>(x, ws, r),
+        run.template backward<I>(std::get<I>(ls), bwd_args<T>{rows_in<I>(b, t), p + param_offsets[I], input_of<I>(x, ws, r),
                                              output_of<I>(const_cast<T*>(y), ws, r), dy, dx, dp + param_offsets[I],
                                              cache(ws, r, I), st + state_offsets[I], t, carry_of<I>(dcout, b),
                                              carry_of<I>(dcin, b)});
-        if constexpr (I > 0) backward_from<I - 1>(ls, b, t, p, st, x, y, dx, dx_user, dp, ws, dcout, dcin);
+        if constexpr (I > 0) backward_from<I - 1>(ls, b, t, p, st, x, y, dx, dx_user, dp, ws, dcout, dcin, run);
     }
     template <std::size_t... I>
     static void tensors_each(tensor_list& t, const std::string& prefix, std::size_t p, std::size_t s,

@@ -281,6 +281,17 @@ concept model = requires(N& n) {
     n.gradients();
 };
 
+// What fit and evaluate need of a model: batches forward and backward through host buffers. Every
+// network is one; so is a network on a GPU (typenet::cuda::model), whose parameters stay there.
+template <class N>
+concept trainable = requires(N& n, const typename N::scalar* x, index_t b) {
+    typename N::input_shape;
+    typename N::output_shape;
+    n.reserve(b, b);
+    { n.forward(b, b, x, mode::train) } -> std::convertible_to<const typename N::scalar*>;
+    n.backward(x);
+};
+
 namespace detail {
 template <class R> constexpr std::size_t static_extent() {
     using V = std::remove_cvref_t<R>;

@@ -161,13 +161,12 @@ struct residual {
             }
         }
 
-    private:
         // The shortcut's recurrent state follows the body's, per sequence.
         template <class P> static P shift(P c, index_t rows, index_t steps) {
             return c && carry_per_sample_of<shortcut_t>() > 0 ? c + sequences_of<In>(rows, steps) * index_t(body_carry)
                                                               : nullptr;
         }
-        // The cache region for a batch of b, cut into its parts.
+        // The cache region for a batch of b, cut into its parts (also the CUDA backend's layout).
         template <class T> struct parts {
             T *body, *skip, *body_y, *skip_y, *skip_dx;
             parts(T* c, index_t b) {
@@ -178,6 +177,7 @@ struct residual {
                 skip_dx = skip_y + b * index_t(out);
             }
         };
+    private:
         body_t body_{};
         shortcut_t shortcut_{};
     };

@@ -5,6 +5,7 @@
 #include <span>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 
 #include "typenet/core/aligned.hpp"
 #include "typenet/core/network.hpp"
@@ -27,17 +28,24 @@ struct sgd_options {
     bool nesterov = false;
 };
 
+namespace detail {
+// The options' checks, shared with the CUDA backend's optimizers (typenet/cuda.hpp).
+inline void check(const sgd_options& o) {
+    require(o.lr >= 0.0, "sgd", "lr must be >= 0", o.lr);
+    require(o.momentum >= 0.0, "sgd", "momentum must be >= 0", o.momentum);
+    require(o.weight_decay >= 0.0, "sgd", "weight_decay must be >= 0", o.weight_decay);
+    require(!o.nesterov || (o.momentum > 0.0 && o.dampening == 0.0), "sgd",
+            "nesterov needs momentum > 0 and dampening 0; momentum", o.momentum);
+}
+}  // namespace detail
+
 template <model Net>
 class sgd {
 public:
     using T = typename Net::scalar;
     using options = sgd_options;
     sgd(Net& net, sgd_options o = {}) : net_(net), o_(o), momentum_(o.momentum != 0.0 ? Net::param_count : 0) {
-        detail::require(o.lr >= 0.0, "sgd", "lr must be >= 0", o.lr);
-        detail::require(o.momentum >= 0.0, "sgd", "momentum must be >= 0", o.momentum);
-        detail::require(o.weight_decay >= 0.0, "sgd", "weight_decay must be >= 0", o.weight_decay);
-        detail::require(!o.nesterov || (o.momentum > 0.0 && o.dampening == 0.0), "sgd",
-                        "nesterov needs momentum > 0 and dampening 0; momentum", o.momentum);
+        detail::check(o);
     }
     void step() {
         auto p = net_.parameters();
@@ -82,18 +90,26 @@ struct adamw_options {
     double weight_decay = 1e-2;
 };
 
+namespace detail {
+template <class O>
+    requires std::is_same_v<O, adam_options> || std::is_same_v<O, adamw_options>
+inline void check(const O& o) {
+    const char* name = std::is_same_v<O, adamw_options> ? "adamw" : "adam";
+    require(o.lr >= 0.0, name, "lr must be >= 0", o.lr);
+    require(o.beta1 >= 0.0 && o.beta1 < 1.0, name, "beta1 must be in [0, 1)", o.beta1);
+    require(o.beta2 >= 0.0 && o.beta2 < 1.0, name, "beta2 must be in [0, 1)", o.beta2);
+    require(o.eps >= 0.0, name, "eps must be >= 0", o.eps);
+    require(o.weight_decay >= 0.0, name, "weight_decay must be >= 0", o.weight_decay);
+}
+}  // namespace detail
+
 template <model Net, bool Decoupled>
 class adam_family {
 public:
     using T = typename Net::scalar;
     using options = std::conditional_t<Decoupled, adamw_options, adam_options>;
     adam_family(Net& net, options o) : net_(net), o_(o), m_(Net::param_count, T(0)), v_(Net::param_count, T(0)) {
-        const char* name = Decoupled ? "adamw" : "adam";
-        detail::require(o.lr >= 0.0, name, "lr must be >= 0", o.lr);
-        detail::require(o.beta1 >= 0.0 && o.beta1 < 1.0, name, "beta1 must be in [0, 1)", o.beta1);
-        detail::require(o.beta2 >= 0.0 && o.beta2 < 1.0, name, "beta2 must be in [0, 1)", o.beta2);
-        detail::require(o.eps >= 0.0, name, "eps must be >= 0", o.eps);
-        detail::require(o.weight_decay >= 0.0, name, "weight_decay must be >= 0", o.weight_decay);
+        detail::check(o);
     }
     void step() {
         auto p = net_.parameters();
@@ -145,6 +161,16 @@ struct rmsprop_options {
     bool centered = false;          // divide by the gradient's estimated standard deviation
 };
 
+namespace detail {
+inline void check(const rmsprop_options& o) {
+    require(o.lr >= 0.0, "rmsprop", "lr must be >= 0", o.lr);
+    require(o.alpha >= 0.0 && o.alpha <= 1.0, "rmsprop", "alpha must be in [0, 1]", o.alpha);
+    require(o.eps >= 0.0, "rmsprop", "eps must be >= 0", o.eps);
+    require(o.weight_decay >= 0.0, "rmsprop", "weight_decay must be >= 0", o.weight_decay);
+    require(o.momentum >= 0.0, "rmsprop", "momentum must be >= 0", o.momentum);
+}
+}  // namespace detail
+
 template <model Net>
 class rmsprop {
 public:
@@ -154,11 +180,7 @@ public:
         : net_(net), o_(o), square_avg_(Net::param_count, T(0)),
           grad_avg_(o.centered ? Net::param_count : 0, T(0)),
           momentum_(o.momentum > 0.0 ? Net::param_count : 0, T(0)) {
-        detail::require(o.lr >= 0.0, "rmsprop", "lr must be >= 0", o.lr);
-        detail::require(o.alpha >= 0.0 && o.alpha <= 1.0, "rmsprop", "alpha must be in [0, 1]", o.alpha);
-        detail::require(o.eps >= 0.0, "rmsprop", "eps must be >= 0", o.eps);
-        detail::require(o.weight_decay >= 0.0, "rmsprop", "weight_decay must be >= 0", o.weight_decay);
-        detail::require(o.momentum >= 0.0, "rmsprop", "momentum must be >= 0", o.momentum);
+        detail::check(o);
     }
     void step() {
         auto p = net_.parameters();

@@ -217,7 +217,7 @@ inline constexpr bool loss_takes_labels =
 
 // Loss and accuracy of `net` on `data` in eval mode, batch by batch (mode::infer: nothing is kept
 // for a backward, so convolutions and batch norm take their inference paths).
-template <model Net, class Data, class Loss = loss::cross_entropy>
+template <trainable Net, class Data, class Loss = loss::cross_entropy>
 evaluation evaluate(Net& net, const Data& data, const Loss& loss = {}, index_t batch = 256) {
     using T = typename Net::scalar;
     constexpr bool fits = detail::loss_takes_labels<Loss, T, Data>;
@@ -257,7 +257,7 @@ evaluation evaluate(Net& net, const Data& data, const Loss& loss = {}, index_t b
 //        data::random_crop{.padding = 2}, data::random_flip{}, progress{.epochs = 10});
 // Callbacks rather than a fit_options member: a transform is generic in T and stateless, and a
 // std::function in fit_options would fix T and cost an indirect call per batch.
-template <model Net, optim::optimizer Opt, class Loss, class Data, class... Callback>
+template <trainable Net, optim::optimizer Opt, class Loss, class Data, class... Callback>
 std::vector<epoch_stats> fit(Net& net, Opt& opt, const Loss& loss, const Data& data, fit_options o, Callback&&... cb) {
     using T = typename Net::scalar;
     using Target = typename Data::target_type;
@@ -309,7 +309,12 @@ std::vector<epoch_stats> fit(Net& net, Opt& opt, const Loss& loss, const Data& d
         std::iota(st.order.begin(), st.order.end(), std::size_t{0});
         st.shuffler = rng(seed{o.seed}).state();
     }
-    if (o.comm) detail::start_together(*o.comm, net, opt, st);
+    if constexpr (model<Net>) {
+        if (o.comm) detail::start_together(*o.comm, net, opt, st);
+    } else if (o.comm) {
+        throw std::invalid_argument("typenet: fit: fit_options::comm (training over ranks) needs the model's "
+                                    "parameters in host memory; a device model (typenet::cuda::model) trains alone");
+    }
     net.reserve(b_max, steps);
     rng shuffler;
     shuffler.set_state(st.shuffler);
@@ -384,7 +389,7 @@ std::vector<epoch_stats> fit(Net& net, Opt& opt, const Loss& loss, const Data& d
             }
             ++st.step;
             if (o.comm) {
-                ranks.sum(net.gradients());
+                if constexpr (model<Net>) ranks.sum(net.gradients());
                 ranks.sum(std::span<double>(sums));
             }
             if (!std::isfinite(sums[0]))                          // the same on every rank: all stop

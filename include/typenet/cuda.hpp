@@ -1,0 +1,587 @@
+// typenet/cuda.hpp — the CUDA backend: the same network type trained and run on an NVIDIA GPU.
+//
+//   lenet host{seed{1}};                              // the model, as on the CPU
+//   cuda::model<lenet> gpu{host};                     // its parameters and state copied to GPU 0
+//   cuda::adam opt{gpu, {.lr = 1e-3}};                // optimizer state on the device too
+//   fit(gpu, opt, loss::cross_entropy{}, data.train, {.epochs = 10, .batch = 256});
+//   gpu.copy_to(host);                                // back, to save, export or run on the CPU
+//
+// cuda::model<Net> keeps Net's parameters, gradients, running statistics and the workspace of a
+// batch in device memory, allocated once per batch capacity, laid out exactly as on the host: the
+// same offsets, so weights move in one copy each way and the files are the same. Layers run on the
+// device through kernels/cuda/api.hpp: cuBLAS for dense layers, cuDNN for convolutions (im2col and
+// cuBLAS where the library was built without it), our own kernels for the rest.
+//
+// forward(batch, x) takes host input and returns host output (what fit, evaluate and the losses
+// read); forward_device / backward_device take and return device pointers, for data kept there.
+// fp32 only. The program links the typenet_cuda library (CMake: typenet_enable_cuda(target)); this
+// header itself names no CUDA type, so it compiles with g++ alone.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+
+#include "typenet/kernels/cuda/api.hpp"
+#include "typenet/typenet.hpp"
+
+namespace typenet::cuda {
+
+namespace k = kernels::cuda;
+using kernels::cuda::cuda_error;
+
+// GPUs this process can use (0 without a GPU or a driver; never throws), and why there are none.
+inline int device_count() noexcept { return k::device_count(); }
+inline bool available() noexcept { return device_count() > 0; }
+inline std::string unavailable_reason() { return k::unavailable_reason(); }
+
+// One GPU, with its stream and library handles. Models on the same device may share one.
+class device {
+public:
+    explicit device(int ordinal = 0) : ctx_(k::create_context(ordinal), &k::destroy_context) {}
+    k::context& context() const { return *ctx_; }
+    std::string name() const { return k::device_name(*ctx_); }
+    void synchronize() const { k::synchronize(*ctx_); }
+    const std::shared_ptr<k::context>& handle() const { return ctx_; }
+
+private:
+    std::shared_ptr<k::context> ctx_;
+};
+
+// n values of T in device memory, freed with it (the device stays alive while a buffer holds it).
+template <class T>
+class device_buffer {
+public:
+    device_buffer() = default;
+    device_buffer(const device& d, std::size_t n) : ctx_(d.handle()), n_(n) {
+        if (n) p_.reset(static_cast<T*>(k::allocate(*ctx_, n * sizeof(T))));
+    }
+    T* data() const { return p_.get(); }
+    std::size_t size() const { return n_; }
+    void upload(const T* host, std::size_t n, std::size_t at = 0) {
+        check(n, at, "upload");
+        if (n) k::upload(*ctx_, p_.get() + at, host, n * sizeof(T));
+    }
+    void download(T* host, std::size_t n, std::size_t at = 0) const {
+        check(n, at, "download");
+        if (n) k::download(*ctx_, host, p_.get() + at, n * sizeof(T));
+    }
+    void zero() {
+        if (n_) k::zero(*ctx_, p_.get(), n_ * sizeof(T));
+    }
+
+private:
+    struct release { void operator()(T* p) const noexcept { k::release(p); } };
+    void check(std::size_t n, std::size_t at, const char* what) const {
+        if (at > n_ || n > n_ - at)
+            throw std::out_of_range(std::string("typenet: cuda: ") + what + " of " + std::to_string(n) + " values at " +
+                                    std::to_string(at) + " into a device buffer of " + std::to_string(n_));
+    }
+    std::shared_ptr<k::context> ctx_;
+    std::size_t n_ = 0;
+    std::unique_ptr<T, release> p_;   // declared last: freed before the context it came from
+};
+
+namespace detail {
+
+// What every layer on the device is given besides its arguments: the device, the mode of the
+// forward (backward gets the forward's), and a seed for the draws of this step (dropout).
+struct step_info {
+    k::context* ctx;
+    mode m;
+    std::uint64_t seed;
+    const float* ws;        // the workspace's start: a layer's cache offset tells the layers apart
+};
+
+// device_layer<L, In>: layer L (unbound) on input shape In, on the device. Each supported layer
+// family specializes it below; the primary names what is missing, once, at the user's model.
+template <class L> inline constexpr bool no_device_layer = false;
+template <class L, class In>
+struct device_layer {
+    static_assert(no_device_layer<L>,
+                  "typenet: cuda: a layer of this model has no CUDA implementation yet (supported: dense, conv2d, "
+                  "relu, sigmoid, tanh, gelu, leaky_relu, softmax, log_softmax, max_pool2d, avg_pool2d, "
+                  "global_avg_pool, flatten, identity, dropout, batch_norm, sequential, residual)");
+    static void forward(const step_info&, const fwd_args<float>&) {}
+    static void backward(const step_info&, const bwd_args<float>&) {}
+};
+
+// Runs chain layer I (unbound: the I-th of L...) on the device.
+template <class... L>
+struct device_run {
+    step_info s;
+    template <std::size_t I, class B, class A> void forward(const B&, const A& a) const {
+        device_layer<std::tuple_element_t<I, std::tuple<L...>>, typename B::input_shape>::forward(s, a);
+    }
+    template <std::size_t I, class B, class A> void backward(const B&, const A& a) const {
+        device_layer<std::tuple_element_t<I, std::tuple<L...>>, typename B::input_shape>::backward(s, a);
+    }
+};
+
+inline std::uint64_t mix(std::uint64_t a, std::uint64_t b) {
+    std::uint64_t z = a ^ (b + 0x9e3779b97f4a7c15ull + (a << 6) + (a >> 2));
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+// ---- layers --------------------------------------------------------------------------------------
+// y (R, Out) = x (R, In) w^T + b; R rows (B, or B T on a sequence).
+template <std::size_t Out, class Init, class In>
+struct device_layer<dense<Out, Init>, In> {
+    static constexpr index_t in = index_t(last_extent<In>), out = index_t(Out);
+    static void forward(const step_info& s, const fwd_args<float>& a) {
+        k::fill_rows(*s.ctx, a.batch, out, a.p + out * in, a.y);
+        k::gemm(*s.ctx, false, true, a.batch, out, in, 1.0f, a.x, in, a.p, in, 1.0f, a.y, out);
+    }
+    static void backward(const step_info& s, const bwd_args<float>& a) {
+        if (a.dx) k::gemm(*s.ctx, false, false, a.batch, in, out, 1.0f, a.dy, out, a.p, in, 0.0f, a.dx, in);
+        k::gemm(*s.ctx, true, false, out, in, a.batch, 1.0f, a.dy, out, a.x, in, 1.0f, a.dp, in);
+        k::add_column_sums(*s.ctx, a.batch, out, a.dy, a.dp + out * in);
+    }
+};
+
+template <std::size_t Out, std::size_t K, class... O, std::size_t C, std::size_t H, std::size_t W>
+struct device_layer<conv2d<Out, K, O...>, shape<C, H, W>> {
+    using L = conv2d<Out, K, O...>;
+    static constexpr k::conv_shape g{index_t(C), index_t(H), index_t(W), index_t(Out), index_t(K),
+                                     index_t(L::str),  index_t(L::pad), index_t(L::dil), index_t(L::grp)};
+    static constexpr index_t weights = index_t(Out * C / L::grp * K * K);
+    static void forward(const step_info& s, const fwd_args<float>& a) {
+        k::conv2d_forward(*s.ctx, g, a.batch, a.x, a.p, a.p + weights, a.y);
+    }
+    static void backward(const step_info& s, const bwd_args<float>& a) {
+        k::conv2d_backward(*s.ctx, g, a.batch, a.x, a.p, a.dy, a.dx, a.dp, a.dp + weights);
+    }
+};
+
+template <class Op> struct activation_of;
+template <> struct activation_of<ops::relu> { static constexpr auto f = k::activation::relu; static constexpr float slope = 0; };
+template <> struct activation_of<ops::sigmoid> { static constexpr auto f = k::activation::sigmoid; static constexpr float slope = 0; };
+template <> struct activation_of<ops::tanh> { static constexpr auto f = k::activation::tanh; static constexpr float slope = 0; };
+template <> struct activation_of<ops::gelu> { static constexpr auto f = k::activation::gelu; static constexpr float slope = 0; };
+template <double S> struct activation_of<ops::leaky_relu<S>> {
+    static constexpr auto f = k::activation::leaky_relu;
+    static constexpr float slope = float(S);
+};
+template <class Op, class In>
+struct device_layer<pointwise<Op>, In> {
+    using A = activation_of<Op>;
+    static void forward(const step_info& s, const fwd_args<float>& a) {
+        k::activation_forward(*s.ctx, A::f, A::slope, a.batch * index_t(In::size), a.x, a.y);
+    }
+    static void backward(const step_info& s, const bwd_args<float>& a) {
+        if (a.dx) k::activation_backward(*s.ctx, A::f, A::slope, a.batch * index_t(In::size), a.x, a.y, a.dy, a.dx);
+    }
+};
+// relu, tanh, ... are named types deriving from pointwise<ops::...>: the same on the device.
+template <class In> struct device_layer<relu, In> : device_layer<pointwise<ops::relu>, In> {};
+template <class In> struct device_layer<sigmoid, In> : device_layer<pointwise<ops::sigmoid>, In> {};
+template <class In> struct device_layer<typenet::tanh, In> : device_layer<pointwise<ops::tanh>, In> {};
+template <class In> struct device_layer<gelu, In> : device_layer<pointwise<ops::gelu>, In> {};
+template <double S, class In> struct device_layer<leaky_relu<S>, In> : device_layer<pointwise<ops::leaky_relu<S>>, In> {};
+
+template <bool Log, class In>
+struct device_layer<softmax_over_last<Log>, In> {
+    static constexpr index_t cols = index_t(last_extent<In>);
+    static index_t rows(index_t batch) { return batch * index_t(In::size) / cols; }
+    static void forward(const step_info& s, const fwd_args<float>& a) {
+        k::softmax_rows(*s.ctx, Log, rows(a.batch), cols, a.x, a.y);
+    }
+    static void backward(const step_info& s, const bwd_args<float>& a) {
+        if (a.dx) k::softmax_rows_backward(*s.ctx, Log, rows(a.batch), cols, a.y, a.dy, a.dx);
+    }
+};
+template <class In> struct device_layer<softmax, In> : device_layer<softmax_over_last<false>, In> {};
+template <class In> struct device_layer<log_softmax, In> : device_layer<softmax_over_last<true>, In> {};
+
+template <bool Max, std::size_t K, std::size_t S, std::size_t C, std::size_t H, std::size_t W>
+struct device_layer<pool2d<Max, K, S>, shape<C, H, W>> {
+    static constexpr k::pool_shape g{index_t(H), index_t(W), index_t(K), index_t(K), index_t(S)};
+    static void forward(const step_info& s, const fwd_args<float>& a) {
+        if constexpr (Max) k::max_pool_forward(*s.ctx, g, a.batch * index_t(C), a.x, a.y, a.m == mode::infer ? nullptr : a.cache);
+        else k::avg_pool_forward(*s.ctx, g, a.batch * index_t(C), a.x, a.y);
+    }
+    static void backward(const step_info& s, const bwd_args<float>& a) {
+        if (!a.dx) return;
+        if constexpr (Max) k::max_pool_backward(*s.ctx, g, a.batch * index_t(C), a.cache, a.dy, a.dx);
+        else k::avg_pool_backward(*s.ctx, g, a.batch * index_t(C), a.dy, a.dx);
+    }
+};
+template <std::size_t K, std::size_t S, class In> struct device_layer<max_pool2d<K, S>, In> : device_layer<pool2d<true, K, S>, In> {};
+template <std::size_t K, std::size_t S, class In> struct device_layer<avg_pool2d<K, S>, In> : device_layer<pool2d<false, K, S>, In> {};
+
+template <std::size_t C, std::size_t H, std::size_t W>
+struct device_layer<global_avg_pool, shape<C, H, W>> {
+    static constexpr k::pool_shape g{index_t(H), index_t(W), index_t(H), index_t(W), 1};
+    static void forward(const step_info& s, const fwd_args<float>& a) {
+        k::avg_pool_forward(*s.ctx, g, a.batch * index_t(C), a.x, a.y);
+    }
+    static void backward(const step_info& s, const bwd_args<float>& a) {
+        if (a.dx) k::avg_pool_backward(*s.ctx, g, a.batch * index_t(C), a.dy, a.dx);
+    }
+};
+
+// flatten and identity: the same values.
+template <class In>
+struct device_copy {
+    static void forward(const step_info& s, const fwd_args<float>& a) {
+        k::copy(*s.ctx, a.y, a.x, std::size_t(a.batch) * In::size * sizeof(float));
+    }
+    static void backward(const step_info& s, const bwd_args<float>& a) {
+        if (a.dx) k::copy(*s.ctx, a.dx, a.dy, std::size_t(a.batch) * In::size * sizeof(float));
+    }
+};
+template <class In> struct device_layer<flatten, In> : device_copy<In> {};
+template <class In> struct device_layer<identity, In> : device_copy<In> {};
+
+// In training the mask is drawn on the device; otherwise y = x and the mask is 1 (backward then
+// passes dy through, as on the host).
+template <double P, class In>
+struct device_layer<dropout<P>, In> {
+    static void forward(const step_info& s, const fwd_args<float>& a) {
+        const index_t n = a.batch * index_t(In::size);
+        if (s.m == mode::train && P > 0.0) {
+            k::dropout_forward(*s.ctx, n, float(P), mix(s.seed, std::uint64_t(a.cache - s.ws)), a.x, a.y, a.cache);
+            return;
+        }
+        k::copy(*s.ctx, a.y, a.x, std::size_t(n) * sizeof(float));
+        if (s.m != mode::infer) k::dropout_forward(*s.ctx, n, 0.0f, 0, a.x, a.cache, a.cache);   // unused y
+    }
+    static void backward(const step_info& s, const bwd_args<float>& a) {
+        if (a.dx) k::multiply(*s.ctx, a.batch * index_t(In::size), a.dy, a.cache, a.dx);
+    }
+};
+
+template <double M, double E, class In>
+struct device_layer<batch_norm<M, E>, In> {
+    using B = typename batch_norm<M, E>::template bound<In>;
+    static constexpr index_t c = index_t(B::c), sp = index_t(B::s);
+    static void forward(const step_info& s, const fwd_args<float>& a) {
+        float* xhat = a.cache;
+        float* fixed = a.cache + a.batch * index_t(In::size);   // mean (C), invstd (C), (flag: the host's)
+        if (s.m == mode::train) {
+            k::increment(*s.ctx, a.state + 2 * c);
+            k::batch_norm_train(*s.ctx, a.batch, c, sp, float(E), float(M), a.x, a.p, a.p + c, xhat, a.y, fixed,
+                                fixed + c, a.state, a.state + c);
+        } else {
+            k::batch_norm_eval(*s.ctx, a.batch, c, sp, float(E), a.x, a.p, a.p + c, a.state, a.state + c,
+                               s.m == mode::infer ? nullptr : xhat, a.y, fixed + c);
+        }
+    }
+    static void backward(const step_info& s, const bwd_args<float>& a) {
+        const float* fixed = a.cache + a.batch * index_t(In::size);
+        k::batch_norm_backward(*s.ctx, a.batch, c, sp, s.m == mode::train, a.cache, a.p, fixed + c, a.dy, a.dx, a.dp,
+                               a.dp + c);
+    }
+};
+
+template <class... L, class In>
+struct device_layer<sequential<L...>, In> {
+    using chain_t = typename typenet::detail::bind_list<In, L...>::chain_t;
+    static void forward(const step_info& s, const fwd_args<float>& a) {
+        chain_t::forward(typename chain_t::layers{}, sequences_of<In>(a.batch, a.steps), a.steps, a.m, a.p, a.state, a.x,
+                         a.y, a.cache, a.gen, a.carry_in, a.carry_out, device_run<L...>{s});
+    }
+    static void backward(const step_info& s, const bwd_args<float>& a) {
+        chain_t::backward(typename chain_t::layers{}, sequences_of<In>(a.batch, a.steps), a.steps, a.p, a.state, a.x,
+                          a.y, a.dy, a.dx, a.dp, a.cache, a.dcarry_out, a.dcarry_in, device_run<L...>{s});
+    }
+};
+
+// y = body(x) + shortcut(x), in the host layer's cache layout (residual::bound::parts).
+template <class Body, class Shortcut, class In>
+struct device_layer<residual<Body, Shortcut>, In> {
+    using R = typename residual<Body, Shortcut>::template bound<In>;
+    using parts = typename R::template parts<float>;
+    using body = device_layer<Body, In>;
+    using skip = device_layer<Shortcut, In>;
+    static constexpr index_t out = index_t(R::out), in = index_t(R::in);
+    static_assert(R::carry_per_sample == 0, "typenet: cuda: recurrent layers inside residual are not supported yet");
+    static void forward(const step_info& s, const fwd_args<float>& a) {
+        const parts c(a.cache, a.batch);
+        body::forward(s, fwd_args<float>{a.batch, a.m, a.p, a.x, c.body_y, c.body, a.gen, a.state, a.steps, nullptr,
+                                         nullptr});
+        if constexpr (R::skip_is_identity) {
+            k::add(*s.ctx, a.batch * out, c.body_y, a.x, a.y);
+        } else {
+            skip::forward(s, fwd_args<float>{a.batch, a.m, a.p + R::body_params, a.x, c.skip_y, c.skip, a.gen,
+                                             a.state + R::body_state, a.steps, nullptr, nullptr});
+            k::add(*s.ctx, a.batch * out, c.body_y, c.skip_y, a.y);
+        }
+    }
+    static void backward(const step_info& s, const bwd_args<float>& a) {
+        const parts c(a.cache, a.batch);
+        body::backward(s, bwd_args<float>{a.batch, a.p, a.x, c.body_y, a.dy, a.dx, a.dp, c.body, a.state, a.steps,
+                                          nullptr, nullptr});
+        if constexpr (R::skip_is_identity) {
+            if (a.dx) k::axpy(*s.ctx, a.batch * in, 1.0f, a.dy, a.dx);
+        } else {
+            float* dxs = a.dx ? c.skip_dx : nullptr;
+            skip::backward(s, bwd_args<float>{a.batch, a.p + R::body_params, a.x, c.skip_y, a.dy, dxs,
+                                              a.dp + R::body_params, c.skip, a.state + R::body_state, a.steps,
+                                              nullptr, nullptr});
+            if (a.dx) k::axpy(*s.ctx, a.batch * in, 1.0f, dxs, a.dx);
+        }
+    }
+};
+
+template <class Net> struct model_traits;
+template <class T, class Input, class... Layers>
+struct model_traits<basic_network<T, Input, Layers...>> {
+    using in = typename Input::shape;
+    using chain_t = typename typenet::detail::bind_list<in, Layers...>::chain_t;
+    using run = device_run<Layers...>;
+};
+
+}  // namespace detail
+
+// Net (a network<...> type) on a GPU. Construct it from a host model of the same type; copy_to
+// and copy_from move parameters and running statistics between them.
+template <class Net>
+class model {
+    using traits = detail::model_traits<Net>;
+    using chain_t = typename traits::chain_t;
+
+public:
+    using network_type = Net;
+    using scalar = typename Net::scalar;
+    using input_shape = typename Net::input_shape;
+    using output_shape = typename Net::output_shape;
+    static_assert(std::is_same_v<scalar, float>, "typenet: cuda: the CUDA backend trains float networks (network<...>)");
+    static_assert(Net::carry_size == 0, "typenet: cuda: recurrent layers are not supported on the GPU yet");
+    static constexpr std::size_t param_count = Net::param_count;
+    static constexpr std::size_t state_count = Net::state_count;
+
+    // The host model's parameters and state copied to GPU `ordinal`; gradients zero.
+    explicit model(const Net& host, int ordinal = 0) : model(host, device(ordinal)) {}
+    model(const Net& host, const device& d)
+        : dev_(d), params_(d, param_count), grads_(d, param_count), state_(d, state_count) {
+        copy_from(host);
+        zero_grad();
+    }
+
+    const device& on() const { return dev_; }
+    k::context& context() const { return dev_.context(); }
+
+    void copy_from(const Net& host) {
+        params_.upload(host.parameters().data(), param_count);
+        if constexpr (state_count > 0) state_.upload(host.state().data(), state_count);
+    }
+    void copy_to(Net& host) const {
+        params_.download(host.parameters().data(), param_count);
+        if constexpr (state_count > 0) state_.download(host.state().data(), state_count);
+    }
+    // The gradients as they stand, into a host buffer of param_count values.
+    void gradients_to(std::span<scalar> out) const {
+        if (out.size() != param_count)
+            throw std::invalid_argument("typenet: cuda: gradients_to needs " + std::to_string(param_count) +
+                                        " values, got " + std::to_string(out.size()));
+        grads_.download(out.data(), param_count);
+    }
+    void zero_grad() { grads_.zero(); }
+
+    scalar* device_parameters() { return params_.data(); }
+    scalar* device_gradients() { return grads_.data(); }
+    scalar* device_state() { return state_.data(); }
+
+    // Sizes the device workspace for up to `batch` samples (of `steps` steps); forward calls it.
+    void reserve(index_t batch, index_t steps = 1) {
+        const index_t rows = batch * steps;
+        if (rows <= capacity_) return;
+        const auto r = std::size_t(rows);
+        in_ = device_buffer<scalar>(dev_, r * input_shape::size);
+        out_ = device_buffer<scalar>(dev_, r * output_shape::size);
+        dy_ = device_buffer<scalar>(dev_, r * output_shape::size);
+        dx_ = device_buffer<scalar>(dev_, r * input_shape::size);
+        ws_ = device_buffer<scalar>(dev_, r * chain_t::ws_per_sample + chain_t::ws_fixed);
+        host_out_.assign(r * output_shape::size, scalar(0));
+        capacity_ = rows;
+    }
+
+    // x (B, in...) on the host -> (B, out...) on the host, valid until the next forward.
+    const scalar* forward(index_t batch, const scalar* x, mode m = mode::eval) { return forward(batch, 1, x, m); }
+    const scalar* forward(index_t batch, index_t steps, const scalar* x, mode m) {
+        start(batch, steps, m);
+        in_.upload(x, std::size_t(rows_of<input_shape>(batch, steps)) * input_shape::size);
+        run_forward();
+        const std::size_t n = std::size_t(rows_of<output_shape>(batch, steps)) * output_shape::size;
+        out_.download(host_out_.data(), n);
+        return host_out_.data();
+    }
+    // x on the device -> the output on the device (valid until the next forward); nothing copied.
+    const scalar* forward_device(index_t batch, index_t steps, const scalar* x_device, mode m) {
+        start(batch, steps, m);
+        k::copy(context(), in_.data(), x_device, std::size_t(rows_of<input_shape>(batch, steps)) * input_shape::size *
+                                                     sizeof(scalar));
+        run_forward();
+        return out_.data();
+    }
+
+    // dy (B, out...) on the host -> gradients (+=) on the device; dx (B, in...) to the host if asked.
+    void backward(const scalar* dy, scalar* dx = nullptr) {
+        require_forward();
+        dy_.upload(dy, std::size_t(rows_of<output_shape>(batch_, steps_)) * output_shape::size);
+        run_backward(dy_.data(), dx ? dx_.data() : nullptr);
+        if (dx) dx_.download(dx, std::size_t(rows_of<input_shape>(batch_, steps_)) * input_shape::size);
+    }
+    // The same with device pointers (dx_device may be null).
+    void backward_device(const scalar* dy_device, scalar* dx_device = nullptr) {
+        require_forward();
+        run_backward(dy_device, dx_device);
+    }
+
+    index_t batch() const { return batch_; }
+    index_t steps() const { return steps_; }
+    void synchronize() const { dev_.synchronize(); }
+
+private:
+    void start(index_t batch, index_t steps, mode m) {
+        if (batch <= 0) throw std::invalid_argument("typenet: cuda: forward: batch size must be > 0, got " + std::to_string(batch));
+        if (steps <= 0) throw std::invalid_argument("typenet: cuda: forward: steps must be > 0, got " + std::to_string(steps));
+        if (steps > 1 && !is_sequence<input_shape>)
+            throw std::invalid_argument("typenet: cuda: forward: steps = " + std::to_string(steps) + ", but the input " +
+                                        input_shape::str() + " is not a sequence");
+        reserve(batch, steps);
+        batch_ = batch;
+        steps_ = steps;
+        mode_ = m;
+        ++forwards_;
+    }
+    void require_forward() const {
+        if (batch_ == 0) throw std::logic_error("typenet: cuda: backward: call forward first");
+        if (mode_ == mode::infer)
+            throw std::logic_error("typenet: cuda: backward: the last forward ran in mode::infer, which keeps nothing "
+                                   "for backward; run it in mode::eval or mode::train");
+    }
+    typename traits::run runner() const {
+        return typename traits::run{detail::step_info{&context(), mode_, detail::mix(0x7e9e7c0dull, forwards_), ws_.data()}};
+    }
+    void run_forward() {
+        chain_t::forward(layers_, batch_, steps_, mode_, params_.data(), state_.data(), in_.data(), out_.data(),
+                         ws_.data(), static_cast<rng*>(nullptr), static_cast<const scalar*>(nullptr),
+                         static_cast<scalar*>(nullptr), runner());
+    }
+    void run_backward(const scalar* dy, scalar* dx) {
+        chain_t::backward(layers_, batch_, steps_, params_.data(), state_.data(), in_.data(), out_.data(), dy, dx,
+                          grads_.data(), ws_.data(), static_cast<const scalar*>(nullptr),
+                          static_cast<scalar*>(nullptr), runner());
+    }
+
+    device dev_;
+    typename chain_t::layers layers_{};
+    device_buffer<scalar> params_, grads_, state_;
+    device_buffer<scalar> in_, out_, dy_, dx_, ws_;
+    aligned_vector<scalar> host_out_;
+    index_t capacity_ = 0, batch_ = 0, steps_ = 1;
+    mode mode_ = mode::eval;
+    std::uint64_t forwards_ = 0;
+};
+
+// ---- optimizers: torch.optim's, their state in device memory --------------------------------------
+template <class Net>
+class sgd {
+public:
+    using options = optim::sgd_options;
+    sgd(model<Net>& m, options o = {})
+        : m_(m), o_(o), buf_(m.on(), o.momentum != 0.0 ? Net::param_count : 0) {
+        optim::detail::check(o);
+        buf_.zero();
+    }
+    void step() {
+        k::sgd_update(m_.context(), index_t(Net::param_count), float(o_.lr), float(o_.momentum), float(o_.dampening),
+                      float(o_.weight_decay), o_.nesterov, steps_ == 0, m_.device_parameters(), m_.device_gradients(),
+                      buf_.data());
+        ++steps_;
+    }
+    void zero_grad() { m_.zero_grad(); }
+    double lr() const { return o_.lr; }
+    void set_lr(double lr) { o_.lr = lr; }
+    long steps() const { return steps_; }
+
+private:
+    model<Net>& m_;
+    options o_;
+    device_buffer<float> buf_;
+    long steps_ = 0;
+};
+template <class Net> sgd(model<Net>&, optim::sgd_options) -> sgd<Net>;
+template <class Net> sgd(model<Net>&) -> sgd<Net>;
+
+template <class Net, bool Decoupled>
+class adam_family {
+public:
+    using options = std::conditional_t<Decoupled, optim::adamw_options, optim::adam_options>;
+    adam_family(model<Net>& m, options o)
+        : m_(m), o_(o), first_(m.on(), Net::param_count), second_(m.on(), Net::param_count) {
+        optim::detail::check(o);
+        first_.zero();
+        second_.zero();
+    }
+    void step() {
+        ++steps_;
+        k::adam_update(m_.context(), index_t(Net::param_count), float(o_.lr), float(o_.beta1), float(o_.beta2),
+                       float(o_.eps), float(o_.weight_decay), Decoupled, steps_, m_.device_parameters(),
+                       m_.device_gradients(), first_.data(), second_.data());
+    }
+    void zero_grad() { m_.zero_grad(); }
+    double lr() const { return o_.lr; }
+    void set_lr(double lr) { o_.lr = lr; }
+    long steps() const { return steps_; }
+
+private:
+    model<Net>& m_;
+    options o_;
+    device_buffer<float> first_, second_;
+    long steps_ = 0;
+};
+template <class Net> class adam : public adam_family<Net, false> {
+public:
+    adam(model<Net>& m, optim::adam_options o = {}) : adam_family<Net, false>(m, o) {}
+};
+template <class Net> class adamw : public adam_family<Net, true> {
+public:
+    adamw(model<Net>& m, optim::adamw_options o = {}) : adam_family<Net, true>(m, o) {}
+};
+template <class Net> adam(model<Net>&, optim::adam_options) -> adam<Net>;
+template <class Net> adam(model<Net>&) -> adam<Net>;
+template <class Net> adamw(model<Net>&, optim::adamw_options) -> adamw<Net>;
+template <class Net> adamw(model<Net>&) -> adamw<Net>;
+
+template <class Net>
+class rmsprop {
+public:
+    using options = optim::rmsprop_options;
+    rmsprop(model<Net>& m, options o = {})
+        : m_(m), o_(o), square_avg_(m.on(), Net::param_count), grad_avg_(m.on(), o.centered ? Net::param_count : 0),
+          buf_(m.on(), o.momentum > 0.0 ? Net::param_count : 0) {
+        optim::detail::check(o);
+        square_avg_.zero();
+        grad_avg_.zero();
+        buf_.zero();
+    }
+    void step() {
+        k::rmsprop_update(m_.context(), index_t(Net::param_count), float(o_.lr), float(o_.alpha), float(o_.eps),
+                          float(o_.weight_decay), float(o_.momentum), o_.centered, m_.device_parameters(),
+                          m_.device_gradients(), square_avg_.data(), grad_avg_.data(), buf_.data());
+        ++steps_;
+    }
+    void zero_grad() { m_.zero_grad(); }
+    double lr() const { return o_.lr; }
+    void set_lr(double lr) { o_.lr = lr; }
+    long steps() const { return steps_; }
+
+private:
+    model<Net>& m_;
+    options o_;
+    device_buffer<float> square_avg_, grad_avg_, buf_;
+    long steps_ = 0;
+};
+template <class Net> rmsprop(model<Net>&, optim::rmsprop_options) -> rmsprop<Net>;
+template <class Net> rmsprop(model<Net>&) -> rmsprop<Net>;
+
+}  // namespace typenet::cuda

@@ -1,0 +1,125 @@
+// kernels/cuda/api.hpp — the CUDA kernel layer as plain functions over device pointers, sizes and
+// strides (DESIGN §2): what typenet/cuda.hpp calls. They are compiled once, by nvcc, into the
+// typenet_cuda library (src/cuda/, built by typenet_enable_cuda in CMake); this header names no
+// CUDA type, so a program's own translation units compile with g++ alone and never parse CUDA's
+// headers.
+//
+// Every call is queued on the context's stream and returns before the device has finished, except
+// those that hand data back to the host (download, read_scalar). Failures throw cuda_error naming
+// the call and CUDA's own message. fp32 throughout; row-major matrices as the CPU kernels take them.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+
+#include "typenet/core/shape.hpp"
+
+namespace typenet::kernels::cuda {
+
+struct cuda_error : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+// ---- devices, contexts, memory -------------------------------------------------------------------
+// GPUs this process can use; 0 where there is none or no driver (never throws).
+int device_count() noexcept;
+// Why device_count() is 0, in CUDA's words ("no CUDA-capable device is detected", "CUDA driver
+// version is insufficient ..."); empty when there are devices.
+std::string unavailable_reason();
+
+// A device, one stream on it, and the cuBLAS (and cuDNN) handles bound to that stream; plus the
+// convolution plans and their workspace, made on first use for each shape and batch, then reused.
+struct context;
+context* create_context(int device);          // throws cuda_error
+void destroy_context(context*) noexcept;
+std::string device_name(const context&);      // "NVIDIA H100 80GB HBM3 (sm_90, 79.1 GiB)"
+
+void* allocate(context&, std::size_t bytes);  // device memory, 256-byte aligned; throws on failure
+void release(void*) noexcept;
+void upload(context&, void* device, const void* host, std::size_t bytes);    // host -> device
+void download(context&, void* host, const void* device, std::size_t bytes);  // device -> host, waits
+void copy(context&, void* to, const void* from, std::size_t bytes);          // device -> device
+void zero(context&, void* device, std::size_t bytes);
+void synchronize(context&);
+
+// ---- dense algebra -------------------------------------------------------------------------------
+// C (m, n) = alpha op(A) op(B) + beta C, row-major; op(A) is (m, k): A is (m, k) with row stride
+// lda, or (k, m) when ta. cuBLAS, fp32 (no TF32: results are compared with the CPU's).
+void gemm(context&, bool ta, bool tb, index_t m, index_t n, index_t k, float alpha, const float* a, index_t lda,
+          const float* b, index_t ldb, float beta, float* c, index_t ldc);
+// y (rows, cols) = b broadcast down the rows: the bias a GEMM with beta = 1 then adds to.
+void fill_rows(context&, index_t rows, index_t cols, const float* b, float* y);
+// s (cols) += the sums of y's columns.
+void add_column_sums(context&, index_t rows, index_t cols, const float* y, float* s);
+void add(context&, index_t n, const float* a, const float* b, float* y);   // y = a + b
+void axpy(context&, index_t n, float alpha, const float* x, float* y);     // y += alpha x
+void multiply(context&, index_t n, const float* a, const float* b, float* y);   // y = a * b
+
+// ---- pointwise and row-wise ----------------------------------------------------------------------
+enum class activation { relu, sigmoid, tanh, gelu, leaky_relu };
+// y = f(x); dx = f'(x) dy, from x or y as the CPU kernels use them (slope: leaky_relu only).
+void activation_forward(context&, activation, float slope, index_t n, const float* x, float* y);
+void activation_backward(context&, activation, float slope, index_t n, const float* x, const float* y,
+                         const float* dy, float* dx);
+// Softmax (log: log-softmax) of each row of cols; backward from y.
+void softmax_rows(context&, bool log, index_t rows, index_t cols, const float* x, float* y);
+void softmax_rows_backward(context&, bool log, index_t rows, index_t cols, const float* y, const float* dy, float* dx);
+
+// Dropout: mask[i] = keep with probability 1 - p, else 0 (keep = 1 / (1 - p)), drawn from a counter
+// hash of (seed, i), so a step is reproducible; y = x mask.
+void dropout_forward(context&, index_t n, float p, std::uint64_t seed, const float* x, float* y, float* mask);
+
+// ---- pooling (planes = B C of (h, w) each; no padding) --------------------------------------------
+struct pool_shape {
+    index_t h, w, kh, kw, stride;
+    constexpr index_t oh() const { return (h - kh) / stride + 1; }
+    constexpr index_t ow() const { return (w - kw) / stride + 1; }
+};
+// Max: where[o] = the window offset (ky kw + kx) of each maximum, as a float (exact), or null.
+void max_pool_forward(context&, const pool_shape&, index_t planes, const float* x, float* y, float* where);
+void max_pool_backward(context&, const pool_shape&, index_t planes, const float* where, const float* dy, float* dx);
+void avg_pool_forward(context&, const pool_shape&, index_t planes, const float* x, float* y);
+void avg_pool_backward(context&, const pool_shape&, index_t planes, const float* dy, float* dx);
+
+// ---- convolution (torch.nn.Conv2d: x (B, C, H, W), w (Out, C/G, K, K), b (Out)) ------------------
+struct conv_shape {
+    index_t c, h, w, out, k, stride, pad, dilation, groups;
+    constexpr index_t oh() const { return (h + 2 * pad - dilation * (k - 1) - 1) / stride + 1; }
+    constexpr index_t ow() const { return (w + 2 * pad - dilation * (k - 1) - 1) / stride + 1; }
+};
+// cuDNN where the library was built with it (TYPENET_CUDNN), else im2col and cuBLAS per sample.
+void conv2d_forward(context&, const conv_shape&, index_t batch, const float* x, const float* w, const float* b,
+                    float* y);
+// dw += dL/dw, db += dL/db; dx = dL/dx when dx is not null.
+void conv2d_backward(context&, const conv_shape&, index_t batch, const float* x, const float* w, const float* dy,
+                     float* dx, float* dw, float* db);
+// "cudnn" or "im2col": what conv2d runs on.
+const char* conv2d_engine() noexcept;
+
+// ---- batch norm over (B, C, S): S = H W positions per channel (1 for a flat input) ---------------
+// Training: batch mean and biased variance per channel; xhat, y written; mean and invstd kept for
+// backward; running mean and (unbiased) variance updated with momentum, as torch.
+void batch_norm_train(context&, index_t b, index_t c, index_t s, float eps, float momentum, const float* x,
+                      const float* gamma, const float* beta, float* xhat, float* y, float* mean, float* invstd,
+                      float* running_mean, float* running_var);
+// Evaluation: the running statistics; xhat and invstd kept for a backward.
+void batch_norm_eval(context&, index_t b, index_t c, index_t s, float eps, const float* x, const float* gamma,
+                     const float* beta, const float* running_mean, const float* running_var, float* xhat, float* y,
+                     float* invstd);
+// dgamma += sum dy xhat, dbeta += sum dy; dx (not null): through the batch statistics in training.
+void batch_norm_backward(context&, index_t b, index_t c, index_t s, bool training, const float* xhat,
+                         const float* gamma, const float* invstd, const float* dy, float* dx, float* dgamma,
+                         float* dbeta);
+// v[i] += 1 for a device scalar (batch norm's batches seen).
+void increment(context&, float* v);
+
+// ---- optimizers: one pass over the flat parameter buffer, torch.optim's formulas ------------------
+void sgd_update(context&, index_t n, float lr, float momentum, float dampening, float weight_decay, bool nesterov,
+                bool first, float* p, const float* grad, float* buf);
+void adam_update(context&, index_t n, float lr, float beta1, float beta2, float eps, float weight_decay,
+                 bool decoupled, long step, float* p, const float* grad, float* m, float* v);
+void rmsprop_update(context&, index_t n, float lr, float alpha, float eps, float weight_decay, float momentum,
+                    bool centered, float* p, const float* grad, float* square_avg, float* grad_avg, float* buf);
+
+}  // namespace typenet::kernels::cuda

@@ -1,0 +1,68 @@
+// src/cuda/context.hpp — what a context holds, and the error checks, shared by the library's
+// sources (never by a user's translation unit: kernels/cuda/api.hpp keeps CUDA's types out).
+#pragma once
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+#ifdef TYPENET_CUDNN
+#include <cudnn.h>
+#endif
+
+#include <map>
+#include <string>
+#include <tuple>
+
+#include "typenet/kernels/cuda/api.hpp"
+
+namespace typenet::kernels::cuda {
+
+[[noreturn]] void fail(const char* call, const std::string& why);
+inline void check(cudaError_t e, const char* call) {
+    if (e != cudaSuccess) fail(call, cudaGetErrorString(e));
+}
+void check(cublasStatus_t s, const char* call);
+#ifdef TYPENET_CUDNN
+void check(cudnnStatus_t s, const char* call);
+#endif
+// After a kernel launch: a bad configuration shows here, a fault at the next synchronizing call.
+#define TYPENET_CUDA_LAUNCHED(name) ::typenet::kernels::cuda::check(cudaGetLastError(), name)
+
+#ifdef TYPENET_CUDNN
+// One convolution shape at one batch size: descriptors, the algorithms cuDNN measured fastest, and
+// the workspace they need (the context's, grown to the largest plan).
+struct conv_plan {
+    cudnnTensorDescriptor_t x = nullptr, y = nullptr, bias = nullptr;
+    cudnnFilterDescriptor_t w = nullptr;
+    cudnnConvolutionDescriptor_t conv = nullptr;
+    cudnnConvolutionFwdAlgo_t fwd{};
+    cudnnConvolutionBwdDataAlgo_t bwd_data{};
+    cudnnConvolutionBwdFilterAlgo_t bwd_filter{};
+};
+#endif
+
+struct context {
+    int device = 0;
+    cudaStream_t stream = nullptr;
+    cublasHandle_t blas = nullptr;
+    cudaDeviceProp props{};
+#ifdef TYPENET_CUDNN
+    cudnnHandle_t dnn = nullptr;
+    std::map<std::tuple<index_t, index_t, index_t, index_t, index_t, index_t, index_t, index_t, index_t, index_t>,
+             conv_plan> plans;
+#endif
+    void* workspace = nullptr;           // convolution scratch (cuDNN's, or im2col columns)
+    std::size_t workspace_bytes = 0;
+    void* ensure_workspace(std::size_t bytes);
+};
+
+// Grid for n elements at 256 threads, capped: kernels stride over what the grid does not cover.
+inline unsigned blocks_for(index_t n) {
+    const index_t b = (n + 255) / 256;
+    return unsigned(b < 1 ? 1 : b > 65535 * 8 ? 65535 * 8 : b);
+}
+
+}  // namespace typenet::kernels::cuda
+
+// A grid-stride loop over [0, n): any grid covers any n.
+#define TYPENET_GRID_LOOP(i, n)                                                                         \
+    for (::typenet::index_t i = blockIdx.x * ::typenet::index_t(blockDim.x) + threadIdx.x; i < (n);       \
+         i += ::typenet::index_t(gridDim.x) * blockDim.x)
