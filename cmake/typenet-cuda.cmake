@@ -21,16 +21,18 @@ function(typenet_enable_cuda target)
     if(NOT TARGET typenet_cuda)
         find_package(CUDAToolkit REQUIRED)
         get_property(dir GLOBAL PROPERTY TYPENET_CUDA_SOURCE_DIR)
-        add_library(typenet_cuda STATIC ${dir}/context.cu ${dir}/elementwise.cu ${dir}/norm_optim.cu)
+        add_library(typenet_cuda STATIC ${dir}/context.cu ${dir}/elementwise.cu ${dir}/norm_optim.cu ${dir}/sequence.cu)
         target_link_libraries(typenet_cuda PUBLIC typenet::typenet CUDA::cudart CUDA::cublas)
         target_compile_features(typenet_cuda PUBLIC cxx_std_20)
         set_target_properties(typenet_cuda PROPERTIES POSITION_INDEPENDENT_CODE ON)
         # -std=c++20 by hand: CMake 3.25 has no CUDA_STANDARD 20 for nvcc.
         target_compile_options(typenet_cuda PRIVATE $<$<COMPILE_LANGUAGE:CUDA>:-std=c++20 --expt-relaxed-constexpr>)
-        # cuDNN: Debian's or the toolkit's (/usr/local/cuda ships it); without it, im2col + cuBLAS.
+        # cuDNN: Debian's or the toolkit's (/usr/local/cuda ships it); without it, or with
+        # TYPENET_CUDA_CUDNN=OFF, convolutions run as im2col + cuBLAS.
+        option(TYPENET_CUDA_CUDNN "typenet_cuda: convolutions through cuDNN where it is found" ON)
         find_path(TYPENET_CUDNN_INCLUDE cudnn.h HINTS ${CUDAToolkit_INCLUDE_DIRS})
         find_library(TYPENET_CUDNN_LIBRARY cudnn HINTS ${CUDAToolkit_LIBRARY_DIR})
-        if(TYPENET_CUDNN_INCLUDE AND TYPENET_CUDNN_LIBRARY)
+        if(TYPENET_CUDA_CUDNN AND TYPENET_CUDNN_INCLUDE AND TYPENET_CUDNN_LIBRARY)
             target_include_directories(typenet_cuda SYSTEM PRIVATE ${TYPENET_CUDNN_INCLUDE})
             target_link_libraries(typenet_cuda PRIVATE ${TYPENET_CUDNN_LIBRARY})
             target_compile_definitions(typenet_cuda PRIVATE TYPENET_CUDNN)

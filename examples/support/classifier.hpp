@@ -25,6 +25,9 @@
 #ifdef TYPENET_EXAMPLES_MPI
 #include <typenet/distributed.hpp>
 #endif
+#ifdef TYPENET_WITH_CUDA
+#include <typenet/cuda.hpp>
+#endif
 
 namespace typenet::examples {
 
@@ -63,6 +66,51 @@ void bench_batch1(Model& model, const Data& test) {
     std::printf("batch1 latency us: %.2f\n", us[calls / 2]);
 }
 
+// Fashion-MNIST from --data (or Debian's), standardized with the training set's mean and deviation.
+template <class T>
+auto load_fashion(const run_options& o) {
+    auto data = o.data.empty() ? data::fashion_mnist() : data::fashion_mnist(o.data);
+    data.train.standardize(fashion_pixel_mean, fashion_pixel_std);
+    data.test.standardize(fashion_pixel_mean, fashion_pixel_std);
+    return data;
+}
+
+// The files the run will write must have a directory to go to: checked before hours of training.
+inline void check_output_dirs(const run_options& o) {
+    for (const std::string* out : {&o.save, &o.weights, &o.export_header}) {
+        const auto dir = std::filesystem::path(*out).parent_path();
+        if (!out->empty() && !dir.empty() && !std::filesystem::is_directory(dir))
+            throw std::runtime_error("typenet: '" + *out + "': no directory '" + dir.string() + "' to write it in");
+    }
+}
+
+inline void print_epoch(const epoch_stats& e, double lr, bool ranks) {
+    std::printf("epoch %d  loss %.4f  accuracy %.2f%%", e.epoch, e.train.loss, 100 * e.train.accuracy);
+    if (e.validation.samples)
+        std::printf("  val_loss %.4f  val_accuracy %.2f%%", e.validation.loss, 100 * e.validation.accuracy);
+    std::printf("  lr %.2e  %.1f s  %.0f images/s", lr, e.seconds, e.samples_per_second);
+    if (ranks) std::printf("  allreduce %.2f s (%.0f%%)", e.comm_seconds, 100 * e.comm_seconds / e.seconds);
+    std::printf("\n");
+    std::fflush(stdout);
+}
+
+// The final lines, then --weights, --export-header and --bench-infer from the trained host model.
+template <class Model, class Data>
+void report(Model& model, const run_options& o, const evaluation& test, double images_per_second, const Data& test_set) {
+    std::printf("test loss: %.4f\n", test.loss);
+    std::printf("train images/s: %.0f\n", images_per_second);
+    std::printf("test accuracy: %.2f\n", 100 * test.accuracy);
+    if (!o.weights.empty()) {
+        io::save(model, o.weights);
+        std::printf("weights written to %s\n", o.weights.c_str());
+    }
+    if (!o.export_header.empty()) {
+        io::export_header(model, o.export_header, "trained");
+        std::printf("model exported to %s (namespace trained)\n", o.export_header.c_str());
+    }
+    if (o.bench_infer) bench_batch1(model, test_set);
+}
+
 // With --distributed, comm is the ranks' communicator: every rank trains its share of each batch;
 // rank 0 (the lead) alone loads a checkpoint to resume (fit hands its state to the others), prints,
 // logs and writes files.
@@ -79,16 +127,10 @@ int fit_and_report(Model& model, Opt& opt, const run_options& o, communicator* c
         std::printf("resumed from %s: epoch %d, step %ld, lr %.2e\n", o.resume.c_str(), resumed->epoch, resumed->step,
                     opt.lr());
     }
-    for (const std::string* out : {&o.save, &o.weights, &o.export_header}) {   // before hours of training
-        const auto dir = std::filesystem::path(*out).parent_path();
-        if (!out->empty() && !dir.empty() && !std::filesystem::is_directory(dir))
-            throw std::runtime_error("typenet: '" + *out + "': no directory '" + dir.string() + "' to write it in");
-    }
+    check_output_dirs(o);
     std::optional<early_stopping<Model>> stop;
     if (o.patience > 0) stop.emplace(model, early_stopping_options{.patience = o.patience});
-    auto data = o.data.empty() ? data::fashion_mnist() : data::fashion_mnist(o.data);
-    data.train.standardize(fashion_pixel_mean, fashion_pixel_std);
-    data.test.standardize(fashion_pixel_mean, fashion_pixel_std);
+    const auto data = load_fashion<T>(o);
     const auto train_set = o.limit > 0 ? data.train.head(std::size_t(o.limit)) : data.train;
     if (lead) {
         std::cout << Model::summary();
@@ -130,14 +172,7 @@ int fit_and_report(Model& model, Opt& opt, const run_options& o, communicator* c
             seconds += e.seconds;
             const double lr = opt.lr();                    // this epoch's; the next one's decayed
             opt.set_lr(lr * o.lr_decay);
-            if (!lead) return;
-            std::printf("epoch %d  loss %.4f  accuracy %.2f%%", e.epoch, e.train.loss, 100 * e.train.accuracy);
-            if (e.validation.samples)
-                std::printf("  val_loss %.4f  val_accuracy %.2f%%", e.validation.loss, 100 * e.validation.accuracy);
-            std::printf("  lr %.2e  %.1f s  %.0f images/s", lr, e.seconds, e.samples_per_second);
-            if (comm) std::printf("  allreduce %.2f s (%.0f%%)", e.comm_seconds, 100 * e.comm_seconds / e.seconds);
-            std::printf("\n");
-            std::fflush(stdout);
+            if (lead) print_epoch(e, lr, comm != nullptr);
         },
         [&](const epoch_stats& e) {
             if (log) (*log)(e);
@@ -161,20 +196,56 @@ int fit_and_report(Model& model, Opt& opt, const run_options& o, communicator* c
     }
     if (!lead) return 0;                                   // the other ranks hold the same model
     const auto test = evaluate(model, data.test, loss::cross_entropy{}, index_t(o.batch));   // the workspace fit sized
-    std::printf("test loss: %.4f\n", test.loss);
-    std::printf("train images/s: %.0f\n", seconds > 0 ? images / seconds : 0.0);
-    std::printf("test accuracy: %.2f\n", 100 * test.accuracy);
-    if (!o.weights.empty()) {
-        io::save(model, o.weights);
-        std::printf("weights written to %s\n", o.weights.c_str());
-    }
-    if (!o.export_header.empty()) {
-        io::export_header(model, o.export_header, "trained");
-        std::printf("model exported to %s (namespace trained)\n", o.export_header.c_str());
-    }
-    if (o.bench_infer) bench_batch1(model, data.test);
+    report(model, o, test, seconds > 0 ? images / seconds : 0.0, data.test);
     return 0;
 }
+
+#ifdef TYPENET_WITH_CUDA
+// --device cuda: the model trains on the GPU (typenet/cuda.hpp); afterwards its weights come back
+// to `host` for the files and the batch-1 benchmark. Checkpoints, early stopping and ranks work on
+// host models only, so those flags are refused here.
+template <class Model, class Opt>
+int fit_and_report_on_gpu(Model& host, cuda::model<Model>& gpu, Opt& opt, const run_options& o) {
+    using T = typename Model::scalar;
+    if (!o.save.empty() || !o.resume.empty() || o.patience > 0 || o.distributed)
+        throw std::runtime_error("typenet: --device cuda trains without --save, --resume, --patience and --distributed "
+                                 "(they need the model in host memory); leave them out or train on the CPU");
+    check_output_dirs(o);
+    std::optional<csv_log> log;
+    if (!o.log.empty()) log.emplace(o.log);
+    const auto data = load_fashion<T>(o);
+    const auto train_set = o.limit > 0 ? data.train.head(std::size_t(o.limit)) : data.train;
+    std::cout << Model::summary();
+    std::printf("training on %zu images, testing on %zu\n", train_set.size(), data.test.size());
+    std::printf("device: %s, convolutions: %s\n", gpu.on().name().c_str(), kernels::cuda::conv2d_engine());
+    double images = 0, seconds = 0;
+    auto augment = [&](const data::batch_view<T>& b, rng& g) {
+        if (!o.augment) return;
+        data::random_crop{.padding = 2}(b, g);
+        data::random_flip{}(b, g);
+    };
+    progress_bar bar(progress_bar::options{.epoch_line = false});
+    bool step_limit = false;
+    auto steps = [&](const fit_state& s) { return !(step_limit = o.max_steps > 0 && s.step >= o.max_steps); };
+    fit(gpu, opt, loss::cross_entropy{o.label_smoothing}, train_set,
+        {.epochs = o.epochs, .batch = o.batch, .validation = o.validation, .seed = o.seed},
+        augment, [&](const step_stats& s) { bar(s); }, [&](const epoch_stats& e) { bar(e); },
+        [&](const epoch_stats& e) {
+            images += double(e.train.samples);
+            seconds += e.seconds;
+            const double lr = opt.lr();
+            opt.set_lr(lr * o.lr_decay);
+            print_epoch(e, lr, false);
+            if (log) (*log)(e);
+        },
+        steps);
+    if (step_limit) std::printf("stopped at step %ld (--max-steps)\n", o.max_steps);
+    const auto test = evaluate(gpu, data.test, loss::cross_entropy{}, index_t(o.batch));
+    gpu.copy_to(host);
+    report(host, o, test, seconds > 0 ? images / seconds : 0.0, data.test);
+    return 0;
+}
+#endif
 
 // Parses the flags over `defaults`, builds Model from --seed and trains it with --optimizer.
 // Exit codes: 0 done, 1 an error (one line on stderr), 2 a bad flag.
@@ -198,6 +269,25 @@ int run_classifier(int argc, char** argv, const std::string& description, const 
     try {
         set_num_threads(o.threads);
         Model model{seed{o.seed}};
+        if (o.device != "cpu") {
+#ifdef TYPENET_WITH_CUDA
+            cuda::model<Model> gpu{model, cuda_ordinal(o.device)};
+            if (o.optimizer == "sgd") {
+                cuda::sgd opt{gpu, {.lr = o.lr, .momentum = o.momentum, .weight_decay = o.weight_decay}};
+                return fit_and_report_on_gpu(model, gpu, opt, o);
+            }
+            if (o.optimizer == "adamw") {
+                cuda::adamw opt{gpu, {.lr = o.lr, .weight_decay = o.weight_decay}};
+                return fit_and_report_on_gpu(model, gpu, opt, o);
+            }
+            cuda::adam opt{gpu, {.lr = o.lr, .weight_decay = o.weight_decay}};
+            return fit_and_report_on_gpu(model, gpu, opt, o);
+#else
+            std::fprintf(stderr, "%s: --device %s: this build has no CUDA backend (configure with nvcc present, "
+                                 "TYPENET_CUDA=AUTO or ON)\n", argv[0], o.device.c_str());
+            return 2;
+#endif
+        }
         if (o.optimizer == "sgd") {
             optim::sgd opt{model, {.lr = o.lr, .momentum = o.momentum, .weight_decay = o.weight_decay}};
             return fit_and_report(model, opt, o, comm);

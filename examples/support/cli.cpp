@@ -40,7 +40,18 @@ const CLI::Validator fraction(
         return v >= 0 && v < 1 ? std::string() : "must be in [0, 1), got " + in;
     },
     "in [0, 1)");
+// cpu, cuda or cuda:N.
+const CLI::Validator device_name(
+    [](std::string& in) -> std::string {
+        if (in == "cpu" || in == "cuda") return {};
+        if (in.rfind("cuda:", 0) == 0 && in.size() > 5 && in.find_first_not_of("0123456789", 5) == std::string::npos)
+            return {};
+        return "must be cpu, cuda or cuda:N, got '" + in + "'";
+    },
+    "cpu | cuda | cuda:N");
 }  // namespace
+
+int cuda_ordinal(const std::string& device) { return device.size() > 5 ? std::atoi(device.c_str() + 5) : 0; }
 
 run_options parse(int argc, char** argv, const std::string& description, run_options o) {
     CLI::App app{description};
@@ -85,6 +96,8 @@ run_options parse(int argc, char** argv, const std::string& description, run_opt
     app.add_option("--export-header", o.export_header, "write the trained model as a C++ header (io::export_header)");
     app.add_flag("--distributed", o.distributed, "train data-parallel over MPI, one replica per rank: mpirun -np N "
                                                  "<example> --distributed (--batch is per rank)");
+    app.add_option("--device", o.device, "cpu, or cuda / cuda:N to train on a GPU (builds with the CUDA backend)")
+        ->check(device_name)->capture_default_str();
     parse_or_exit(app, argc, argv);
     if (o.patience > 0 && o.validation <= 0) {
         std::cerr << argv[0] << ": --patience " << o.patience << " needs a validation split: add --validation 0.1 (or "

@@ -32,7 +32,11 @@ struct run_options {
     std::string weights;              // write the trained model here as safetensors (PyTorch reads it)
     std::string export_header;        // write the trained model as a C++ header (examples/embedded)
     bool distributed = false;         // data parallel over MPI: mpirun -np N <example> --distributed
+    std::string device = "cpu";       // cpu | cuda | cuda:N (the CUDA backend, where built)
 };
+
+// The GPU that "cuda" or "cuda:N" names (0 for "cuda").
+int cuda_ordinal(const std::string& device);
 
 // Parses argv into `defaults`; --help prints usage and exits 0, a bad flag prints one line and
 // exits 2.

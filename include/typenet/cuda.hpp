@@ -17,6 +17,8 @@
 // fp32 only. The program links the typenet_cuda library (CMake: typenet_enable_cuda(target)); this
 // header itself names no CUDA type, so it compiles with g++ alone.
 #pragma once
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -105,7 +107,8 @@ struct device_layer {
     static_assert(no_device_layer<L>,
                   "typenet: cuda: a layer of this model has no CUDA implementation yet (supported: dense, conv2d, "
                   "relu, sigmoid, tanh, gelu, leaky_relu, softmax, log_softmax, max_pool2d, avg_pool2d, "
-                  "global_avg_pool, flatten, identity, dropout, batch_norm, sequential, residual)");
+                  "global_avg_pool, flatten, identity, dropout, batch_norm, layer_norm, sequential, residual, "
+                  "embedding, positional_embedding, last_step, lstm)");
     static void forward(const step_info&, const fwd_args<float>&) {}
     static void backward(const step_info&, const bwd_args<float>&) {}
 };
@@ -245,12 +248,12 @@ template <double P, class In>
 struct device_layer<dropout<P>, In> {
     static void forward(const step_info& s, const fwd_args<float>& a) {
         const index_t n = a.batch * index_t(In::size);
-        if (s.m == mode::train && P > 0.0) {
+        if (s.m == mode::train && P > 0.0)
             k::dropout_forward(*s.ctx, n, float(P), mix(s.seed, std::uint64_t(a.cache - s.ws)), a.x, a.y, a.cache);
-            return;
-        }
-        k::copy(*s.ctx, a.y, a.x, std::size_t(n) * sizeof(float));
-        if (s.m != mode::infer) k::dropout_forward(*s.ctx, n, 0.0f, 0, a.x, a.cache, a.cache);   // unused y
+        else if (s.m == mode::eval)   // p = 0: every mask value 1, y = x
+            k::dropout_forward(*s.ctx, n, 0.0f, 0, a.x, a.y, a.cache);
+        else
+            k::copy(*s.ctx, a.y, a.x, std::size_t(n) * sizeof(float));
     }
     static void backward(const step_info& s, const bwd_args<float>& a) {
         if (a.dx) k::multiply(*s.ctx, a.batch * index_t(In::size), a.dy, a.cache, a.dx);
@@ -330,12 +333,135 @@ struct device_layer<residual<Body, Shortcut>, In> {
     }
 };
 
+// ---- sequence layers ----------------------------------------------------------------------------
+template <std::size_t V, std::size_t D>
+struct device_layer<embedding<V, D>, seq<1>> {
+    static void forward(const step_info& s, const fwd_args<float>& a) {
+        k::embedding_forward(*s.ctx, a.batch, index_t(V), index_t(D), a.x, a.p, a.y);
+    }
+    static void backward(const step_info& s, const bwd_args<float>& a) {
+        k::embedding_backward(*s.ctx, a.batch, index_t(V), index_t(D), a.x, a.dy, a.dp);
+        if (a.dx) k::zero(*s.ctx, a.dx, std::size_t(a.batch) * sizeof(float));   // ids have no gradient
+    }
+};
+
+template <std::size_t C, class In>
+struct device_layer<positional_embedding<C>, In> {
+    static constexpr index_t d = index_t(In::size);
+    static void forward(const step_info& s, const fwd_args<float>& a) {
+        if (a.steps > index_t(C))
+            throw std::invalid_argument("typenet: positional_embedding: a sequence of " + std::to_string(a.steps) +
+                                        " steps is longer than the model's context of " + std::to_string(C));
+        k::positional_forward(*s.ctx, a.batch, a.steps, d, a.x, a.p, a.y);
+    }
+    static void backward(const step_info& s, const bwd_args<float>& a) {
+        k::positional_backward(*s.ctx, a.batch, a.steps, d, a.dy, a.dp);
+        if (a.dx) k::copy(*s.ctx, a.dx, a.dy, std::size_t(a.batch * d) * sizeof(float));
+    }
+};
+
+template <std::size_t... E>
+struct device_layer<last_step, seq<E...>> {
+    static constexpr index_t n = index_t((std::size_t{1} * ... * E));
+    static void forward(const step_info& s, const fwd_args<float>& a) {
+        k::copy_rows(*s.ctx, a.batch / a.steps, n, a.x + (a.steps - 1) * n, a.steps * n, a.y, n);
+    }
+    static void backward(const step_info& s, const bwd_args<float>& a) {
+        if (!a.dx) return;
+        k::zero(*s.ctx, a.dx, std::size_t(a.batch * n) * sizeof(float));
+        k::copy_rows(*s.ctx, a.batch / a.steps, n, a.dy, n, a.dx + (a.steps - 1) * n, a.steps * n);
+    }
+};
+
+template <double E, class In>
+struct device_layer<layer_norm<E>, In> {
+    using B = typename layer_norm<E>::template bound<In>;
+    static constexpr index_t n = index_t(B::n);
+    static void forward(const step_info& s, const fwd_args<float>& a) {
+        k::layer_norm_forward(*s.ctx, a.batch * index_t(B::rows), n, float(E), a.x, a.p, a.p + n, a.cache, a.y,
+                              a.cache + a.batch * index_t(In::size));
+    }
+    static void backward(const step_info& s, const bwd_args<float>& a) {
+        k::layer_norm_backward(*s.ctx, a.batch * index_t(B::rows), n, a.cache, a.p, a.cache + a.batch * index_t(In::size),
+                               a.dy, a.dx, a.dp, a.dp + n);
+    }
+};
+
+// The host layer's algorithm and cache layout (layers/recurrent.hpp): the input projection as one
+// GEMM over all B T rows, then per step h W_hh^T on the step's B rows (strided) and the cell.
+template <std::size_t H, std::size_t D>
+struct device_layer<lstm<H>, seq<D>> {
+    using B = typename lstm<H>::template bound<seq<D>>;
+    static constexpr index_t g = index_t(B::G), h = index_t(H), d = index_t(D);
+    static void forward(const step_info& s, const fwd_args<float>& a) {
+        k::context& c = *s.ctx;
+        const index_t rows = a.batch, steps = a.steps, batch = rows / steps;
+        const typename B::template slots<float> sl(a.cache, rows);
+        const float* p = a.p;
+        k::fill_rows_sum(c, rows, g, p + B::bih, p + B::bhh, sl.gates);
+        k::gemm(c, false, true, rows, g, d, 1.0f, a.x, d, p + B::wih, d, 1.0f, sl.gates, g);   // += x W_ih^T
+        for (index_t t = 0; t < steps; ++t) {
+            const float* h_prev = t > 0 ? a.y + (t - 1) * h : a.carry_in;
+            const float* c_prev = t > 0 ? sl.c + (t - 1) * h : a.carry_in ? a.carry_in + h : nullptr;
+            const index_t ld = t > 0 ? steps * h : 2 * h;
+            k::copy_rows(c, batch, h, h_prev, ld, sl.hp + t * h, steps * h);
+            k::copy_rows(c, batch, h, c_prev, ld, sl.cp + t * h, steps * h);
+            if (t > 0 || a.carry_in)   // += h_prev W_hh^T
+                k::gemm(c, false, true, batch, g, h, 1.0f, sl.hp + t * h, steps * h, p + B::whh, h, 1.0f,
+                        sl.gates + t * g, steps * g);
+            k::lstm_step(c, batch, h, sl.gates + t * g, steps * g, sl.cp + t * h, sl.c + t * h, a.y + t * h, steps * h);
+        }
+        if (a.carry_out) {
+            k::copy_rows(c, batch, h, a.y + (steps - 1) * h, steps * h, a.carry_out, 2 * h);
+            k::copy_rows(c, batch, h, sl.c + (steps - 1) * h, steps * h, a.carry_out + h, 2 * h);
+        }
+    }
+    static void backward(const step_info& s, const bwd_args<float>& a) {
+        k::context& c = *s.ctx;
+        const index_t rows = a.batch, steps = a.steps, batch = rows / steps;
+        const typename B::template slots<float> sl(a.cache, rows);
+        k::copy_rows(c, batch, h, a.dcarry_out, 2 * h, sl.dh, h);
+        k::copy_rows(c, batch, h, a.dcarry_out ? a.dcarry_out + h : nullptr, 2 * h, sl.dc, h);
+        for (index_t t = steps - 1; t >= 0; --t) {
+            k::lstm_step_backward(c, batch, h, sl.gates + t * g, steps * g, sl.c + t * h, sl.cp + t * h, a.dy + t * h,
+                                  steps * h, sl.dh, sl.dc);
+            if (t > 0 || a.dcarry_in)   // dh_prev = dG_t W_hh
+                k::gemm(c, false, false, batch, h, g, 1.0f, sl.gates + t * g, steps * g, a.p + B::whh, h, 0.0f, sl.dh, h);
+        }
+        if (a.dcarry_in) {
+            k::copy_rows(c, batch, h, sl.dh, h, a.dcarry_in, 2 * h);
+            k::copy_rows(c, batch, h, sl.dc, h, a.dcarry_in + h, 2 * h);
+        }
+        float* dp = a.dp;
+        k::gemm(c, true, false, g, d, rows, 1.0f, sl.gates, g, a.x, d, 1.0f, dp + B::wih, d);    // dW_ih += dG^T x
+        k::gemm(c, true, false, g, h, rows, 1.0f, sl.gates, g, sl.hp, h, 1.0f, dp + B::whh, h);  // dW_hh += dG^T h_prev
+        k::add_column_sums(c, rows, g, sl.gates, dp + B::bih);
+        k::add_column_sums(c, rows, g, sl.gates, dp + B::bhh);
+        if (a.dx) k::gemm(c, false, false, rows, d, g, 1.0f, sl.gates, g, a.p + B::wih, d, 0.0f, a.dx, d);   // dG W_ih
+    }
+};
+
+// A token model's ids are checked on the host before they go to the device, with the CPU's message.
+template <class... L> struct first_layer { using type = void; };
+template <class L0, class... L> struct first_layer<L0, L...> { using type = L0; };
+template <class L> struct token_check {
+    static void run(index_t, index_t, const float*) {}
+};
+template <std::size_t V, std::size_t D> struct token_check<embedding<V, D>> {
+    static void run(index_t rows, index_t steps, const float* x) {
+        using B = typename embedding<V, D>::template bound<seq<1>>;
+        const fwd_args<float> a{rows, mode::eval, nullptr, x, nullptr, nullptr, nullptr, nullptr, steps, nullptr, nullptr};
+        for (index_t r = 0; r < rows; ++r) (void)B::id(a, r);
+    }
+};
+
 template <class Net> struct model_traits;
 template <class T, class Input, class... Layers>
 struct model_traits<basic_network<T, Input, Layers...>> {
     using in = typename Input::shape;
     using chain_t = typename typenet::detail::bind_list<in, Layers...>::chain_t;
     using run = device_run<Layers...>;
+    using tokens = token_check<typename first_layer<Layers...>::type>;
 };
 
 }  // namespace detail
@@ -353,9 +479,10 @@ public:
     using input_shape = typename Net::input_shape;
     using output_shape = typename Net::output_shape;
     static_assert(std::is_same_v<scalar, float>, "typenet: cuda: the CUDA backend trains float networks (network<...>)");
-    static_assert(Net::carry_size == 0, "typenet: cuda: recurrent layers are not supported on the GPU yet");
     static constexpr std::size_t param_count = Net::param_count;
     static constexpr std::size_t state_count = Net::state_count;
+    static constexpr std::size_t carry_size = Net::carry_size;
+    static constexpr bool sequential_input = Net::sequential_input;
 
     // The host model's parameters and state copied to GPU `ordinal`; gradients zero.
     explicit model(const Net& host, int ordinal = 0) : model(host, device(ordinal)) {}
@@ -390,49 +517,72 @@ public:
     scalar* device_state() { return state_.data(); }
 
     // Sizes the device workspace for up to `batch` samples (of `steps` steps); forward calls it.
+    // Memory is allocated only when a call needs more than the last.
     void reserve(index_t batch, index_t steps = 1) {
         const index_t rows = batch * steps;
-        if (rows <= capacity_) return;
-        const auto r = std::size_t(rows);
-        in_ = device_buffer<scalar>(dev_, r * input_shape::size);
-        out_ = device_buffer<scalar>(dev_, r * output_shape::size);
-        dy_ = device_buffer<scalar>(dev_, r * output_shape::size);
-        dx_ = device_buffer<scalar>(dev_, r * input_shape::size);
-        ws_ = device_buffer<scalar>(dev_, r * chain_t::ws_per_sample + chain_t::ws_fixed);
-        host_out_.assign(r * output_shape::size, scalar(0));
-        capacity_ = rows;
+        if (rows > capacity_) {
+            const auto r = std::size_t(rows);
+            ws_ = device_buffer<scalar>();   // the old workspace goes before the new one comes
+            in_ = device_buffer<scalar>(dev_, r * input_shape::size);
+            out_ = device_buffer<scalar>(dev_, r * output_shape::size);
+            dy_ = device_buffer<scalar>(dev_, r * output_shape::size);
+            dx_ = device_buffer<scalar>(dev_, r * input_shape::size);
+            ws_ = device_buffer<scalar>(dev_, r * chain_t::ws_per_sample + chain_t::ws_fixed);
+            host_out_.assign(r * output_shape::size, scalar(0));
+            capacity_ = rows;
+        }
+        if (carry_size > 0 && batch > sequences_) {   // (B, carry_size) for B sequences
+            carry_in_ = device_buffer<scalar>(dev_, std::size_t(batch) * carry_size);
+            carry_out_ = device_buffer<scalar>(dev_, std::size_t(batch) * carry_size);
+            sequences_ = batch;
+        }
     }
 
     // x (B, in...) on the host -> (B, out...) on the host, valid until the next forward.
     const scalar* forward(index_t batch, const scalar* x, mode m = mode::eval) { return forward(batch, 1, x, m); }
-    const scalar* forward(index_t batch, index_t steps, const scalar* x, mode m) {
+    // B sequences of T steps; s carries recurrent state in and out through host buffers of
+    // (B, carry_size), as the host network's forward (they may be the same buffer).
+    const scalar* forward(index_t batch, index_t steps, const scalar* x, mode m, recurrent_state<scalar> s = {}) {
         start(batch, steps, m);
-        in_.upload(x, std::size_t(rows_of<input_shape>(batch, steps)) * input_shape::size);
-        run_forward();
+        const index_t rows = rows_of<input_shape>(batch, steps);
+        traits::tokens::run(rows, steps, x);
+        in_.upload(x, std::size_t(rows) * input_shape::size);
+        const std::size_t nc = std::size_t(batch) * carry_size;
+        if (s.in) carry_in_.upload(s.in, nc);
+        run_forward(s.in ? carry_in_.data() : nullptr, s.out ? carry_out_.data() : nullptr);
+        if (s.out) carry_out_.download(s.out, nc);
         const std::size_t n = std::size_t(rows_of<output_shape>(batch, steps)) * output_shape::size;
         out_.download(host_out_.data(), n);
         return host_out_.data();
     }
-    // x on the device -> the output on the device (valid until the next forward); nothing copied.
+    // x on the device -> the output on the device (valid until the next forward); nothing copied
+    // to the host. Token ids are not checked here (one out of range is clamped on the device).
     const scalar* forward_device(index_t batch, index_t steps, const scalar* x_device, mode m) {
         start(batch, steps, m);
         k::copy(context(), in_.data(), x_device, std::size_t(rows_of<input_shape>(batch, steps)) * input_shape::size *
                                                      sizeof(scalar));
-        run_forward();
+        run_forward(nullptr, nullptr);
         return out_.data();
     }
 
-    // dy (B, out...) on the host -> gradients (+=) on the device; dx (B, in...) to the host if asked.
-    void backward(const scalar* dy, scalar* dx = nullptr) {
+    // dy (B, out...) on the host -> gradients (+=) on the device; dx (B, in...) to the host if
+    // asked; g the recurrent state's gradients through host buffers, as the host network's.
+    void backward(const scalar* dy, scalar* dx = nullptr, recurrent_gradients<scalar> g = {}) {
         require_forward();
+        k::make_current(context());
         dy_.upload(dy, std::size_t(rows_of<output_shape>(batch_, steps_)) * output_shape::size);
-        run_backward(dy_.data(), dx ? dx_.data() : nullptr);
+        const std::size_t nc = std::size_t(batch_) * carry_size;
+        if (g.out) carry_out_.upload(g.out, nc);
+        run_backward(dy_.data(), dx ? dx_.data() : nullptr, g.out ? carry_out_.data() : nullptr,
+                     g.in ? carry_in_.data() : nullptr);
         if (dx) dx_.download(dx, std::size_t(rows_of<input_shape>(batch_, steps_)) * input_shape::size);
+        if (g.in) carry_in_.download(g.in, nc);
     }
     // The same with device pointers (dx_device may be null).
     void backward_device(const scalar* dy_device, scalar* dx_device = nullptr) {
         require_forward();
-        run_backward(dy_device, dx_device);
+        k::make_current(context());
+        run_backward(dy_device, dx_device, nullptr, nullptr);
     }
 
     index_t batch() const { return batch_; }
@@ -441,6 +591,7 @@ public:
 
 private:
     void start(index_t batch, index_t steps, mode m) {
+        k::make_current(context());
         if (batch <= 0) throw std::invalid_argument("typenet: cuda: forward: batch size must be > 0, got " + std::to_string(batch));
         if (steps <= 0) throw std::invalid_argument("typenet: cuda: forward: steps must be > 0, got " + std::to_string(steps));
         if (steps > 1 && !is_sequence<input_shape>)
@@ -461,26 +612,38 @@ private:
     typename traits::run runner() const {
         return typename traits::run{detail::step_info{&context(), mode_, detail::mix(0x7e9e7c0dull, forwards_), ws_.data()}};
     }
-    void run_forward() {
+    void run_forward(const scalar* cin, scalar* cout) {
         chain_t::forward(layers_, batch_, steps_, mode_, params_.data(), state_.data(), in_.data(), out_.data(),
-                         ws_.data(), static_cast<rng*>(nullptr), static_cast<const scalar*>(nullptr),
-                         static_cast<scalar*>(nullptr), runner());
+                         ws_.data(), static_cast<rng*>(nullptr), cin, cout, runner());
     }
-    void run_backward(const scalar* dy, scalar* dx) {
+    void run_backward(const scalar* dy, scalar* dx, const scalar* dcout, scalar* dcin) {
         chain_t::backward(layers_, batch_, steps_, params_.data(), state_.data(), in_.data(), out_.data(), dy, dx,
-                          grads_.data(), ws_.data(), static_cast<const scalar*>(nullptr),
-                          static_cast<scalar*>(nullptr), runner());
+                          grads_.data(), ws_.data(), dcout, dcin, runner());
     }
 
     device dev_;
     typename chain_t::layers layers_{};
     device_buffer<scalar> params_, grads_, state_;
     device_buffer<scalar> in_, out_, dy_, dx_, ws_;
+    device_buffer<scalar> carry_in_, carry_out_;   // (B, carry_size): the state, then its gradient
     aligned_vector<scalar> host_out_;
-    index_t capacity_ = 0, batch_ = 0, steps_ = 1;
+    index_t capacity_ = 0, sequences_ = 0, batch_ = 0, steps_ = 1;
     mode mode_ = mode::eval;
     std::uint64_t forwards_ = 0;
 };
+
+// torch.nn.utils.clip_grad_norm_ on the device model's gradients (optim::clip_grad_norm's rule):
+// returns the norm before clipping.
+template <class Net>
+double clip_grad_norm(model<Net>& m, double max_norm) {
+    if (!(max_norm >= 0.0))
+        throw std::invalid_argument("typenet: clip_grad_norm: max_norm must be >= 0, got " + std::to_string(max_norm));
+    k::make_current(m.context());
+    const double total = std::sqrt(k::sum_of_squares(m.context(), index_t(Net::param_count), m.device_gradients()));
+    const double scale = max_norm / (total + 1e-6);
+    if (!(scale >= 1.0)) k::scale(m.context(), index_t(Net::param_count), float(scale), m.device_gradients());
+    return total;
+}
 
 // ---- optimizers: torch.optim's, their state in device memory --------------------------------------
 template <class Net>
@@ -493,6 +656,7 @@ public:
         buf_.zero();
     }
     void step() {
+        k::make_current(m_.context());
         k::sgd_update(m_.context(), index_t(Net::param_count), float(o_.lr), float(o_.momentum), float(o_.dampening),
                       float(o_.weight_decay), o_.nesterov, steps_ == 0, m_.device_parameters(), m_.device_gradients(),
                       buf_.data());
@@ -524,6 +688,7 @@ public:
     }
     void step() {
         ++steps_;
+        k::make_current(m_.context());
         k::adam_update(m_.context(), index_t(Net::param_count), float(o_.lr), float(o_.beta1), float(o_.beta2),
                        float(o_.eps), float(o_.weight_decay), Decoupled, steps_, m_.device_parameters(),
                        m_.device_gradients(), first_.data(), second_.data());
@@ -565,6 +730,7 @@ public:
         buf_.zero();
     }
     void step() {
+        k::make_current(m_.context());
         k::rmsprop_update(m_.context(), index_t(Net::param_count), float(o_.lr), float(o_.alpha), float(o_.eps),
                           float(o_.weight_decay), float(o_.momentum), o_.centered, m_.device_parameters(),
                           m_.device_gradients(), square_avg_.data(), grad_avg_.data(), buf_.data());

@@ -15,6 +15,7 @@ void check(cublasStatus_t s, const char* call) {
     if (s != CUBLAS_STATUS_SUCCESS) fail(call, std::string("cuBLAS ") + cublasGetStatusString(s));
 }
 #ifdef TYPENET_CUDNN
+static void destroy_plan(conv_plan& p) noexcept;
 void check(cudnnStatus_t s, const char* call) {
     if (s != CUDNN_STATUS_SUCCESS) fail(call, std::string("cuDNN ") + cudnnGetErrorString(s));
 }
@@ -66,22 +67,22 @@ context* create_context(int device) {
 
 void destroy_context(context* c) noexcept {
     if (!c) return;
+    int previous = 0;
+    const bool restore = cudaGetDevice(&previous) == cudaSuccess;
     cudaSetDevice(c->device);
     if (c->stream) cudaStreamSynchronize(c->stream);
 #ifdef TYPENET_CUDNN
     for (auto& [key, p] : c->plans) {
         (void)key;
-        cudnnDestroyTensorDescriptor(p.x);
-        cudnnDestroyTensorDescriptor(p.y);
-        cudnnDestroyTensorDescriptor(p.bias);
-        cudnnDestroyFilterDescriptor(p.w);
-        cudnnDestroyConvolutionDescriptor(p.conv);
+        destroy_plan(p);
     }
     if (c->dnn) cudnnDestroy(c->dnn);
 #endif
     if (c->workspace) cudaFree(c->workspace);
+    if (c->scratch) cudaFree(c->scratch);
     if (c->blas) cublasDestroy(c->blas);
     if (c->stream) cudaStreamDestroy(c->stream);
+    if (restore) cudaSetDevice(previous);   // the caller's current device, as it was
     delete c;
 }
 
@@ -101,6 +102,17 @@ void* context::ensure_workspace(std::size_t bytes) {
     check(cudaMalloc(&workspace, bytes), "cudaMalloc (convolution workspace)");
     workspace_bytes = bytes;
     return workspace;
+}
+
+void* context::ensure_scratch(std::size_t bytes) {
+    if (bytes <= scratch_bytes) return scratch;
+    check(cudaStreamSynchronize(stream), "cudaStreamSynchronize");
+    if (scratch) check(cudaFree(scratch), "cudaFree");
+    scratch = nullptr;
+    scratch_bytes = 0;
+    check(cudaMalloc(&scratch, bytes), "cudaMalloc (reduction scratch)");
+    scratch_bytes = bytes;
+    return scratch;
 }
 
 void* allocate(context& c, std::size_t bytes) {
@@ -131,6 +143,7 @@ void zero(context& c, void* device, std::size_t bytes) {
     if (bytes) check(cudaMemsetAsync(device, 0, bytes, c.stream), "cudaMemset");
 }
 void synchronize(context& c) { check(cudaStreamSynchronize(c.stream), "cudaStreamSynchronize"); }
+void make_current(context& c) { check(cudaSetDevice(c.device), "cudaSetDevice"); }
 
 // Row-major C = op(A) op(B) is column-major C^T = op(B)^T op(A)^T: the operands swap, the flags stay.
 void gemm(context& c, bool ta, bool tb, index_t m, index_t n, index_t k, float alpha, const float* a, index_t lda,
@@ -163,11 +176,43 @@ __global__ void channel_sums_kernel(index_t b, index_t c, index_t s, const float
 #ifdef TYPENET_CUDNN
 const char* conv2d_engine() noexcept { return "cudnn"; }
 
+static void destroy_plan(conv_plan& p) noexcept {
+    if (p.x) cudnnDestroyTensorDescriptor(p.x);
+    if (p.y) cudnnDestroyTensorDescriptor(p.y);
+    if (p.bias) cudnnDestroyTensorDescriptor(p.bias);
+    if (p.w) cudnnDestroyFilterDescriptor(p.w);
+    if (p.conv) cudnnDestroyConvolutionDescriptor(p.conv);
+}
+
+// The first of cuDNN's ranked algorithms that works in plain fp32 (the descriptor's FMA math: no
+// TF32, whose results the tests could not compare with the CPU's); `otherwise` if none does.
+template <class Perf, class Algo>
+static Algo pick(const Perf* perf, int n, Algo otherwise) {
+    for (int i = 0; i < n; ++i)
+        if (perf[i].status == CUDNN_STATUS_SUCCESS && perf[i].mathType == CUDNN_FMA_MATH) return perf[i].algo;
+    for (int i = 0; i < n; ++i)
+        if (perf[i].status == CUDNN_STATUS_SUCCESS) return perf[i].algo;
+    return otherwise;
+}
+
 static conv_plan& plan_for(context& c, const conv_shape& g, index_t batch) {
     const auto key = std::make_tuple(g.c, g.h, g.w, g.out, g.k, g.stride, g.pad, g.dilation, g.groups, batch);
     auto it = c.plans.find(key);
     if (it != c.plans.end()) return it->second;
-    conv_plan p;
+    // In the map first, so that the context frees its descriptors whatever fails below; a plan
+    // that failed is taken out again (and its descriptors freed).
+    conv_plan& p = c.plans[key];
+    struct undo {
+        context& c;
+        const decltype(c.plans)::key_type& k;
+        bool done = false;
+        ~undo() {
+            if (done) return;
+            auto it = c.plans.find(k);
+            destroy_plan(it->second);
+            c.plans.erase(it);
+        }
+    } guard{c, key};
     check(cudnnCreateTensorDescriptor(&p.x), "cudnnCreateTensorDescriptor");
     check(cudnnCreateTensorDescriptor(&p.y), "cudnnCreateTensorDescriptor");
     check(cudnnCreateTensorDescriptor(&p.bias), "cudnnCreateTensorDescriptor");
@@ -193,23 +238,17 @@ static conv_plan& plan_for(context& c, const conv_shape& g, index_t batch) {
     cudnnConvolutionFwdAlgoPerf_t fwd[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
     check(cudnnGetConvolutionForwardAlgorithm_v7(c.dnn, p.x, p.w, p.conv, p.y, CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &n, fwd),
           "cudnnGetConvolutionForwardAlgorithm_v7");
-    p.fwd = n > 0 ? fwd[0].algo : CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM;
-    for (int i = 0; i < n; ++i)
-        if (fwd[i].status == CUDNN_STATUS_SUCCESS) { p.fwd = fwd[i].algo; break; }
+    p.fwd = pick(fwd, n, CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM);
     cudnnConvolutionBwdDataAlgoPerf_t bd[CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT];
     check(cudnnGetConvolutionBackwardDataAlgorithm_v7(c.dnn, p.w, p.y, p.conv, p.x, CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT,
                                                       &n, bd),
           "cudnnGetConvolutionBackwardDataAlgorithm_v7");
-    p.bwd_data = n > 0 ? bd[0].algo : CUDNN_CONVOLUTION_BWD_DATA_ALGO_1;
-    for (int i = 0; i < n; ++i)
-        if (bd[i].status == CUDNN_STATUS_SUCCESS) { p.bwd_data = bd[i].algo; break; }
+    p.bwd_data = pick(bd, n, CUDNN_CONVOLUTION_BWD_DATA_ALGO_1);
     cudnnConvolutionBwdFilterAlgoPerf_t bf[CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT];
     check(cudnnGetConvolutionBackwardFilterAlgorithm_v7(c.dnn, p.x, p.y, p.conv, p.w,
                                                         CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, &n, bf),
           "cudnnGetConvolutionBackwardFilterAlgorithm_v7");
-    p.bwd_filter = n > 0 ? bf[0].algo : CUDNN_CONVOLUTION_BWD_FILTER_ALGO_1;
-    for (int i = 0; i < n; ++i)
-        if (bf[i].status == CUDNN_STATUS_SUCCESS) { p.bwd_filter = bf[i].algo; break; }
+    p.bwd_filter = pick(bf, n, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_1);
     std::size_t a = 0, b = 0, d = 0;
     check(cudnnGetConvolutionForwardWorkspaceSize(c.dnn, p.x, p.w, p.conv, p.y, p.fwd, &a),
           "cudnnGetConvolutionForwardWorkspaceSize");
@@ -218,7 +257,8 @@ static conv_plan& plan_for(context& c, const conv_shape& g, index_t batch) {
     check(cudnnGetConvolutionBackwardFilterWorkspaceSize(c.dnn, p.x, p.y, p.conv, p.w, p.bwd_filter, &d),
           "cudnnGetConvolutionBackwardFilterWorkspaceSize");
     c.ensure_workspace(std::max({a, b, d, std::size_t(256)}));
-    return c.plans.emplace(key, p).first->second;
+    guard.done = true;
+    return p;
 }
 
 void conv2d_forward(context& c, const conv_shape& g, index_t batch, const float* x, const float* w, const float* b,

@@ -52,6 +52,9 @@ struct context {
     void* workspace = nullptr;           // convolution scratch (cuDNN's, or im2col columns)
     std::size_t workspace_bytes = 0;
     void* ensure_workspace(std::size_t bytes);
+    void* scratch = nullptr;             // reductions' partial results (small)
+    std::size_t scratch_bytes = 0;
+    void* ensure_scratch(std::size_t bytes);
 };
 
 // Grid for n elements at 256 threads, capped: kernels stride over what the grid does not cover.

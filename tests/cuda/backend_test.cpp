@@ -63,6 +63,13 @@ void compare_backends(index_t batch, mode m, double tol = 1e-4) {
     gpu.gradients_to(g_gpu);
     const std::vector<float> g_cpu(host.gradients().begin(), host.gradients().end());
     CHECK(test::max_rel_diff(g_gpu, g_cpu) <= tol);
+    // Parameter gradients accumulate: a second backward of the same pass doubles them.
+    host.backward(dy.data());
+    gpu.backward(dy.data());
+    gpu.gradients_to(g_gpu);
+    const std::vector<float> g2_cpu(host.gradients().begin(), host.gradients().end());
+    CHECK(test::max_rel_diff(g_gpu, g2_cpu) <= tol);
+    for (std::size_t i = 0; i < g_cpu.size(); ++i) CHECK(g2_cpu[i] == doctest::Approx(2 * g_cpu[i]).epsilon(1e-5));
 
     Net back{seed{99}};
     gpu.copy_to(back);
@@ -132,7 +139,7 @@ TEST_CASE("dropout on the GPU: the identity out of training; in training a mask 
         if (y[i] == 0.0f) ++zeros;
         else CHECK(y[i] == doctest::Approx(x[i] / 0.7f).epsilon(1e-6));
     }
-    CHECK(double(zeros) / 4000.0 == doctest::Approx(0.3).epsilon(0.1));   // 0.27 .. 0.33
+    CHECK(std::abs(double(zeros) / 4000.0 - 0.3) < 0.03);   // 1,200 expected, sd 29
     std::vector<float> y0(y, y + 4000), dx(4000);
     const std::vector<float> ones(4000, 1.0f);
     gpu.backward(ones.data(), dx.data());
@@ -144,12 +151,17 @@ TEST_CASE("dropout on the GPU: the identity out of training; in training a mask 
 namespace {
 // steps optimizer steps on the CPU and on the GPU from the same model and batches; parameters
 // compared after.
+// resync: the GPU model takes the CPU's parameters and state before each step, and each step is
+// compared on its own. A ResNet's training is chaotic: two correct CPU builds (TYPENET_ISA=sse2 and
+// avx512, the same seeds) drift apart from rounding alone, 2e-4 after 3 steps of this recipe and
+// 4e-2 after 20, so 20 free steps would compare the chaos, not the backends.
 template <class Net, class HostOpt, class DeviceOpt>
 void compare_training(int steps, index_t batch, HostOpt& host_opt, Net& host, DeviceOpt& dev_opt, cuda::model<Net>& gpu,
-                      double tol) {
+                      double tol, bool resync = false) {
     constexpr std::size_t c = Net::output_shape::size;
     const loss::cross_entropy ce{};
     for (int s = 0; s < steps; ++s) {
+        if (resync) gpu.copy_from(host);
         const auto x = random_values(std::size_t(batch) * Net::input_shape::size, 100 + std::uint64_t(s));
         std::vector<loss::label_t> t(static_cast<std::size_t>(batch));
         for (std::size_t i = 0; i < t.size(); ++i) t[i] = loss::label_t((i * 7 + std::size_t(s)) % c);
@@ -163,21 +175,23 @@ void compare_training(int steps, index_t batch, HostOpt& host_opt, Net& host, De
         gpu.backward(dy.data());
         dev_opt.step();
         CHECK(lg == doctest::Approx(lc).epsilon(1e-4));
-    }
-    Net back{seed{5}};
-    gpu.copy_to(back);
-    const std::vector<float> p_cpu(host.parameters().begin(), host.parameters().end());
-    const std::vector<float> p_gpu(back.parameters().begin(), back.parameters().end());
-    CHECK(norm_rel_diff(p_gpu, p_cpu) <= tol);
-    if constexpr (Net::state_count > 0) {
-        const std::vector<float> s_cpu(host.state().begin(), host.state().end());
-        const std::vector<float> s_gpu(back.state().begin(), back.state().end());
-        CHECK(norm_rel_diff(s_gpu, s_cpu) <= tol);
+        if (resync || s == steps - 1) {
+            Net back{seed{5}};
+            gpu.copy_to(back);
+            const std::vector<float> p_cpu(host.parameters().begin(), host.parameters().end());
+            const std::vector<float> p_gpu(back.parameters().begin(), back.parameters().end());
+            CHECK(norm_rel_diff(p_gpu, p_cpu) <= tol);
+            if constexpr (Net::state_count > 0) {
+                const std::vector<float> s_cpu(host.state().begin(), host.state().end());
+                const std::vector<float> s_gpu(back.state().begin(), back.state().end());
+                CHECK(norm_rel_diff(s_gpu, s_cpu) <= tol);
+            }
+        }
     }
 }
 }  // namespace
 
-TEST_CASE("20 training steps of LeNet and of the ResNet on the GPU follow the CPU") {
+TEST_CASE("20 training steps of LeNet (free) and of the ResNet (step by step) on the GPU follow the CPU") {
     {
         examples::lenet host{seed{1}};
         cuda::model<examples::lenet> gpu{host};
@@ -190,7 +204,7 @@ TEST_CASE("20 training steps of LeNet and of the ResNet on the GPU follow the CP
         cuda::model<examples::resnet> gpu{host};
         optim::sgd hopt{host, {.lr = 0.05, .momentum = 0.9, .weight_decay = 5e-4, .nesterov = true}};
         cuda::sgd dopt{gpu, {.lr = 0.05, .momentum = 0.9, .weight_decay = 5e-4, .nesterov = true}};
-        compare_training(20, 32, hopt, host, dopt, gpu, 1e-4);
+        compare_training(20, 32, hopt, host, dopt, gpu, 1e-4, true);
     }
 }
 
@@ -234,6 +248,104 @@ TEST_CASE("fit and evaluate train a device model") {
     gpu.copy_to(host);   // the trained weights evaluate the same on the CPU
     const auto on_cpu = evaluate(host, data);
     CHECK(on_cpu.accuracy == doctest::Approx(after.accuracy).epsilon(1e-3));
+}
+
+namespace {
+// A sequence model on both backends: B sequences of T steps (token ids when the input is tokens),
+// with recurrent state carried in and out and its gradients, when the model has any.
+template <class Net>
+void compare_sequences(index_t batch, index_t steps, double tol = 1e-4) {
+    CAPTURE(Net::summary());
+    Net host{seed{7}};
+    cuda::model<Net> gpu{host};
+    const std::size_t rows = std::size_t(batch * steps);
+    const std::size_t nin = rows * Net::input_shape::size;
+    const std::size_t nout = (is_sequence<typename Net::output_shape> ? rows : std::size_t(batch)) * Net::output_shape::size;
+    std::vector<float> x = random_values(nin, 21);
+    if constexpr (std::is_same_v<typename Net::input_shape, seq<1>>)
+        for (std::size_t i = 0; i < nin; ++i) x[i] = float((i * 37 + 5) % 29);   // ids of a 29-word vocabulary
+    constexpr std::size_t cs = Net::carry_size;
+    const std::size_t nc = std::size_t(batch) * cs;
+    const auto c0 = random_values(nc, 23, 0.5f);
+    std::vector<float> c_cpu(nc), c_gpu(nc);
+    const float* yc = host.forward(batch, steps, x.data(), mode::train,
+                                   cs ? recurrent_state<float>{c0.data(), c_cpu.data()} : recurrent_state<float>{});
+    const std::vector<float> y_cpu(yc, yc + nout);
+    const float* yg = gpu.forward(batch, steps, x.data(), mode::train,
+                                  cs ? recurrent_state<float>{c0.data(), c_gpu.data()} : recurrent_state<float>{});
+    const std::vector<float> y_gpu(yg, yg + nout);
+    CHECK(test::max_rel_diff(y_gpu, y_cpu) <= tol);
+    CHECK(test::max_rel_diff(c_gpu, c_cpu) <= tol);
+
+    const auto dy = random_values(nout, 25);
+    const auto dcout = random_values(nc, 27);
+    std::vector<float> dx_cpu(nin), dx_gpu(nin), dc_cpu(nc), dc_gpu(nc);
+    host.zero_grad();
+    host.backward(dy.data(), dx_cpu.data(), cs ? recurrent_gradients<float>{dcout.data(), dc_cpu.data()} : recurrent_gradients<float>{});
+    gpu.backward(dy.data(), dx_gpu.data(), cs ? recurrent_gradients<float>{dcout.data(), dc_gpu.data()} : recurrent_gradients<float>{});
+    CHECK(test::max_rel_diff(dx_gpu, dx_cpu) <= tol);
+    CHECK(test::max_rel_diff(dc_gpu, dc_cpu) <= tol);
+    std::vector<float> g_gpu(Net::param_count);
+    gpu.gradients_to(g_gpu);
+    const std::vector<float> g_cpu(host.gradients().begin(), host.gradients().end());
+    CHECK(test::max_rel_diff(g_gpu, g_cpu) <= tol);
+}
+}  // namespace
+
+TEST_CASE("sequence layers on the GPU match the CPU: embedding, lstm, layer norm, positions, last step") {
+    compare_sequences<network<tokens, embedding<29, 12>, lstm<16>, dense<29>>>(3, 7);
+    compare_sequences<network<tokens, embedding<29, 12>, lstm<16>, lstm<8>, last_step, dense<4>>>(2, 5);
+    compare_sequences<network<sequence_input<6>, lstm<33>, layer_norm<>, dense<5>>>(4, 1);
+    compare_sequences<network<tokens, embedding<29, 16>, positional_embedding<8>, layer_norm<>, dense<29>>>(3, 8);
+    compare_sequences<network<sequence_input<5>, dense<7>, gelu, last_step>>(2, 3);
+}
+
+TEST_CASE("20 truncated-BPTT steps of the char-LSTM on the GPU follow the CPU, clipping included") {
+    using net = examples::char_lstm;
+    net host{seed{3}};
+    cuda::model<net> gpu{host};
+    optim::adam hopt{host, {.lr = 2e-3}};
+    cuda::adam dopt{gpu, {.lr = 2e-3}};
+    constexpr index_t b = 8, t = 16, v = index_t(examples::text_vocabulary);
+    std::vector<float> h_cpu(std::size_t(b) * net::carry_size), h_gpu(h_cpu.size());
+    const loss::cross_entropy ce{};
+    for (int s = 0; s < 20; ++s) {
+        std::vector<float> x(std::size_t(b * t));
+        std::vector<loss::label_t> y(x.size());
+        for (std::size_t i = 0; i < x.size(); ++i) {
+            x[i] = float((i * 13 + std::size_t(s) * 7) % 100);
+            y[i] = loss::label_t((i * 13 + std::size_t(s) * 7 + 1) % 100);
+        }
+        std::vector<float> dy(x.size() * std::size_t(v));
+        hopt.zero_grad();
+        const float lc = ce(b * t, v, host.forward(b, t, x.data(), mode::train, {h_cpu.data(), h_cpu.data()}), y.data(), dy.data());
+        host.backward(dy.data());
+        const double nc = optim::clip_grad_norm(host, 1.0);
+        hopt.step();
+        dopt.zero_grad();
+        const float lg = ce(b * t, v, gpu.forward(b, t, x.data(), mode::train, {h_gpu.data(), h_gpu.data()}), y.data(), dy.data());
+        gpu.backward(dy.data());
+        const double ng = cuda::clip_grad_norm(gpu, 1.0);
+        dopt.step();
+        CHECK(lg == doctest::Approx(lc).epsilon(1e-4));
+        CHECK(ng == doctest::Approx(nc).epsilon(1e-4));
+    }
+    CHECK(test::max_rel_diff(h_gpu, h_cpu) <= 1e-4);
+    net back{seed{5}};
+    gpu.copy_to(back);
+    const std::vector<float> p_cpu(host.parameters().begin(), host.parameters().end());
+    const std::vector<float> p_gpu(back.parameters().begin(), back.parameters().end());
+    CHECK(norm_rel_diff(p_gpu, p_cpu) <= 1e-4);
+}
+
+TEST_CASE("a token outside the vocabulary is the CPU's error on the GPU too") {
+    using net = network<tokens, embedding<10, 4>, dense<10>>;
+    net host;
+    cuda::model<net> gpu{host};
+    const std::vector<float> x = {1, 2, 10, 3};
+    CHECK_THROWS_WITH_AS(gpu.forward(2, 2, x.data(), mode::eval),
+                         doctest::Contains("token id 10.000000 of sequence 1, step 0 is outside the vocabulary [0, 10)"),
+                         std::out_of_range);
 }
 
 TEST_CASE("bad use of a device model is a clear error") {

@@ -42,6 +42,9 @@ void download(context&, void* host, const void* device, std::size_t bytes);  // 
 void copy(context&, void* to, const void* from, std::size_t bytes);          // device -> device
 void zero(context&, void* device, std::size_t bytes);
 void synchronize(context&);
+// Makes the context's device the calling thread's current one (cuda::model does it on each call,
+// so models on different GPUs can be used in turn from one thread).
+void make_current(context&);
 
 // ---- dense algebra -------------------------------------------------------------------------------
 // C (m, n) = alpha op(A) op(B) + beta C, row-major; op(A) is (m, k): A is (m, k) with row stride
@@ -113,6 +116,37 @@ void batch_norm_backward(context&, index_t b, index_t c, index_t s, bool trainin
                          float* dbeta);
 // v[i] += 1 for a device scalar (batch norm's batches seen).
 void increment(context&, float* v);
+
+// ---- sequences -----------------------------------------------------------------------------------
+// y (rows, cols) = a + b broadcast down the rows (a recurrent layer's two biases).
+void fill_rows_sum(context&, index_t rows, index_t cols, const float* a, const float* b, float* y);
+// rows rows of n values, ld_src and ld_dst apart; src null: zeros.
+void copy_rows(context&, index_t rows, index_t n, const float* src, index_t ld_src, float* dst, index_t ld_dst);
+// y (rows, d) = w[ids] (w (vocab, d)); dw[ids] += dy. The ids are checked on the host: here one
+// out of range is clamped, never read past the table.
+void embedding_forward(context&, index_t rows, index_t vocab, index_t d, const float* ids, const float* w, float* y);
+void embedding_backward(context&, index_t rows, index_t vocab, index_t d, const float* ids, const float* dy,
+                        float* dw);
+// Rows of sequences of `steps`: y = x + p[step]; dp[step] += the sum of dy over the sequences.
+void positional_forward(context&, index_t rows, index_t steps, index_t d, const float* x, const float* p, float* y);
+void positional_backward(context&, index_t rows, index_t steps, index_t d, const float* dy, float* dp);
+// One LSTM step for B rows (kernels/cpu/recurrent.hpp's lstm_step and lstm_step_backward): gates
+// (i, f, g, o) pre-activation in, activations out (forward); activations in, pre-activation
+// gradients out (backward), dc carried back in place.
+void lstm_step(context&, index_t batch, index_t h, float* gates, index_t ld_g, const float* c_prev, float* c, float* y,
+               index_t ld_h);
+void lstm_step_backward(context&, index_t batch, index_t h, float* gates, index_t ld_g, const float* c,
+                        const float* c_prev, const float* dy, index_t ld_h, const float* dh, float* dc);
+// Layer norm over each row of n (biased variance); xhat may be null (inference).
+void layer_norm_forward(context&, index_t rows, index_t n, float eps, const float* x, const float* gamma,
+                        const float* beta, float* xhat, float* y, float* invstd);
+// dgamma += sum dy xhat, dbeta += sum dy; dx when not null.
+void layer_norm_backward(context&, index_t rows, index_t n, const float* xhat, const float* gamma,
+                         const float* invstd, const float* dy, float* dx, float* dgamma, float* dbeta);
+
+// ---- reductions for gradient clipping -------------------------------------------------------------
+double sum_of_squares(context&, index_t n, const float* x);   // waits for the result
+void scale(context&, index_t n, float alpha, float* x);        // x *= alpha
 
 // ---- optimizers: one pass over the flat parameter buffer, torch.optim's formulas ------------------
 void sgd_update(context&, index_t n, float lr, float momentum, float dampening, float weight_decay, bool nesterov,
