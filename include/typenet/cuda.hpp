@@ -108,7 +108,8 @@ struct device_layer {
                   "typenet: cuda: a layer of this model has no CUDA implementation yet (supported: dense, conv2d, "
                   "relu, sigmoid, tanh, gelu, leaky_relu, softmax, log_softmax, max_pool2d, avg_pool2d, "
                   "global_avg_pool, flatten, identity, dropout, batch_norm, layer_norm, sequential, residual, "
-                  "embedding, positional_embedding, last_step, lstm)");
+                  "embedding, positional_embedding, last_step, rnn, lstm, gru, causal_self_attention, "
+                  "transformer_block; not yet: bidirectional, conv_transpose2d)");
     static void forward(const step_info&, const fwd_args<float>&) {}
     static void backward(const step_info&, const bwd_args<float>&) {}
 };
@@ -440,6 +441,130 @@ struct device_layer<lstm<H>, seq<D>> {
         if (a.dx) k::gemm(c, false, false, rows, d, g, 1.0f, sl.gates, g, a.p + B::wih, d, 0.0f, a.dx, d);   // dG W_ih
     }
 };
+
+template <std::size_t H, std::size_t D>
+struct device_layer<gru<H>, seq<D>> {
+    using B = typename gru<H>::template bound<seq<D>>;
+    static constexpr index_t g = index_t(B::G), h = index_t(H), d = index_t(D);
+    static void forward(const step_info& s, const fwd_args<float>& a) {
+        k::context& c = *s.ctx;
+        const index_t rows = a.batch, steps = a.steps, batch = rows / steps;
+        const typename B::template slots<float> sl(a.cache, rows);
+        const float* p = a.p;
+        k::fill_rows(c, rows, g, p + B::bih, sl.gates);
+        k::gemm(c, false, true, rows, g, d, 1.0f, a.x, d, p + B::wih, d, 1.0f, sl.gates, g);     // x W_ih^T + b_ih
+        for (index_t t = 0; t < steps; ++t) {
+            k::copy_rows(c, batch, h, t > 0 ? a.y + (t - 1) * h : a.carry_in, t > 0 ? steps * h : h, sl.hp + t * h,
+                         steps * h);
+            k::fill_rows(c, batch, g, p + B::bhh, sl.scratch);                                     // gh = b_hh
+            if (t > 0 || a.carry_in)                                                                // + h W_hh^T
+                k::gemm(c, false, true, batch, g, h, 1.0f, sl.hp + t * h, steps * h, p + B::whh, h, 1.0f, sl.scratch, g);
+            k::gru_step(c, batch, h, sl.gates + t * g, steps * g, sl.scratch, sl.hp + t * h, sl.hn + t * h, a.y + t * h,
+                        steps * h);
+        }
+        if (a.carry_out) k::copy_rows(c, batch, h, a.y + (steps - 1) * h, steps * h, a.carry_out, h);
+    }
+    static void backward(const step_info& s, const bwd_args<float>& a) {
+        k::context& c = *s.ctx;
+        const index_t rows = a.batch, steps = a.steps, batch = rows / steps;
+        const typename B::template slots<float> sl(a.cache, rows);
+        float* dhr = sl.scratch;                                                                   // (B, H)
+        k::copy_rows(c, batch, h, a.dcarry_out, h, dhr, h);
+        for (index_t t = steps - 1; t >= 0; --t) {
+            k::gru_step_backward(c, batch, h, sl.gates + t * g, steps * g, sl.hn + t * h, sl.hp + t * h, a.dy + t * h,
+                                 steps * h, dhr);
+            if (t > 0 || a.dcarry_in) {   // dh_prev += (dr, dz) W_hh[r, z] + d(hn) W_hn
+                k::gemm(c, false, false, batch, h, 2 * h, 1.0f, sl.gates + t * g, steps * g, a.p + B::whh, h, 1.0f, dhr, h);
+                k::gemm(c, false, false, batch, h, h, 1.0f, sl.hn + t * h, steps * h, a.p + B::whh + 2 * h * h, h, 1.0f,
+                        dhr, h);
+            }
+        }
+        if (a.dcarry_in) k::copy(c, a.dcarry_in, dhr, std::size_t(batch * h) * sizeof(float));
+        float* dp = a.dp;
+        k::gemm(c, true, false, g, d, rows, 1.0f, sl.gates, g, a.x, d, 1.0f, dp + B::wih, d);
+        k::gemm(c, true, false, 2 * h, h, rows, 1.0f, sl.gates, g, sl.hp, h, 1.0f, dp + B::whh, h);
+        k::gemm(c, true, false, h, h, rows, 1.0f, sl.hn, h, sl.hp, h, 1.0f, dp + B::whh + 2 * h * h, h);
+        k::add_column_sums(c, rows, g, sl.gates, dp + B::bih);
+        k::add_column_sums(c, rows, 2 * h, sl.gates, g, dp + B::bhh);
+        k::add_column_sums(c, rows, h, sl.hn, dp + B::bhh + 2 * h);
+        if (a.dx) k::gemm(c, false, false, rows, d, g, 1.0f, sl.gates, g, a.p + B::wih, d, 0.0f, a.dx, d);
+    }
+};
+
+template <std::size_t H, std::size_t D>
+struct device_layer<rnn<H>, seq<D>> {
+    using B = typename rnn<H>::template bound<seq<D>>;
+    static constexpr index_t h = index_t(H), d = index_t(D);
+    static void forward(const step_info& s, const fwd_args<float>& a) {
+        k::context& c = *s.ctx;
+        const index_t rows = a.batch, steps = a.steps, batch = rows / steps;
+        float* hp = a.cache + B::cache_fixed;
+        const float* p = a.p;
+        k::fill_rows_sum(c, rows, h, p + B::bih, p + B::bhh, a.y);
+        k::gemm(c, false, true, rows, h, d, 1.0f, a.x, d, p + B::wih, d, 1.0f, a.y, h);
+        for (index_t t = 0; t < steps; ++t) {
+            k::copy_rows(c, batch, h, t > 0 ? a.y + (t - 1) * h : a.carry_in, t > 0 ? steps * h : h, hp + t * h, steps * h);
+            if (t > 0 || a.carry_in)
+                k::gemm(c, false, true, batch, h, h, 1.0f, hp + t * h, steps * h, p + B::whh, h, 1.0f, a.y + t * h, steps * h);
+            k::rnn_step(c, batch, h, a.y + t * h, steps * h);
+        }
+        if (a.carry_out) k::copy_rows(c, batch, h, a.y + (steps - 1) * h, steps * h, a.carry_out, h);
+    }
+    static void backward(const step_info& s, const bwd_args<float>& a) {
+        k::context& c = *s.ctx;
+        const index_t rows = a.batch, steps = a.steps, batch = rows / steps;
+        float* hp = a.cache + B::cache_fixed;
+        float* dg = hp + rows * h;
+        float* dhr = dg + rows * h;
+        k::copy_rows(c, batch, h, a.dcarry_out, h, dhr, h);
+        for (index_t t = steps - 1; t >= 0; --t) {
+            k::rnn_step_backward(c, batch, h, a.y + t * h, a.dy + t * h, steps * h, dhr, dg + t * h);
+            if (t > 0 || a.dcarry_in)
+                k::gemm(c, false, false, batch, h, h, 1.0f, dg + t * h, steps * h, a.p + B::whh, h, 0.0f, dhr, h);
+        }
+        if (a.dcarry_in) k::copy(c, a.dcarry_in, dhr, std::size_t(batch * h) * sizeof(float));
+        float* dp = a.dp;
+        k::gemm(c, true, false, h, d, rows, 1.0f, dg, h, a.x, d, 1.0f, dp + B::wih, d);
+        k::gemm(c, true, false, h, h, rows, 1.0f, dg, h, hp, h, 1.0f, dp + B::whh, h);
+        k::add_column_sums(c, rows, h, dg, dp + B::bih);
+        k::add_column_sums(c, rows, h, dg, dp + B::bhh);
+        if (a.dx) k::gemm(c, false, false, rows, d, h, 1.0f, dg, h, a.p + B::wih, d, 0.0f, a.dx, d);
+    }
+};
+
+// The host layer's cache layout (slots: q k v, attended values, log-sum-exp, their gradients).
+template <std::size_t Heads, class In>
+struct device_layer<causal_self_attention<Heads>, In> {
+    using B = typename causal_self_attention<Heads>::template bound<In>;
+    static constexpr index_t d = index_t(B::D), d3 = 3 * d, heads = index_t(Heads);
+    static void forward(const step_info& s, const fwd_args<float>& a) {
+        k::context& c = *s.ctx;
+        const index_t rows = a.batch, steps = a.steps;
+        const typename B::template slots<float> sl(a.cache, rows);
+        k::fill_rows(c, rows, d3, a.p + B::bin, sl.qkv);
+        k::gemm(c, false, true, rows, d3, d, 1.0f, a.x, d, a.p + B::win, d, 1.0f, sl.qkv, d3);        // x W_in^T + b_in
+        k::attention_forward(c, rows / steps, steps, heads, d, sl.qkv, sl.att, sl.lse);
+        k::fill_rows(c, rows, d, a.p + B::bout, a.y);
+        k::gemm(c, false, true, rows, d, d, 1.0f, sl.att, d, a.p + B::wout, d, 1.0f, a.y, d);         // att W_o^T + b_o
+    }
+    static void backward(const step_info& s, const bwd_args<float>& a) {
+        k::context& c = *s.ctx;
+        const index_t rows = a.batch, steps = a.steps;
+        const typename B::template slots<float> sl(a.cache, rows);
+        float* dp = a.dp;
+        k::gemm(c, false, false, rows, d, d, 1.0f, a.dy, d, a.p + B::wout, d, 0.0f, sl.datt, d);      // d(att) = dy W_o
+        k::gemm(c, true, false, d, d, rows, 1.0f, a.dy, d, sl.att, d, 1.0f, dp + B::wout, d);         // dW_o += dy^T att
+        k::add_column_sums(c, rows, d, a.dy, dp + B::bout);
+        k::attention_backward(c, rows / steps, steps, heads, d, sl.qkv, sl.att, sl.lse, sl.datt, sl.dqkv);
+        k::gemm(c, true, false, d3, d, rows, 1.0f, sl.dqkv, d3, a.x, d, 1.0f, dp + B::win, d);        // dW_in += dqkv^T x
+        k::add_column_sums(c, rows, d3, sl.dqkv, dp + B::bin);
+        if (a.dx) k::gemm(c, false, false, rows, d, d3, 1.0f, sl.dqkv, d3, a.p + B::win, d, 0.0f, a.dx, d);
+    }
+};
+// GPT-2's block is a type made of the layers above (layers/attention.hpp): so is its device form.
+template <std::size_t Heads, std::size_t X, class In>
+struct device_layer<transformer_block<Heads, X>, In>
+    : device_layer<typename transformer_block<Heads, X>::template body<In::size>, In> {};
 
 // A token model's ids are checked on the host before they go to the device, with the CPU's message.
 template <class... L> struct first_layer { using type = void; };

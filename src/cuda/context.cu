@@ -80,6 +80,7 @@ void destroy_context(context* c) noexcept {
 #endif
     if (c->workspace) cudaFree(c->workspace);
     if (c->scratch) cudaFree(c->scratch);
+    if (c->attention) cudaFree(c->attention);
     if (c->blas) cublasDestroy(c->blas);
     if (c->stream) cudaStreamDestroy(c->stream);
     if (restore) cudaSetDevice(previous);   // the caller's current device, as it was
@@ -93,27 +94,22 @@ std::string device_name(const context& c) {
            mem + " GiB)";
 }
 
-void* context::ensure_workspace(std::size_t bytes) {
-    if (bytes <= workspace_bytes) return workspace;
-    check(cudaStreamSynchronize(stream), "cudaStreamSynchronize");   // the old one may be in use
-    if (workspace) check(cudaFree(workspace), "cudaFree");
-    workspace = nullptr;
-    workspace_bytes = 0;
-    check(cudaMalloc(&workspace, bytes), "cudaMalloc (convolution workspace)");
-    workspace_bytes = bytes;
-    return workspace;
+// A buffer of the context that only grows: the old one may still be read by queued work, so the
+// stream is drained before it goes.
+static void* grow(context& c, void*& p, std::size_t& have, std::size_t bytes, const char* what) {
+    if (bytes <= have) return p;
+    check(cudaStreamSynchronize(c.stream), "cudaStreamSynchronize");
+    if (p) check(cudaFree(p), "cudaFree");
+    p = nullptr;
+    have = 0;
+    const cudaError_t e = cudaMalloc(&p, bytes);
+    if (e != cudaSuccess) fail("cudaMalloc", std::to_string(bytes) + " bytes for the " + what + ": " + cudaGetErrorString(e));
+    have = bytes;
+    return p;
 }
-
-void* context::ensure_scratch(std::size_t bytes) {
-    if (bytes <= scratch_bytes) return scratch;
-    check(cudaStreamSynchronize(stream), "cudaStreamSynchronize");
-    if (scratch) check(cudaFree(scratch), "cudaFree");
-    scratch = nullptr;
-    scratch_bytes = 0;
-    check(cudaMalloc(&scratch, bytes), "cudaMalloc (reduction scratch)");
-    scratch_bytes = bytes;
-    return scratch;
-}
+void* context::ensure_workspace(std::size_t bytes) { return grow(*this, workspace, workspace_bytes, bytes, "convolution workspace"); }
+void* context::ensure_scratch(std::size_t bytes) { return grow(*this, scratch, scratch_bytes, bytes, "reduction scratch"); }
+void* context::ensure_attention(std::size_t bytes) { return grow(*this, attention, attention_bytes, bytes, "attention scores"); }
 
 void* allocate(context& c, std::size_t bytes) {
     check(cudaSetDevice(c.device), "cudaSetDevice");

@@ -55,6 +55,9 @@ struct context {
     void* scratch = nullptr;             // reductions' partial results (small)
     std::size_t scratch_bytes = 0;
     void* ensure_scratch(std::size_t bytes);
+    void* attention = nullptr;           // attention's (T, T) scores of every (sequence, head) pair
+    std::size_t attention_bytes = 0;
+    void* ensure_attention(std::size_t bytes);
 };
 
 // Grid for n elements at 256 threads, capped: kernels stride over what the grid does not cover.

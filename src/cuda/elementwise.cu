@@ -15,11 +15,11 @@ __global__ void fill_rows_kernel(index_t rows, index_t cols, const float* b, flo
 
 // Blocks of 32 columns x 8 row lanes: a warp reads 32 neighbouring columns of one row (coalesced);
 // the lanes' partial sums meet in shared memory.
-__global__ void column_sums_kernel(index_t rows, index_t cols, const float* y, float* s) {
+__global__ void column_sums_kernel(index_t rows, index_t cols, const float* y, index_t ld, float* s) {
     const index_t col = blockIdx.x * index_t(32) + threadIdx.x;
     float acc = 0;
     if (col < cols)
-        for (index_t r = threadIdx.y; r < rows; r += 8) acc += y[r * cols + col];
+        for (index_t r = threadIdx.y; r < rows; r += 8) acc += y[r * ld + col];
     __shared__ float part[8][33];
     part[threadIdx.y][threadIdx.x] = acc;
     __syncthreads();
@@ -194,8 +194,11 @@ void fill_rows(context& c, index_t rows, index_t cols, const float* b, float* y)
     TYPENET_CUDA_LAUNCHED("fill_rows_kernel");
 }
 void add_column_sums(context& c, index_t rows, index_t cols, const float* y, float* s) {
+    add_column_sums(c, rows, cols, y, cols, s);
+}
+void add_column_sums(context& c, index_t rows, index_t cols, const float* y, index_t ld, float* s) {
     if (cols == 0) return;
-    column_sums_kernel<<<unsigned((cols + 31) / 32), dim3(32, 8), 0, c.stream>>>(rows, cols, y, s);
+    column_sums_kernel<<<unsigned((cols + 31) / 32), dim3(32, 8), 0, c.stream>>>(rows, cols, y, ld, s);
     TYPENET_CUDA_LAUNCHED("column_sums_kernel");
 }
 void add(context& c, index_t n, const float* a, const float* b, float* y) {

@@ -79,6 +79,54 @@ __global__ void lstm_step_backward_kernel(index_t batch, index_t h, float* gates
     }
 }
 
+// r, z, n = sigma(x_r + gh_r), sigma(x_z + gh_z), tanh(x_n + r gh_n); y = (1 - z) n + z h_prev;
+// gates receive r, z, n and hn receives gh_n (kernels/cpu/recurrent.hpp's gru_step).
+__global__ void gru_step_kernel(index_t batch, index_t h, float* gates, index_t ld_g, const float* gh,
+                                const float* h_prev, float* hn, float* y, index_t ld_h) {
+    TYPENET_GRID_LOOP(k, batch * h) {
+        const index_t b = k / h, j = k % h;
+        float* gr = gates + b * ld_g;
+        const float* ghr = gh + b * 3 * h;
+        const float r = sigmoid(gr[j] + ghr[j]), z = sigmoid(gr[h + j] + ghr[h + j]);
+        const float hnv = ghr[2 * h + j];
+        const float n = tanhf(gr[2 * h + j] + r * hnv);
+        gr[j] = r;
+        gr[h + j] = z;
+        gr[2 * h + j] = n;
+        hn[b * ld_h + j] = hnv;
+        y[b * ld_h + j] = (1.0f - z) * n + z * h_prev[b * ld_h + j];
+    }
+}
+__global__ void gru_step_backward_kernel(index_t batch, index_t h, float* gates, index_t ld_g, float* hn,
+                                         const float* h_prev, const float* dy, index_t ld_h, float* dh) {
+    TYPENET_GRID_LOOP(k, batch * h) {
+        const index_t b = k / h, j = k % h;
+        float* gr = gates + b * ld_g;
+        const float r = gr[j], z = gr[h + j], n = gr[2 * h + j];
+        const float dhv = dy[b * ld_h + j] + dh[b * h + j];
+        const float dan = dhv * (1.0f - z) * (1.0f - n * n);
+        const float hnv = hn[b * ld_h + j];
+        gr[j] = dan * hnv * r * (1.0f - r);
+        gr[h + j] = dhv * (h_prev[b * ld_h + j] - n) * z * (1.0f - z);
+        gr[2 * h + j] = dan;
+        hn[b * ld_h + j] = dan * r;
+        dh[b * h + j] = dhv * z;
+    }
+}
+__global__ void rnn_step_kernel(index_t batch, index_t h, float* y, index_t ld_h) {
+    TYPENET_GRID_LOOP(k, batch * h) {
+        float& v = y[k / h * ld_h + k % h];
+        v = tanhf(v);
+    }
+}
+__global__ void rnn_step_backward_kernel(index_t batch, index_t h, const float* y, const float* dy, index_t ld_h,
+                                         const float* dh, float* dg) {
+    TYPENET_GRID_LOOP(k, batch * h) {
+        const index_t b = k / h, j = k % h, at = b * ld_h + j;
+        dg[at] = (dy[at] + dh[b * h + j]) * (1.0f - y[at] * y[at]);
+    }
+}
+
 constexpr unsigned row_threads = 128;
 
 // The block's sum of v; every thread gets it.
@@ -223,6 +271,30 @@ void lstm_step_backward(context& c, index_t batch, index_t h, float* gates, inde
                                                                            dh, dc);
     TYPENET_CUDA_LAUNCHED("lstm_step_backward_kernel");
 }
+void gru_step(context& c, index_t batch, index_t h, float* gates, index_t ld_g, const float* gh, const float* h_prev,
+              float* hn, float* y, index_t ld_h) {
+    if (batch * h == 0) return;
+    gru_step_kernel<<<blocks_for(batch * h), 256, 0, c.stream>>>(batch, h, gates, ld_g, gh, h_prev, hn, y, ld_h);
+    TYPENET_CUDA_LAUNCHED("gru_step_kernel");
+}
+void gru_step_backward(context& c, index_t batch, index_t h, float* gates, index_t ld_g, float* hn, const float* h_prev,
+                       const float* dy, index_t ld_h, float* dh) {
+    if (batch * h == 0) return;
+    gru_step_backward_kernel<<<blocks_for(batch * h), 256, 0, c.stream>>>(batch, h, gates, ld_g, hn, h_prev, dy, ld_h, dh);
+    TYPENET_CUDA_LAUNCHED("gru_step_backward_kernel");
+}
+void rnn_step(context& c, index_t batch, index_t h, float* y, index_t ld_h) {
+    if (batch * h == 0) return;
+    rnn_step_kernel<<<blocks_for(batch * h), 256, 0, c.stream>>>(batch, h, y, ld_h);
+    TYPENET_CUDA_LAUNCHED("rnn_step_kernel");
+}
+void rnn_step_backward(context& c, index_t batch, index_t h, const float* y, const float* dy, index_t ld_h,
+                       const float* dh, float* dg) {
+    if (batch * h == 0) return;
+    rnn_step_backward_kernel<<<blocks_for(batch * h), 256, 0, c.stream>>>(batch, h, y, dy, ld_h, dh, dg);
+    TYPENET_CUDA_LAUNCHED("rnn_step_backward_kernel");
+}
+
 void layer_norm_forward(context& c, index_t rows, index_t n, float eps, const float* x, const float* gamma,
                         const float* beta, float* xhat, float* y, float* invstd) {
     if (rows == 0) return;

@@ -51,10 +51,15 @@ void make_current(context&);
 // lda, or (k, m) when ta. cuBLAS, fp32 (no TF32: results are compared with the CPU's).
 void gemm(context&, bool ta, bool tb, index_t m, index_t n, index_t k, float alpha, const float* a, index_t lda,
           const float* b, index_t ldb, float beta, float* c, index_t ldc);
+// `count` products C_i = alpha op(A_i) op(B_i) + beta C_i, X_i = X + i stride_x (as gemm, row-major).
+void gemm_strided_batched(context&, bool ta, bool tb, index_t m, index_t n, index_t k, float alpha, const float* a,
+                          index_t lda, index_t stride_a, const float* b, index_t ldb, index_t stride_b, float beta,
+                          float* c, index_t ldc, index_t stride_c, index_t count);
 // y (rows, cols) = b broadcast down the rows: the bias a GEMM with beta = 1 then adds to.
 void fill_rows(context&, index_t rows, index_t cols, const float* b, float* y);
-// s (cols) += the sums of y's columns.
+// s (cols) += the sums of y's columns (rows ld apart: the first cols columns of wider rows).
 void add_column_sums(context&, index_t rows, index_t cols, const float* y, float* s);
+void add_column_sums(context&, index_t rows, index_t cols, const float* y, index_t ld, float* s);
 void add(context&, index_t n, const float* a, const float* b, float* y);   // y = a + b
 void axpy(context&, index_t n, float alpha, const float* x, float* y);     // y += alpha x
 void multiply(context&, index_t n, const float* a, const float* b, float* y);   // y = a * b
@@ -137,12 +142,30 @@ void lstm_step(context&, index_t batch, index_t h, float* gates, index_t ld_g, c
                index_t ld_h);
 void lstm_step_backward(context&, index_t batch, index_t h, float* gates, index_t ld_g, const float* c,
                         const float* c_prev, const float* dy, index_t ld_h, const float* dh, float* dc);
+// One GRU step (gru_step: gh (B, 3H) = b_hh + h_prev W_hh^T; gates r, z, n out, hn = gh_n) and
+// its backward (dh (B, H) in and out); one tanh RNN step (y := tanh y) and its backward
+// (dg = (dy + dh) (1 - y^2)), as kernels/cpu/recurrent.hpp.
+void gru_step(context&, index_t batch, index_t h, float* gates, index_t ld_g, const float* gh, const float* h_prev,
+              float* hn, float* y, index_t ld_h);
+void gru_step_backward(context&, index_t batch, index_t h, float* gates, index_t ld_g, float* hn, const float* h_prev,
+                       const float* dy, index_t ld_h, float* dh);
+void rnn_step(context&, index_t batch, index_t h, float* y, index_t ld_h);
+void rnn_step_backward(context&, index_t batch, index_t h, const float* y, const float* dy, index_t ld_h,
+                       const float* dh, float* dg);
 // Layer norm over each row of n (biased variance); xhat may be null (inference).
 void layer_norm_forward(context&, index_t rows, index_t n, float eps, const float* x, const float* gamma,
                         const float* beta, float* xhat, float* y, float* invstd);
 // dgamma += sum dy xhat, dbeta += sum dy; dx when not null.
 void layer_norm_backward(context&, index_t rows, index_t n, const float* xhat, const float* gamma,
                          const float* invstd, const float* dy, float* dx, float* dgamma, float* dbeta);
+
+// Causal multi-head attention of B sequences of T steps (layers/attention.hpp): qkv (B T, 3D) the
+// projected queries, keys and values; att (B T, D) the attended values; lse (B T, heads) each row's
+// log-sum-exp, kept for backward, which writes dqkv (B T, 3D) from datt = dL/d(att).
+void attention_forward(context&, index_t batch, index_t steps, index_t heads, index_t d, const float* qkv, float* att,
+                       float* lse);
+void attention_backward(context&, index_t batch, index_t steps, index_t heads, index_t d, const float* qkv,
+                        const float* att, const float* lse, const float* datt, float* dqkv);
 
 // ---- reductions for gradient clipping -------------------------------------------------------------
 double sum_of_squares(context&, index_t n, const float* x);   // waits for the result
