@@ -132,6 +132,9 @@ text_options parse_text(int argc, char** argv, const std::string& description, t
     app.add_option("--prime", o.prime, "the text sampling starts from")->capture_default_str();
     app.add_option("--weights", o.weights, "write the trained model's weights here (safetensors)");
     app.add_option("--vocab", o.vocab, "write the vocabulary here (data::vocabulary::load reads it)");
+    app.add_option("--device", o.device, "cpu, or cuda / cuda:N to train on a GPU (builds with the CUDA backend; "
+                                         "char_lstm and char_gpt)")
+        ->check(device_name)->capture_default_str();
     app.add_option("--count", o.count, "training examples to generate (seq2seq; 0: the default)")
         ->check(non_negative)->capture_default_str();
     parse_or_exit(app, argc, argv);

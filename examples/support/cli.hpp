@@ -63,6 +63,7 @@ struct text_options {
     std::string weights;              // write the trained model here as safetensors
     std::string vocab;                // write the vocabulary here
     long count = 0;                   // seq2seq: examples generated for training (0: the default)
+    std::string device = "cpu";       // cpu | cuda | cuda:N (char_lstm, char_gpt; where built)
 };
 
 text_options parse_text(int argc, char** argv, const std::string& description, text_options defaults);

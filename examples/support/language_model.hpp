@@ -21,6 +21,9 @@
 #include <typenet/typenet.hpp>
 
 #include "support/cli.hpp"
+#ifdef TYPENET_WITH_CUDA
+#include <typenet/cuda.hpp>
+#endif
 
 namespace typenet::examples {
 
@@ -111,7 +114,6 @@ int run_language_model(const text_options& o, const std::string& title, index_t 
               << " train / " << val.size() << " validation\n";
 
     auto net = std::make_unique<Net>(seed{o.seed});
-    optim::adam opt(*net, {.lr = o.lr});
     rng gen(seed{o.seed ^ 0x5a5a5a5aull});
     const std::size_t n = std::size_t(b * t);
     std::vector<data::token_t> xi(n), yi(n);
@@ -121,35 +123,54 @@ int run_language_model(const text_options& o, const std::string& title, index_t 
                                  "one window of " + std::to_string(t) + " and its target: raise --validation or --limit");
     double seconds = 0, val_loss = NAN;
     long tokens = 0, steps_done = 0;
-    bool stop = false;
-    for (int epoch = 1; epoch <= o.epochs && !stop; ++epoch) {
-        windows.reset();
-        std::fill(state.begin(), state.end(), 0.0f);
-        double loss_sum = 0;
-        long batches = 0;
-        while (!stop && windows.next(xi, yi)) {
-            const auto t0 = std::chrono::steady_clock::now();
-            std::copy(xi.begin(), xi.end(), x.begin());
-            const float* y = net->forward(b, t, x.data(), mode::train,
-                                          Net::carry_size ? recurrent_state<float>{state.data(), state.data()}
-                                                          : recurrent_state<float>{});
-            loss_sum += double(loss::cross_entropy{}(index_t(n), index_t(V), y, yi.data(), dy.data()));
-            net->zero_grad();
-            net->backward(dy.data());
-            if (o.clip > 0) optim::clip_grad_norm(*net, o.clip);
-            opt.step();
-            seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-            tokens += long(n);
-            ++batches;
-            stop = o.max_steps > 0 && ++steps_done >= o.max_steps;
+    // The same loop for the host network and for its copy on a GPU (--device cuda); clip is
+    // optim::clip_grad_norm or cuda::clip_grad_norm.
+    auto fit_windows = [&](auto& model, auto& opt, auto clip) {
+        bool stop = false;
+        for (int epoch = 1; epoch <= o.epochs && !stop; ++epoch) {
+            windows.reset();
+            std::fill(state.begin(), state.end(), 0.0f);
+            double loss_sum = 0;
+            long batches = 0;
+            while (!stop && windows.next(xi, yi)) {
+                const auto t0 = std::chrono::steady_clock::now();
+                std::copy(xi.begin(), xi.end(), x.begin());
+                const float* y = model.forward(b, t, x.data(), mode::train,
+                                               Net::carry_size ? recurrent_state<float>{state.data(), state.data()}
+                                                               : recurrent_state<float>{});
+                loss_sum += double(loss::cross_entropy{}(index_t(n), index_t(V), y, yi.data(), dy.data()));
+                model.zero_grad();
+                model.backward(dy.data());
+                if (o.clip > 0) clip(model, o.clip);
+                opt.step();
+                seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+                tokens += long(n);
+                ++batches;
+                stop = o.max_steps > 0 && ++steps_done >= o.max_steps;
+            }
+            val_loss = mean_loss(model, val, b, t);
+            std::printf("epoch %d: train loss %.4f (%.3f bits/char), validation %.3f bits/char, %.0f tokens/s\n", epoch,
+                        loss_sum / double(std::max(batches, 1L)), loss_sum / double(std::max(batches, 1L)) / std::log(2.0),
+                        val_loss / std::log(2.0), double(tokens) / seconds);
+            std::fflush(stdout);
         }
-        val_loss = mean_loss(*net, val, b, t);
-        std::printf("epoch %d: train loss %.4f (%.3f bits/char), validation %.3f bits/char, %.0f tokens/s\n", epoch,
-                    loss_sum / double(std::max(batches, 1L)), loss_sum / double(std::max(batches, 1L)) / std::log(2.0),
-                    val_loss / std::log(2.0), double(tokens) / seconds);
-        std::fflush(stdout);
+        if (std::isnan(val_loss)) val_loss = mean_loss(model, val, b, t);    // no epoch ran
+    };
+    if (o.device != "cpu") {
+#ifdef TYPENET_WITH_CUDA
+        cuda::model<Net> gpu{*net, cuda_ordinal(o.device)};
+        std::cout << "device: " << gpu.on().name() << "\n";
+        cuda::adam opt(gpu, {.lr = o.lr});
+        fit_windows(gpu, opt, [](auto& m, double c) { return cuda::clip_grad_norm(m, c); });
+        gpu.copy_to(*net);                                  // the weights come back to be saved and sampled
+#else
+        throw std::runtime_error("--device " + o.device + ": this build has no CUDA backend (configure with nvcc "
+                                 "present, TYPENET_CUDA=AUTO or ON)");
+#endif
+    } else {
+        optim::adam opt(*net, {.lr = o.lr});
+        fit_windows(*net, opt, [](auto& m, double c) { return optim::clip_grad_norm(m, c); });
     }
-    if (std::isnan(val_loss)) val_loss = mean_loss(*net, val, b, t);    // no epoch ran
     std::printf("train tokens/s: %.0f\n", tokens ? double(tokens) / seconds : 0.0);
     std::printf("validation bits/char: %.4f\n", val_loss / std::log(2.0));
     if (!o.weights.empty()) {

@@ -108,6 +108,15 @@ static void* grow(context& c, void*& p, std::size_t& have, std::size_t bytes, co
     return p;
 }
 void* context::ensure_workspace(std::size_t bytes) { return grow(*this, workspace, workspace_bytes, bytes, "convolution workspace"); }
+double fp32_peak_tflops(const context& c) {
+    const int major = c.props.major, minor = c.props.minor;
+    // fp32 lanes per SM: 64 on sm_60, sm_70, sm_75 and sm_80; 128 on sm_86, sm_89, sm_90 and later.
+    const int lanes = major >= 9 || (major == 8 && minor >= 6) ? 128 : 64;
+    int khz = 0;
+    if (cudaDeviceGetAttribute(&khz, cudaDevAttrClockRate, c.device) != cudaSuccess) khz = 0;
+    return double(c.props.multiProcessorCount) * lanes * 2.0 * double(khz) * 1e3 / 1e12;
+}
+
 void* context::ensure_scratch(std::size_t bytes) { return grow(*this, scratch, scratch_bytes, bytes, "reduction scratch"); }
 void* context::ensure_attention(std::size_t bytes) { return grow(*this, attention, attention_bytes, bytes, "attention scores"); }
 

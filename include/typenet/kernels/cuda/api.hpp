@@ -34,6 +34,8 @@ struct context;
 context* create_context(int device);          // throws cuda_error
 void destroy_context(context*) noexcept;
 std::string device_name(const context&);      // "NVIDIA H100 80GB HBM3 (sm_90, 79.1 GiB)"
+// The device's fp32 FMA peak in TFLOP/s: SMs x fp32 lanes per SM x 2 x the boost clock.
+double fp32_peak_tflops(const context&);
 
 void* allocate(context&, std::size_t bytes);  // device memory, 256-byte aligned; throws on failure
 void release(void*) noexcept;
