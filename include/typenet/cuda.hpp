@@ -251,7 +251,7 @@ struct device_layer<dropout<P>, In> {
         const index_t n = a.batch * index_t(In::size);
         if (s.m == mode::train && P > 0.0)
             k::dropout_forward(*s.ctx, n, float(P), mix(s.seed, std::uint64_t(a.cache - s.ws)), a.x, a.y, a.cache);
-        else if (s.m == mode::eval)   // p = 0: every mask value 1, y = x
+        else if (s.m != mode::infer)   // p = 0 (eval, or dropout<0> in training): every mask value 1, y = x
             k::dropout_forward(*s.ctx, n, 0.0f, 0, a.x, a.y, a.cache);
         else
             k::copy(*s.ctx, a.y, a.x, std::size_t(n) * sizeof(float));
@@ -668,9 +668,9 @@ public:
     // B sequences of T steps; s carries recurrent state in and out through host buffers of
     // (B, carry_size), as the host network's forward (they may be the same buffer).
     const scalar* forward(index_t batch, index_t steps, const scalar* x, mode m, recurrent_state<scalar> s = {}) {
+        if (batch > 0 && steps > 0) traits::tokens::run(rows_of<input_shape>(batch, steps), steps, x);   // before any state changes
         start(batch, steps, m);
         const index_t rows = rows_of<input_shape>(batch, steps);
-        traits::tokens::run(rows, steps, x);
         in_.upload(x, std::size_t(rows) * input_shape::size);
         const std::size_t nc = std::size_t(batch) * carry_size;
         if (s.in) carry_in_.upload(s.in, nc);

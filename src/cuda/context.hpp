@@ -70,5 +70,6 @@ inline unsigned blocks_for(index_t n) {
 
 // A grid-stride loop over [0, n): any grid covers any n.
 #define TYPENET_GRID_LOOP(i, n)                                                                         \
-    for (::typenet::index_t i = blockIdx.x * ::typenet::index_t(blockDim.x) + threadIdx.x; i < (n);       \
-         i += ::typenet::index_t(gridDim.x) * blockDim.x)
+    for (::typenet::kernels::cuda::index_t i = blockIdx.x * ::typenet::kernels::cuda::index_t(blockDim.x) +     \
+                                               threadIdx.x;                                                  \
+         i < (n); i += ::typenet::kernels::cuda::index_t(gridDim.x) * blockDim.x)

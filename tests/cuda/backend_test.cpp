@@ -126,6 +126,10 @@ TEST_CASE("residual blocks and sequential on the GPU match the CPU") {
     compare_all_modes<network<input<10>, sequential<dense<8>, relu>, residual<sequential<dense<8>, typenet::tanh>>>>(4);
 }
 
+TEST_CASE("dropout<0> on the GPU trains as the identity") {
+    compare_all_modes<network<input<50>, dense<20>, dropout<0.0>, relu, dense<3>>>(4);
+}
+
 TEST_CASE("dropout on the GPU: the identity out of training; in training a mask that backward follows") {
     using net = network<input<1000>, dropout<0.3>>;
     compare_backends<net>(4, mode::eval);
@@ -254,7 +258,7 @@ namespace {
 // A sequence model on both backends: B sequences of T steps (token ids when the input is tokens),
 // with recurrent state carried in and out and its gradients, when the model has any.
 template <class Net>
-void compare_sequences(index_t batch, index_t steps, double tol = 1e-4) {
+void compare_sequences(index_t batch, index_t steps, double tol = 1e-4, bool with_state = true) {
     CAPTURE(Net::summary());
     Net host{seed{7}};
     cuda::model<Net> gpu{host};
@@ -264,7 +268,7 @@ void compare_sequences(index_t batch, index_t steps, double tol = 1e-4) {
     std::vector<float> x = random_values(nin, 21);
     if constexpr (std::is_same_v<typename Net::input_shape, seq<1>>)
         for (std::size_t i = 0; i < nin; ++i) x[i] = float((i * 37 + 5) % 29);   // ids of a 29-word vocabulary
-    constexpr std::size_t cs = Net::carry_size;
+    const std::size_t cs = with_state ? Net::carry_size : 0;   // 0: no state in or out (zeros)
     const std::size_t nc = std::size_t(batch) * cs;
     const auto c0 = random_values(nc, 23, 0.5f);
     std::vector<float> c_cpu(nc), c_gpu(nc);
@@ -301,6 +305,11 @@ TEST_CASE("sequence layers on the GPU match the CPU: embedding, lstm, layer norm
     compare_sequences<network<sequence_input<12>, causal_self_attention<3>>>(2, 9);
     compare_sequences<network<sequence_input<6>, gru<10>, rnn<7>, dense<3>>>(3, 6);
     compare_sequences<network<tokens, embedding<29, 8>, gru<12>, last_step, dense<2>>>(4, 5);
+    // no recurrent state: zeros at the first step, no gradient of the final state
+    compare_sequences<network<sequence_input<6>, lstm<9>, gru<10>, rnn<7>, dense<3>>>(3, 6, 1e-4, false);
+    // rows longer than a block's threads: a 257-step causal softmax, a 300-wide layer norm
+    compare_sequences<network<sequence_input<8>, positional_embedding<300>, causal_self_attention<2>>>(2, 257);
+    compare_sequences<network<sequence_input<300>, layer_norm<>, dense<4>>>(3, 5);
     compare_sequences<network<tokens, embedding<29, 16>, positional_embedding<40>, transformer_block<4>, layer_norm<>,
                               dense<29>>>(3, 37);
 }

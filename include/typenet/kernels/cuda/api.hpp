@@ -13,9 +13,9 @@
 #include <stdexcept>
 #include <string>
 
-#include "typenet/core/shape.hpp"
-
 namespace typenet::kernels::cuda {
+
+using index_t = std::ptrdiff_t;   // every runtime size and stride (STYLE rule 8), as kernels/cpu's
 
 struct cuda_error : std::runtime_error {
     using std::runtime_error::runtime_error;
