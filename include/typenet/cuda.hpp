@@ -106,10 +106,10 @@ template <class L, class In>
 struct device_layer {
     static_assert(no_device_layer<L>,
                   "typenet: cuda: a layer of this model has no CUDA implementation yet (supported: dense, conv2d, "
-                  "relu, sigmoid, tanh, gelu, leaky_relu, softmax, log_softmax, max_pool2d, avg_pool2d, "
+                  "conv_transpose2d, relu, sigmoid, tanh, gelu, leaky_relu, softmax, log_softmax, max_pool2d, avg_pool2d, "
                   "global_avg_pool, flatten, identity, dropout, batch_norm, layer_norm, sequential, residual, "
-                  "embedding, positional_embedding, last_step, rnn, lstm, gru, causal_self_attention, "
-                  "transformer_block; not yet: bidirectional, conv_transpose2d)");
+                  "embedding, positional_embedding, last_step, rnn, lstm, gru, bidirectional, causal_self_attention, "
+                  "transformer_block)");
     static void forward(const step_info&, const fwd_args<float>&) {}
     static void backward(const step_info&, const bwd_args<float>&) {}
 };
@@ -160,6 +160,22 @@ struct device_layer<conv2d<Out, K, O...>, shape<C, H, W>> {
     }
     static void backward(const step_info& s, const bwd_args<float>& a) {
         k::conv2d_backward(*s.ctx, g, a.batch, a.x, a.p, a.dy, a.dx, a.dp, a.dp + weights);
+    }
+};
+
+// Given to the kernels as its adjoint convolution: the one from this layer's output to its input.
+template <std::size_t Out, std::size_t K, class... O, std::size_t C, std::size_t H, std::size_t W>
+struct device_layer<conv_transpose2d<Out, K, O...>, shape<C, H, W>> {
+    using L = conv_transpose2d<Out, K, O...>;
+    using B = typename L::template bound<shape<C, H, W>>;
+    static constexpr k::conv_shape g{index_t(Out), index_t(B::oh), index_t(B::ow), index_t(C), index_t(K),
+                                     index_t(L::str), index_t(L::pad), index_t(L::dil), index_t(L::grp)};
+    static constexpr index_t weights = index_t(C * B::per_input);
+    static void forward(const step_info& s, const fwd_args<float>& a) {
+        k::conv_transpose2d_forward(*s.ctx, g, a.batch, a.x, a.p, a.p + weights, a.y);
+    }
+    static void backward(const step_info& s, const bwd_args<float>& a) {
+        k::conv_transpose2d_backward(*s.ctx, g, a.batch, a.x, a.p, a.dy, a.dx, a.dp, a.dp + weights);
     }
 };
 
@@ -529,6 +545,42 @@ struct device_layer<rnn<H>, seq<D>> {
         k::add_column_sums(c, rows, h, dg, dp + B::bih);
         k::add_column_sums(c, rows, h, dg, dp + B::bhh);
         if (a.dx) k::gemm(c, false, false, rows, d, h, 1.0f, dg, h, a.p + B::wih, d, 0.0f, a.dx, d);
+    }
+};
+
+// Both directions, in the host layer's cache layout (bidirectional::bound::slots).
+template <class L, class In>
+struct device_layer<bidirectional<L>, In> {
+    using B = typename bidirectional<L>::template bound<In>;
+    using inner = device_layer<L, In>;
+    static constexpr index_t h = index_t(B::H), d = index_t(B::D), params = index_t(B::inner_params);
+    template <class P> static P second(P c, index_t rows, index_t steps) {
+        return c ? c + rows / steps * index_t(B::inner_carry) : nullptr;
+    }
+    static void forward(const step_info& s, const fwd_args<float>& a) {
+        k::context& c = *s.ctx;
+        const index_t rows = a.batch, steps = a.steps;
+        const typename B::template slots<float> sl(a.cache, rows);
+        inner::forward(s, fwd_args<float>{rows, a.m, a.p, a.x, sl.yf, sl.fwd, a.gen, a.state, steps, a.carry_in,
+                                          a.carry_out});
+        k::reverse_steps(c, rows, steps, d, a.x, d, sl.xr, d, false);
+        inner::forward(s, fwd_args<float>{rows, a.m, a.p + params, sl.xr, sl.yr, sl.bwd, a.gen, a.state, steps,
+                                          second(a.carry_in, rows, steps), second(a.carry_out, rows, steps)});
+        k::copy_rows(c, rows, h, sl.yf, h, a.y, 2 * h);                     // y = (forward, backward) per step
+        k::reverse_steps(c, rows, steps, h, sl.yr, h, a.y + h, 2 * h, false);
+    }
+    static void backward(const step_info& s, const bwd_args<float>& a) {
+        k::context& c = *s.ctx;
+        const index_t rows = a.batch, steps = a.steps;
+        const typename B::template slots<float> sl(a.cache, rows);
+        k::copy_rows(c, rows, h, a.dy, 2 * h, sl.dyf, h);
+        k::reverse_steps(c, rows, steps, h, a.dy + h, 2 * h, sl.dyr, h, false);
+        inner::backward(s, bwd_args<float>{rows, a.p, a.x, sl.yf, sl.dyf, a.dx, a.dp, sl.fwd, a.state, steps,
+                                           a.dcarry_out, a.dcarry_in});
+        inner::backward(s, bwd_args<float>{rows, a.p + params, sl.xr, sl.yr, sl.dyr, a.dx ? sl.dxr : nullptr,
+                                           a.dp + params, sl.bwd, a.state, steps, second(a.dcarry_out, rows, steps),
+                                           second(a.dcarry_in, rows, steps)});
+        if (a.dx) k::reverse_steps(c, rows, steps, d, sl.dxr, d, a.dx, d, true);   // dx += the reversed pass's
     }
 };
 

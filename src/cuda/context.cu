@@ -178,6 +178,11 @@ __global__ void channel_sums_kernel(index_t b, index_t c, index_t s, const float
     if (threadIdx.x == 0) out[ch] += part[0];
 }
 
+// y (planes of s) += b[plane % c].
+__global__ void add_bias_planes_kernel(index_t planes, index_t c, index_t s, const float* b, float* y) {
+    TYPENET_GRID_LOOP(i, planes * s) y[i] += b[i / s % c];
+}
+
 #ifdef TYPENET_CUDNN
 const char* conv2d_engine() noexcept { return "cudnn"; }
 
@@ -291,6 +296,34 @@ void conv2d_backward(context& c, const conv_shape& g, index_t batch, const float
     TYPENET_CUDA_LAUNCHED("channel_sums_kernel");
 }
 
+// The transposed convolution is its adjoint convolution run backwards: g is that convolution (its
+// input our output (Out, OH, OW), its output our input (C, H, W)), whose filter (C, Out/G, K, K)
+// is torch's ConvTranspose2d weight as it is.
+void conv_transpose2d_forward(context& c, const conv_shape& g, index_t batch, const float* x, const float* w,
+                              const float* b, float* y) {
+    conv_plan& p = plan_for(c, g, batch);
+    const float one = 1, zero = 0;
+    check(cudnnConvolutionBackwardData(c.dnn, &one, p.w, w, p.y, x, p.conv, p.bwd_data, c.workspace, c.workspace_bytes,
+                                       &zero, p.x, y),
+          "cudnnConvolutionBackwardData (transposed forward)");
+    add_bias_planes_kernel<<<blocks_for(batch * g.c * g.h * g.w), 256, 0, c.stream>>>(batch * g.c, g.c, g.h * g.w, b, y);
+    TYPENET_CUDA_LAUNCHED("add_bias_planes_kernel");
+}
+void conv_transpose2d_backward(context& c, const conv_shape& g, index_t batch, const float* x, const float* w,
+                               const float* dy, float* dx, float* dw, float* db) {
+    conv_plan& p = plan_for(c, g, batch);
+    const float one = 1, zero = 0;
+    if (dx)
+        check(cudnnConvolutionForward(c.dnn, &one, p.x, dy, p.w, w, p.conv, p.fwd, c.workspace, c.workspace_bytes, &zero,
+                                      p.y, dx),
+              "cudnnConvolutionForward (transposed backward)");
+    check(cudnnConvolutionBackwardFilter(c.dnn, &one, p.x, dy, p.y, x, p.conv, p.bwd_filter, c.workspace,
+                                         c.workspace_bytes, &one, p.w, dw),
+          "cudnnConvolutionBackwardFilter (transposed)");
+    channel_sums_kernel<<<unsigned(g.c), 256, 0, c.stream>>>(batch, g.c, g.h * g.w, dy, db);
+    TYPENET_CUDA_LAUNCHED("channel_sums_kernel");
+}
+
 #else   // im2col + cuBLAS, one sample at a time
 
 const char* conv2d_engine() noexcept { return "im2col"; }
@@ -348,6 +381,44 @@ void conv2d_forward(context& c, const conv_shape& g, index_t batch, const float*
         for (index_t gi = 0; gi < g.groups; ++gi)
             gemm(c, false, false, og, s, cg, 1.0f, w + gi * og * cg, cg, cols + gi * cg * s, s, 1.0f, yn + gi * og * s, s);
     }
+}
+
+// Transposed: per sample, the columns (Out K K, H W) = W^T x group by group, gathered into y by
+// col2im (the adjoint convolution's input gradient), then the bias; backward reverses each step.
+void conv_transpose2d_forward(context& c, const conv_shape& g, index_t batch, const float* x, const float* w,
+                              const float* b, float* y) {
+    const index_t s = g.oh() * g.ow(), okk = g.c * g.k * g.k, og = okk / g.groups, cg = g.out / g.groups;
+    float* cols = static_cast<float*>(c.ensure_workspace(std::size_t(okk * s) * sizeof(float)));
+    const index_t in = g.out * s, out = g.c * g.h * g.w;   // per sample: x (C, H, W), y (Out, OH, OW)
+    for (index_t n = 0; n < batch; ++n) {
+        for (index_t gi = 0; gi < g.groups; ++gi)   // cols_g (Out/G K K, HW) = W_g^T (C/G, Out/G K K)^T x_g
+            gemm(c, true, false, og, s, cg, 1.0f, w + gi * cg * og, og, x + n * in + gi * cg * s, s, 0.0f,
+                 cols + gi * og * s, s);
+        col2im_kernel<<<blocks_for(out), 256, 0, c.stream>>>(g, cols, y + n * out);
+        TYPENET_CUDA_LAUNCHED("col2im_kernel");
+    }
+    add_bias_planes_kernel<<<blocks_for(batch * out), 256, 0, c.stream>>>(batch * g.c, g.c, g.h * g.w, b, y);
+    TYPENET_CUDA_LAUNCHED("add_bias_planes_kernel");
+}
+void conv_transpose2d_backward(context& c, const conv_shape& g, index_t batch, const float* x, const float* w,
+                               const float* dy, float* dx, float* dw, float* db) {
+    const index_t s = g.oh() * g.ow(), okk = g.c * g.k * g.k, og = okk / g.groups, cg = g.out / g.groups;
+    float* cols = static_cast<float*>(c.ensure_workspace(std::size_t(okk * s) * sizeof(float)));
+    const index_t in = g.out * s, out = g.c * g.h * g.w;
+    for (index_t n = 0; n < batch; ++n) {
+        im2col_kernel<<<blocks_for(okk * s), 256, 0, c.stream>>>(g, dy + n * out, cols);
+        TYPENET_CUDA_LAUNCHED("im2col_kernel");
+        for (index_t gi = 0; gi < g.groups; ++gi) {
+            const float* xg = x + n * in + gi * cg * s;
+            if (dx)   // dx_g (C/G, HW) = W_g cols_g
+                gemm(c, false, false, cg, s, og, 1.0f, w + gi * cg * og, og, cols + gi * og * s, s, 0.0f,
+                     dx + n * in + gi * cg * s, s);
+            // dW_g (C/G, Out/G K K) += x_g cols_g^T
+            gemm(c, false, true, cg, og, s, 1.0f, xg, s, cols + gi * og * s, s, 1.0f, dw + gi * cg * og, og);
+        }
+    }
+    channel_sums_kernel<<<unsigned(g.c), 256, 0, c.stream>>>(batch, g.c, g.h * g.w, dy, db);
+    TYPENET_CUDA_LAUNCHED("channel_sums_kernel");
 }
 
 void conv2d_backward(context& c, const conv_shape& g, index_t batch, const float* x, const float* w, const float* dy,

@@ -127,6 +127,16 @@ __global__ void rnn_step_backward_kernel(index_t batch, index_t h, const float* 
     }
 }
 
+// Row (b, t) of src to row (b, T - 1 - t) of dst, or added to it.
+__global__ void reverse_steps_kernel(index_t rows, index_t steps, index_t n, const float* src, index_t ld_src, float* dst,
+                                     index_t ld_dst, bool accumulate) {
+    TYPENET_GRID_LOOP(k, rows * n) {
+        const index_t r = k / n, j = k % n, b = r / steps, t = r % steps;
+        float& d = dst[(b * steps + steps - 1 - t) * ld_dst + j];
+        d = accumulate ? d + src[r * ld_src + j] : src[r * ld_src + j];
+    }
+}
+
 constexpr unsigned row_threads = 128;
 
 // The block's sum of v; every thread gets it.
@@ -235,6 +245,13 @@ void copy_rows(context& c, index_t rows, index_t n, const float* src, index_t ld
     else
         check(cudaMemset2DAsync(dst, std::size_t(ld_dst) * sizeof(float), 0, w, std::size_t(rows), c.stream),
               "cudaMemset2D (rows)");
+}
+
+void reverse_steps(context& c, index_t rows, index_t steps, index_t n, const float* src, index_t ld_src, float* dst,
+                   index_t ld_dst, bool accumulate) {
+    if (rows * n == 0) return;
+    reverse_steps_kernel<<<blocks_for(rows * n), 256, 0, c.stream>>>(rows, steps, n, src, ld_src, dst, ld_dst, accumulate);
+    TYPENET_CUDA_LAUNCHED("reverse_steps_kernel");
 }
 
 void embedding_forward(context& c, index_t rows, index_t vocab, index_t d, const float* ids, const float* w, float* y) {

@@ -107,6 +107,14 @@ TEST_CASE("conv2d on the GPU matches the CPU: padding, stride, dilation, groups,
     compare_all_modes<network<input<2, 9, 9>, conv2d<3, 3>, relu, conv2d<4, 3, padding<1>>>>(1);
 }
 
+TEST_CASE("conv_transpose2d on the GPU matches the CPU: stride, padding, output padding, dilation, groups") {
+    compare_all_modes<network<input<4, 7, 7>, conv_transpose2d<3, 3, stride<2>, padding<1>, output_padding<1>>>>(3);
+    compare_all_modes<network<input<4, 5, 6>, conv_transpose2d<6, 4, stride<2>, groups<2>>>>(2);
+    compare_all_modes<network<input<2, 6, 6>, conv_transpose2d<3, 3, dilation<2>, padding<2>>>>(2);
+    compare_all_modes<network<input<2, 4, 4>, conv_transpose2d<4, 4, stride<2>, padding<1>>, relu,
+                              conv_transpose2d<1, 4, stride<2>, padding<1>>>>(4);
+}
+
 TEST_CASE("pooling on the GPU matches the CPU") {
     compare_all_modes<network<input<3, 12, 12>, max_pool2d<2>>>(4);
     compare_all_modes<network<input<3, 11, 11>, max_pool2d<3, 2>>>(3);    // overlapping windows
@@ -305,6 +313,8 @@ TEST_CASE("sequence layers on the GPU match the CPU: embedding, lstm, layer norm
     compare_sequences<network<sequence_input<12>, causal_self_attention<3>>>(2, 9);
     compare_sequences<network<sequence_input<6>, gru<10>, rnn<7>, dense<3>>>(3, 6);
     compare_sequences<network<tokens, embedding<29, 8>, gru<12>, last_step, dense<2>>>(4, 5);
+    compare_sequences<network<sequence_input<5>, bidirectional<lstm<6>>, bidirectional<gru<4>>, dense<3>>>(2, 7);
+    compare_sequences<network<tokens, embedding<29, 6>, bidirectional<rnn<5>>, last_step, dense<2>>>(3, 4);
     // no recurrent state: zeros at the first step, no gradient of the final state
     compare_sequences<network<sequence_input<6>, lstm<9>, gru<10>, rnn<7>, dense<3>>>(3, 6, 1e-4, false);
     // rows longer than a block's threads: a 257-step causal softmax, a 300-wide layer norm

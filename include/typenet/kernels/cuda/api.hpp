@@ -104,6 +104,13 @@ void conv2d_forward(context&, const conv_shape&, index_t batch, const float* x, 
 // dw += dL/dw, db += dL/db; dx = dL/dx when dx is not null.
 void conv2d_backward(context&, const conv_shape&, index_t batch, const float* x, const float* w, const float* dy,
                      float* dx, float* dw, float* db);
+// The transposed convolution (torch.nn.ConvTranspose2d), given as its adjoint convolution g: g's
+// input is this layer's output (Out, OH, OW), g's output this layer's input (C, H, W); w (C, Out/G,
+// K, K) as torch's, b (Out). dw, db accumulate; dx written when not null.
+void conv_transpose2d_forward(context&, const conv_shape& g, index_t batch, const float* x, const float* w,
+                              const float* b, float* y);
+void conv_transpose2d_backward(context&, const conv_shape& g, index_t batch, const float* x, const float* w,
+                               const float* dy, float* dx, float* dw, float* db);
 // "cudnn" or "im2col": what conv2d runs on.
 const char* conv2d_engine() noexcept;
 
@@ -127,6 +134,10 @@ void increment(context&, float* v);
 // ---- sequences -----------------------------------------------------------------------------------
 // y (rows, cols) = a + b broadcast down the rows (a recurrent layer's two biases).
 void fill_rows_sum(context&, index_t rows, index_t cols, const float* a, const float* b, float* y);
+// Row (b, t) of src (rows B T of n values, ld_src apart) to row (b, T - 1 - t) of dst (ld_dst
+// apart), or added to it: a sequence reversed in time (bidirectional).
+void reverse_steps(context&, index_t rows, index_t steps, index_t n, const float* src, index_t ld_src, float* dst,
+                   index_t ld_dst, bool accumulate);
 // rows rows of n values, ld_src and ld_dst apart; src null: zeros.
 void copy_rows(context&, index_t rows, index_t n, const float* src, index_t ld_src, float* dst, index_t ld_dst);
 // y (rows, d) = w[ids] (w (vocab, d)); dw[ids] += dy. The ids are checked on the host: here one
