@@ -171,6 +171,11 @@ struct device_layer<conv_transpose2d<Out, K, O...>, shape<C, H, W>> {
     static constexpr k::conv_shape g{index_t(Out), index_t(B::oh), index_t(B::ow), index_t(C), index_t(K),
                                      index_t(L::str), index_t(L::pad), index_t(L::dil), index_t(L::grp)};
     static constexpr index_t weights = index_t(C * B::per_input);
+    // The adjoint convolution's output is (H, W) unless output padding reaches a stride (allowed
+    // when it is below the dilation): then the kernels, which assume it, would read past x.
+    static_assert(g.oh() == index_t(H) && g.ow() == index_t(W),
+                  "typenet: cuda: conv_transpose2d with output_padding >= stride (below the dilation) has no device "
+                  "form yet; use an output padding below the stride, or train this model on the CPU");
     static void forward(const step_info& s, const fwd_args<float>& a) {
         k::conv_transpose2d_forward(*s.ctx, g, a.batch, a.x, a.p, a.p + weights, a.y);
     }
