@@ -84,6 +84,17 @@ inline void check_output_dirs(const run_options& o) {
     }
 }
 
+// --augment: a random crop (padding 2) and horizontal flip of each training batch. Off, it draws
+// nothing from fit's rng, so a run without --augment shuffles as it always did.
+template <class T>
+auto augmentation(const run_options& o) {
+    return [on = o.augment](const data::batch_view<T>& b, rng& g) {
+        if (!on) return;
+        data::random_crop{.padding = 2}(b, g);
+        data::random_flip{}(b, g);
+    };
+}
+
 inline void print_epoch(const epoch_stats& e, double lr, bool ranks) {
     std::printf("epoch %d  loss %.4f  accuracy %.2f%%", e.epoch, e.train.loss, 100 * e.train.accuracy);
     if (e.validation.samples)
@@ -140,12 +151,7 @@ int fit_and_report(Model& model, Opt& opt, const run_options& o, communicator* c
         print_kernels();
     }
     double images = 0, seconds = 0;
-    // Off, it draws nothing from fit's rng, so a run without --augment shuffles as it always did.
-    auto augment = [&](const data::batch_view<T>& b, rng& g) {
-        if (!o.augment) return;
-        data::random_crop{.padding = 2}(b, g);
-        data::random_flip{}(b, g);
-    };
+    const auto augment = augmentation<T>(o);
     // On a terminal a bar moves inside each epoch and gives way to the line printed below; piped
     // or logged, only that line appears.
     progress_bar bar(progress_bar::options{.epoch_line = false});
@@ -219,11 +225,7 @@ int fit_and_report_on_gpu(Model& host, cuda::model<Model>& gpu, Opt& opt, const 
     std::printf("training on %zu images, testing on %zu\n", train_set.size(), data.test.size());
     std::printf("device: %s, convolutions: %s\n", gpu.on().name().c_str(), kernels::cuda::conv2d_engine());
     double images = 0, seconds = 0;
-    auto augment = [&](const data::batch_view<T>& b, rng& g) {
-        if (!o.augment) return;
-        data::random_crop{.padding = 2}(b, g);
-        data::random_flip{}(b, g);
-    };
+    const auto augment = augmentation<T>(o);
     progress_bar bar(progress_bar::options{.epoch_line = false});
     bool step_limit = false;
     auto steps = [&](const fit_state& s) { return !(step_limit = o.max_steps > 0 && s.step >= o.max_steps); };
@@ -247,6 +249,22 @@ int fit_and_report_on_gpu(Model& host, cuda::model<Model>& gpu, Opt& opt, const 
 }
 #endif
 
+// run(optimizer) with the optimizer --optimizer names, made by sgd(), adamw() or adam() (a host
+// network's or a GPU model's).
+template <class Run, class Sgd, class AdamW, class Adam>
+int with_optimizer(const run_options& o, Run&& run, Sgd sgd, AdamW adamw, Adam adam) {
+    if (o.optimizer == "sgd") {
+        auto opt = sgd();
+        return run(opt);
+    }
+    if (o.optimizer == "adamw") {
+        auto opt = adamw();
+        return run(opt);
+    }
+    auto opt = adam();
+    return run(opt);
+}
+
 // Parses the flags over `defaults`, builds Model from --seed and trains it with --optimizer.
 // Exit codes: 0 done, 1 an error (one line on stderr), 2 a bad flag.
 template <class Model>
@@ -269,35 +287,24 @@ int run_classifier(int argc, char** argv, const std::string& description, const 
     try {
         set_num_threads(o.threads);
         Model model{seed{o.seed}};
+        const optim::sgd_options sgd{.lr = o.lr, .momentum = o.momentum, .weight_decay = o.weight_decay};
+        const optim::adamw_options adamw{.lr = o.lr, .weight_decay = o.weight_decay};
+        const optim::adam_options adam{.lr = o.lr, .weight_decay = o.weight_decay};
         if (o.device != "cpu") {
 #ifdef TYPENET_WITH_CUDA
             cuda::model<Model> gpu{model, cuda_ordinal(o.device)};
-            if (o.optimizer == "sgd") {
-                cuda::sgd opt{gpu, {.lr = o.lr, .momentum = o.momentum, .weight_decay = o.weight_decay}};
-                return fit_and_report_on_gpu(model, gpu, opt, o);
-            }
-            if (o.optimizer == "adamw") {
-                cuda::adamw opt{gpu, {.lr = o.lr, .weight_decay = o.weight_decay}};
-                return fit_and_report_on_gpu(model, gpu, opt, o);
-            }
-            cuda::adam opt{gpu, {.lr = o.lr, .weight_decay = o.weight_decay}};
-            return fit_and_report_on_gpu(model, gpu, opt, o);
+            return with_optimizer(o, [&](auto& opt) { return fit_and_report_on_gpu(model, gpu, opt, o); },
+                                  [&] { return cuda::sgd{gpu, sgd}; }, [&] { return cuda::adamw{gpu, adamw}; },
+                                  [&] { return cuda::adam{gpu, adam}; });
 #else
             std::fprintf(stderr, "%s: --device %s: this build has no CUDA backend (configure with nvcc present, "
                                  "TYPENET_CUDA=AUTO or ON)\n", argv[0], o.device.c_str());
             return 2;
 #endif
         }
-        if (o.optimizer == "sgd") {
-            optim::sgd opt{model, {.lr = o.lr, .momentum = o.momentum, .weight_decay = o.weight_decay}};
-            return fit_and_report(model, opt, o, comm);
-        }
-        if (o.optimizer == "adamw") {
-            optim::adamw opt{model, {.lr = o.lr, .weight_decay = o.weight_decay}};
-            return fit_and_report(model, opt, o, comm);
-        }
-        optim::adam opt{model, {.lr = o.lr, .weight_decay = o.weight_decay}};
-        return fit_and_report(model, opt, o, comm);
+        return with_optimizer(o, [&](auto& opt) { return fit_and_report(model, opt, o, comm); },
+                              [&] { return optim::sgd{model, sgd}; }, [&] { return optim::adamw{model, adamw}; },
+                              [&] { return optim::adam{model, adam}; });
     } catch (const std::exception& e) {
         // One rank's error: the others would wait for it in the next collective, so end them all.
         if (comm && comm->size() > 1) comm->abort(e.what());

@@ -828,63 +828,72 @@ double clip_grad_norm(model<Net>& m, double max_norm) {
 }
 
 // ---- optimizers: torch.optim's, their state in device memory --------------------------------------
-template <class Net>
-class sgd {
+namespace detail {
+// What the device optimizers share: the model, the options (checked as the CPU optimizers check
+// them), the step count, and optim::optimizer's interface.
+template <class Net, class Options>
+class device_optimizer {
 public:
-    using options = optim::sgd_options;
-    sgd(model<Net>& m, options o = {})
-        : m_(m), o_(o), buf_(m.on(), o.momentum != 0.0 ? Net::param_count : 0) {
-        optim::detail::check(o);
-        buf_.zero();
-    }
-    void step() {
-        k::make_current(m_.context());
-        k::sgd_update(m_.context(), index_t(Net::param_count), float(o_.lr), float(o_.momentum), float(o_.dampening),
-                      float(o_.weight_decay), o_.nesterov, steps_ == 0, m_.device_parameters(), m_.device_gradients(),
-                      buf_.data());
-        ++steps_;
-    }
+    using options = Options;
     void zero_grad() { m_.zero_grad(); }
     double lr() const { return o_.lr; }
     void set_lr(double lr) { o_.lr = lr; }
     long steps() const { return steps_; }
 
-private:
+protected:
+    device_optimizer(model<Net>& m, Options o) : m_(m), o_(o) { optim::detail::check(o); }
+    // A state buffer of n values (0: none), zeros.
+    device_buffer<float> state(std::size_t n) const {
+        device_buffer<float> b(m_.on(), n);
+        b.zero();
+        return b;
+    }
     model<Net>& m_;
-    options o_;
-    device_buffer<float> buf_;
+    Options o_;
     long steps_ = 0;
+};
+}  // namespace detail
+
+template <class Net>
+class sgd : public detail::device_optimizer<Net, optim::sgd_options> {
+public:
+    sgd(model<Net>& m, optim::sgd_options o = {})
+        : detail::device_optimizer<Net, optim::sgd_options>(m, o),
+          buf_(this->state(o.momentum != 0.0 ? Net::param_count : 0)) {}
+    void step() {
+        const auto& o = this->o_;
+        k::make_current(this->m_.context());
+        k::sgd_update(this->m_.context(), index_t(Net::param_count), float(o.lr), float(o.momentum), float(o.dampening),
+                      float(o.weight_decay), o.nesterov, this->steps_ == 0, this->m_.device_parameters(),
+                      this->m_.device_gradients(), buf_.data());
+        ++this->steps_;
+    }
+
+private:
+    device_buffer<float> buf_;
 };
 template <class Net> sgd(model<Net>&, optim::sgd_options) -> sgd<Net>;
 template <class Net> sgd(model<Net>&) -> sgd<Net>;
 
 template <class Net, bool Decoupled>
-class adam_family {
+class adam_family
+    : public detail::device_optimizer<Net, std::conditional_t<Decoupled, optim::adamw_options, optim::adam_options>> {
+    using base = detail::device_optimizer<Net, std::conditional_t<Decoupled, optim::adamw_options, optim::adam_options>>;
+
 public:
-    using options = std::conditional_t<Decoupled, optim::adamw_options, optim::adam_options>;
-    adam_family(model<Net>& m, options o)
-        : m_(m), o_(o), first_(m.on(), Net::param_count), second_(m.on(), Net::param_count) {
-        optim::detail::check(o);
-        first_.zero();
-        second_.zero();
-    }
+    adam_family(model<Net>& m, typename base::options o)
+        : base(m, o), first_(this->state(Net::param_count)), second_(this->state(Net::param_count)) {}
     void step() {
-        ++steps_;
-        k::make_current(m_.context());
-        k::adam_update(m_.context(), index_t(Net::param_count), float(o_.lr), float(o_.beta1), float(o_.beta2),
-                       float(o_.eps), float(o_.weight_decay), Decoupled, steps_, m_.device_parameters(),
-                       m_.device_gradients(), first_.data(), second_.data());
+        const auto& o = this->o_;
+        ++this->steps_;
+        k::make_current(this->m_.context());
+        k::adam_update(this->m_.context(), index_t(Net::param_count), float(o.lr), float(o.beta1), float(o.beta2),
+                       float(o.eps), float(o.weight_decay), Decoupled, this->steps_, this->m_.device_parameters(),
+                       this->m_.device_gradients(), first_.data(), second_.data());
     }
-    void zero_grad() { m_.zero_grad(); }
-    double lr() const { return o_.lr; }
-    void set_lr(double lr) { o_.lr = lr; }
-    long steps() const { return steps_; }
 
 private:
-    model<Net>& m_;
-    options o_;
     device_buffer<float> first_, second_;
-    long steps_ = 0;
 };
 template <class Net> class adam : public adam_family<Net, false> {
 public:
@@ -900,34 +909,23 @@ template <class Net> adamw(model<Net>&, optim::adamw_options) -> adamw<Net>;
 template <class Net> adamw(model<Net>&) -> adamw<Net>;
 
 template <class Net>
-class rmsprop {
+class rmsprop : public detail::device_optimizer<Net, optim::rmsprop_options> {
 public:
-    using options = optim::rmsprop_options;
-    rmsprop(model<Net>& m, options o = {})
-        : m_(m), o_(o), square_avg_(m.on(), Net::param_count), grad_avg_(m.on(), o.centered ? Net::param_count : 0),
-          buf_(m.on(), o.momentum > 0.0 ? Net::param_count : 0) {
-        optim::detail::check(o);
-        square_avg_.zero();
-        grad_avg_.zero();
-        buf_.zero();
-    }
+    rmsprop(model<Net>& m, optim::rmsprop_options o = {})
+        : detail::device_optimizer<Net, optim::rmsprop_options>(m, o), square_avg_(this->state(Net::param_count)),
+          grad_avg_(this->state(o.centered ? Net::param_count : 0)),
+          buf_(this->state(o.momentum > 0.0 ? Net::param_count : 0)) {}
     void step() {
-        k::make_current(m_.context());
-        k::rmsprop_update(m_.context(), index_t(Net::param_count), float(o_.lr), float(o_.alpha), float(o_.eps),
-                          float(o_.weight_decay), float(o_.momentum), o_.centered, m_.device_parameters(),
-                          m_.device_gradients(), square_avg_.data(), grad_avg_.data(), buf_.data());
-        ++steps_;
+        const auto& o = this->o_;
+        k::make_current(this->m_.context());
+        k::rmsprop_update(this->m_.context(), index_t(Net::param_count), float(o.lr), float(o.alpha), float(o.eps),
+                          float(o.weight_decay), float(o.momentum), o.centered, this->m_.device_parameters(),
+                          this->m_.device_gradients(), square_avg_.data(), grad_avg_.data(), buf_.data());
+        ++this->steps_;
     }
-    void zero_grad() { m_.zero_grad(); }
-    double lr() const { return o_.lr; }
-    void set_lr(double lr) { o_.lr = lr; }
-    long steps() const { return steps_; }
 
 private:
-    model<Net>& m_;
-    options o_;
     device_buffer<float> square_avg_, grad_avg_, buf_;
-    long steps_ = 0;
 };
 template <class Net> rmsprop(model<Net>&, optim::rmsprop_options) -> rmsprop<Net>;
 template <class Net> rmsprop(model<Net>&) -> rmsprop<Net>;

@@ -13,30 +13,8 @@ namespace {
 
 constexpr unsigned softmax_threads = 128;
 
-__device__ float block_max(float v) {
-    __shared__ float part[softmax_threads];
-    part[threadIdx.x] = v;
-    __syncthreads();
-    for (unsigned w = blockDim.x / 2; w > 0; w /= 2) {
-        if (threadIdx.x < w) part[threadIdx.x] = fmaxf(part[threadIdx.x], part[threadIdx.x + w]);
-        __syncthreads();
-    }
-    const float r = part[0];
-    __syncthreads();
-    return r;
-}
-__device__ float block_add(float v) {
-    __shared__ float part[softmax_threads];
-    part[threadIdx.x] = v;
-    __syncthreads();
-    for (unsigned w = blockDim.x / 2; w > 0; w /= 2) {
-        if (threadIdx.x < w) part[threadIdx.x] += part[threadIdx.x + w];
-        __syncthreads();
-    }
-    const float r = part[0];
-    __syncthreads();
-    return r;
-}
+__device__ float block_max(float v) { return block_reduce<softmax_threads>(v, max_op{}); }
+__device__ float block_add(float v) { return block_reduce<softmax_threads>(v, sum_op{}); }
 
 // One block per row i of one pair's S (pairs ordered head-major: pair = h B + b). Row i keeps
 // columns j <= i: P = exp(a S - lse), zeros above the diagonal; lse computed (forward) or read.

@@ -168,14 +168,8 @@ __global__ void channel_sums_kernel(index_t b, index_t c, index_t s, const float
         const index_t n = i / s, j = i % s;
         acc += x[(n * c + ch) * s + j];
     }
-    __shared__ float part[256];
-    part[threadIdx.x] = acc;
-    __syncthreads();
-    for (unsigned w = blockDim.x / 2; w > 0; w /= 2) {
-        if (threadIdx.x < w) part[threadIdx.x] += part[threadIdx.x + w];
-        __syncthreads();
-    }
-    if (threadIdx.x == 0) out[ch] += part[0];
+    acc = block_reduce<256>(acc, sum_op{});
+    if (threadIdx.x == 0) out[ch] += acc;
 }
 
 // y (planes of s) += b[plane % c].

@@ -73,3 +73,25 @@ inline unsigned blocks_for(index_t n) {
     for (::typenet::kernels::cuda::index_t i = blockIdx.x * ::typenet::kernels::cuda::index_t(blockDim.x) +     \
                                                threadIdx.x;                                                  \
          i < (n); i += ::typenet::kernels::cuda::index_t(gridDim.x) * blockDim.x)
+
+// The sum (sum_op) or the maximum (max_op) of v over a block of N threads, N = blockDim.x a power of two;
+// every thread gets it. It ends with a barrier, so a kernel may call it again at once.
+struct sum_op {
+    template <class T> __device__ T operator()(T a, T b) const { return a + b; }
+};
+struct max_op {
+    __device__ float operator()(float a, float b) const { return fmaxf(a, b); }
+};
+template <unsigned N, class T, class Op>
+__device__ T block_reduce(T v, Op op) {
+    __shared__ T part[N];
+    part[threadIdx.x] = v;
+    __syncthreads();
+    for (unsigned w = N / 2; w > 0; w /= 2) {
+        if (threadIdx.x < w) part[threadIdx.x] = op(part[threadIdx.x], part[threadIdx.x + w]);
+        __syncthreads();
+    }
+    const T r = part[0];
+    __syncthreads();
+    return r;
+}

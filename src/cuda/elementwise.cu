@@ -72,32 +72,16 @@ __global__ void activation_backward_kernel(activation f, float slope, index_t n,
     }
 }
 
-// A block's 256 threads reduce v: the maximum (max) or the sum; every thread gets the result.
-template <bool Max>
-__device__ float block_reduce(float v) {
-    __shared__ float part[256];
-    part[threadIdx.x] = v;
-    __syncthreads();
-    for (unsigned w = blockDim.x / 2; w > 0; w /= 2) {
-        if (threadIdx.x < w) part[threadIdx.x] = Max ? fmaxf(part[threadIdx.x], part[threadIdx.x + w])
-                                                     : part[threadIdx.x] + part[threadIdx.x + w];
-        __syncthreads();
-    }
-    const float r = part[0];
-    __syncthreads();   // part is reused by the next reduction
-    return r;
-}
-
 // One block per row.
 __global__ void softmax_rows_kernel(bool log, index_t cols, const float* x, float* y) {
     const float* xr = x + blockIdx.x * cols;
     float* yr = y + blockIdx.x * cols;
     float mx = -INFINITY;
     for (index_t j = threadIdx.x; j < cols; j += blockDim.x) mx = fmaxf(mx, xr[j]);
-    mx = block_reduce<true>(mx);
+    mx = block_reduce<256>(mx, max_op{});
     float sum = 0;
     for (index_t j = threadIdx.x; j < cols; j += blockDim.x) sum += expf(xr[j] - mx);
-    sum = block_reduce<false>(sum);
+    sum = block_reduce<256>(sum, sum_op{});
     const float lse = mx + logf(sum), inv = 1.0f / sum;
     for (index_t j = threadIdx.x; j < cols; j += blockDim.x) yr[j] = log ? xr[j] - lse : expf(xr[j] - mx) * inv;
 }
@@ -106,7 +90,7 @@ __global__ void softmax_rows_backward_kernel(bool log, index_t cols, const float
     const index_t off = blockIdx.x * cols;
     float dot = 0;
     for (index_t j = threadIdx.x; j < cols; j += blockDim.x) dot += log ? dy[off + j] : dy[off + j] * y[off + j];
-    dot = block_reduce<false>(dot);
+    dot = block_reduce<256>(dot, sum_op{});
     for (index_t j = threadIdx.x; j < cols; j += blockDim.x)
         dx[off + j] = log ? dy[off + j] - expf(y[off + j]) * dot : y[off + j] * (dy[off + j] - dot);
 }

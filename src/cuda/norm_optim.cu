@@ -10,20 +10,9 @@ namespace {
 
 constexpr unsigned norm_threads = 256;
 
-// The block's sum of v (in double: a channel of a batch holds B H W values, 200,704 for a
-// 256-image batch of 28 x 28); every thread gets it.
-__device__ double block_sum(double v) {
-    __shared__ double part[norm_threads];
-    part[threadIdx.x] = v;
-    __syncthreads();
-    for (unsigned w = blockDim.x / 2; w > 0; w /= 2) {
-        if (threadIdx.x < w) part[threadIdx.x] += part[threadIdx.x + w];
-        __syncthreads();
-    }
-    const double r = part[0];
-    __syncthreads();
-    return r;
-}
+// Sums over a channel of a batch in double: it holds B H W values, 200,704 for a 256-image batch of
+// 28 x 28.
+__device__ double block_sum(double v) { return block_reduce<norm_threads>(v, sum_op{}); }
 
 // Element j of channel ch over the batch: (n, ch, s) with j = n s + k.
 __device__ inline index_t at(index_t j, index_t c, index_t s, index_t ch) { return (j / s * c + ch) * s + j % s; }

@@ -139,19 +139,7 @@ __global__ void reverse_steps_kernel(index_t rows, index_t steps, index_t n, con
 
 constexpr unsigned row_threads = 128;
 
-// The block's sum of v; every thread gets it.
-__device__ float row_sum(float v) {
-    __shared__ float part[row_threads];
-    part[threadIdx.x] = v;
-    __syncthreads();
-    for (unsigned w = blockDim.x / 2; w > 0; w /= 2) {
-        if (threadIdx.x < w) part[threadIdx.x] += part[threadIdx.x + w];
-        __syncthreads();
-    }
-    const float r = part[0];
-    __syncthreads();
-    return r;
-}
+__device__ float row_sum(float v) { return block_reduce<row_threads>(v, sum_op{}); }
 
 // One block per row: mean, biased variance, xhat, y.
 __global__ void layer_norm_forward_kernel(index_t n, float eps, const float* x, const float* gamma, const float* beta,
@@ -212,16 +200,10 @@ __global__ void layer_norm_params_kernel(index_t rows, index_t n, const float* x
 
 // Partial sums of squares, one per block, in double; the host adds the blocks'.
 __global__ void sum_of_squares_kernel(index_t n, const float* x, double* partial) {
-    __shared__ double part[256];
     double s = 0;
     TYPENET_GRID_LOOP(i, n) s += double(x[i]) * double(x[i]);
-    part[threadIdx.x] = s;
-    __syncthreads();
-    for (unsigned w = blockDim.x / 2; w > 0; w /= 2) {
-        if (threadIdx.x < w) part[threadIdx.x] += part[threadIdx.x + w];
-        __syncthreads();
-    }
-    if (threadIdx.x == 0) partial[blockIdx.x] = part[0];
+    s = block_reduce<256>(s, sum_op{});
+    if (threadIdx.x == 0) partial[blockIdx.x] = s;
 }
 __global__ void scale_kernel(index_t n, float alpha, float* x) {
     TYPENET_GRID_LOOP(i, n) x[i] *= alpha;
