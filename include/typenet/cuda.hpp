@@ -371,9 +371,7 @@ template <std::size_t C, class In>
 struct device_layer<positional_embedding<C>, In> {
     static constexpr index_t d = index_t(In::size);
     static void forward(const step_info& s, const fwd_args<float>& a) {
-        if (a.steps > index_t(C))
-            throw std::invalid_argument("typenet: positional_embedding: a sequence of " + std::to_string(a.steps) +
-                                        " steps is longer than the model's context of " + std::to_string(C));
+        positional_embedding<C>::template bound<In>::check_steps(a.steps);
         k::positional_forward(*s.ctx, a.batch, a.steps, d, a.x, a.p, a.y);
     }
     static void backward(const step_info& s, const bwd_args<float>& a) {

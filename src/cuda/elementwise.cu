@@ -9,8 +9,9 @@ namespace typenet::kernels::cuda {
 
 namespace {
 
-__global__ void fill_rows_kernel(index_t rows, index_t cols, const float* b, float* y) {
-    TYPENET_GRID_LOOP(i, rows * cols) y[i] = b[i % cols];
+// y (rows, cols) = a + b broadcast down the rows (b null: a alone).
+__global__ void fill_rows_kernel(index_t rows, index_t cols, const float* a, const float* b, float* y) {
+    TYPENET_GRID_LOOP(i, rows * cols) y[i] = b ? a[i % cols] + b[i % cols] : a[i % cols];
 }
 
 // Blocks of 32 columns x 8 row lanes: a warp reads 32 neighbouring columns of one row (coalesced);
@@ -173,8 +174,11 @@ __global__ void avg_pool_backward_kernel(pool_shape g, index_t planes, const flo
 }  // namespace
 
 void fill_rows(context& c, index_t rows, index_t cols, const float* b, float* y) {
+    fill_rows_sum(c, rows, cols, b, nullptr, y);
+}
+void fill_rows_sum(context& c, index_t rows, index_t cols, const float* a, const float* b, float* y) {
     if (rows * cols == 0) return;
-    fill_rows_kernel<<<blocks_for(rows * cols), 256, 0, c.stream>>>(rows, cols, b, y);
+    fill_rows_kernel<<<blocks_for(rows * cols), 256, 0, c.stream>>>(rows, cols, a, b, y);
     TYPENET_CUDA_LAUNCHED("fill_rows_kernel");
 }
 void add_column_sums(context& c, index_t rows, index_t cols, const float* y, float* s) {

@@ -10,10 +10,6 @@ namespace typenet::kernels::cuda {
 
 namespace {
 
-__global__ void fill_rows_sum_kernel(index_t rows, index_t cols, const float* a, const float* b, float* y) {
-    TYPENET_GRID_LOOP(i, rows * cols) y[i] = a[i % cols] + b[i % cols];
-}
-
 // Ids are exact integers in float; the host checked them (cuda::model::forward), so here an id
 // out of range is clamped rather than read past the table.
 __device__ inline index_t token(float v, index_t vocab) {
@@ -210,12 +206,6 @@ __global__ void scale_kernel(index_t n, float alpha, float* x) {
 }
 
 }  // namespace
-
-void fill_rows_sum(context& c, index_t rows, index_t cols, const float* a, const float* b, float* y) {
-    if (rows * cols == 0) return;
-    fill_rows_sum_kernel<<<blocks_for(rows * cols), 256, 0, c.stream>>>(rows, cols, a, b, y);
-    TYPENET_CUDA_LAUNCHED("fill_rows_sum_kernel");
-}
 
 void copy_rows(context& c, index_t rows, index_t n, const float* src, index_t ld_src, float* dst, index_t ld_dst) {
     if (rows == 0 || n == 0) return;

@@ -67,10 +67,14 @@ struct positional_embedding {
         template <class T> void init(T* p, rng& g) const {
             for (std::size_t i = 0; i < param_count; ++i) p[i] = T(0.02 * g.normal());
         }
-        template <class T> void forward(const fwd_args<T>& a) const {
-            if (a.steps > index_t(C))
-                throw std::invalid_argument("typenet: positional_embedding: a sequence of " + std::to_string(a.steps) +
+        // A sequence longer than the context has no positions learned for its last steps.
+        static void check_steps(index_t steps) {
+            if (steps > index_t(C))
+                throw std::invalid_argument("typenet: positional_embedding: a sequence of " + std::to_string(steps) +
                                             " steps is longer than the model's context of " + std::to_string(C));
+        }
+        template <class T> void forward(const fwd_args<T>& a) const {
+            check_steps(a.steps);
             for (index_t r = 0; r < a.batch; ++r)
                 kernels::cpu::add(index_t(D), a.x + r * index_t(D), a.p + (r % a.steps) * index_t(D), a.y + r * index_t(D));
         }

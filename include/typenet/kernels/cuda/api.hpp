@@ -57,8 +57,10 @@ void gemm(context&, bool ta, bool tb, index_t m, index_t n, index_t k, float alp
 void gemm_strided_batched(context&, bool ta, bool tb, index_t m, index_t n, index_t k, float alpha, const float* a,
                           index_t lda, index_t stride_a, const float* b, index_t ldb, index_t stride_b, float beta,
                           float* c, index_t ldc, index_t stride_c, index_t count);
-// y (rows, cols) = b broadcast down the rows: the bias a GEMM with beta = 1 then adds to.
+// y (rows, cols) = b broadcast down the rows: the bias a GEMM with beta = 1 then adds to; a + b
+// (a recurrent layer's two biases) the same way.
 void fill_rows(context&, index_t rows, index_t cols, const float* b, float* y);
+void fill_rows_sum(context&, index_t rows, index_t cols, const float* a, const float* b, float* y);
 // s (cols) += the sums of y's columns (rows ld apart: the first cols columns of wider rows).
 void add_column_sums(context&, index_t rows, index_t cols, const float* y, float* s);
 void add_column_sums(context&, index_t rows, index_t cols, const float* y, index_t ld, float* s);
@@ -132,8 +134,6 @@ void batch_norm_backward(context&, index_t b, index_t c, index_t s, bool trainin
 void increment(context&, float* v);
 
 // ---- sequences -----------------------------------------------------------------------------------
-// y (rows, cols) = a + b broadcast down the rows (a recurrent layer's two biases).
-void fill_rows_sum(context&, index_t rows, index_t cols, const float* a, const float* b, float* y);
 // Row (b, t) of src (rows B T of n values, ld_src apart) to row (b, T - 1 - t) of dst (ld_dst
 // apart), or added to it: a sequence reversed in time (bidirectional).
 void reverse_steps(context&, index_t rows, index_t steps, index_t n, const float* src, index_t ld_src, float* dst,
