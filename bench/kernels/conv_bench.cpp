@@ -1,5 +1,6 @@
-// bench/kernels/conv_bench.cpp — kernels::cpu::conv2d_forward and conv2d_backward (with dx) on every
-// convolution shape of the LeNet and ResNet examples, batch 64. Counter FLOPS = 2 B O (C/G) KH KW
+// bench/kernels/conv_bench.cpp — kernels::cpu::conv2d_forward (the direct kernel where it wins),
+// conv2d_forward_columns (im2col + GEMM) and conv2d_backward (with dx) on every convolution shape
+// of the LeNet and ResNet examples, batch 64. Counter FLOPS = 2 B O (C/G) KH KW
 // OH OW per forward, twice that per backward (dw and dx), over wall-clock time. Threads:
 // OMP_NUM_THREADS. Run e.g.
 //   OMP_NUM_THREADS=1 build/test/bench/typenet_bench_conv --benchmark_min_time=0.2
@@ -28,13 +29,12 @@ typenet::aligned_vector<float> uniform(std::size_t n, std::uint64_t s) {
 }
 
 struct conv_buffers {
-    typenet::aligned_vector<float> x, w, bias, y, col, dy, dx, dw, db;
+    typenet::aligned_vector<float> x, w, bias, y, dy, dx, dw, db;
     explicit conv_buffers(const conv2d_geometry& g)
         : x(uniform(std::size_t(batch * g.c * g.h * g.w), 1)),
           w(uniform(std::size_t(g.o * g.col_rows() / g.groups), 2)),
           bias(uniform(std::size_t(g.o), 3)),
           y(std::size_t(batch * g.o * g.oh() * g.ow())),
-          col(std::size_t(batch * g.col_size())),
           dy(uniform(y.size(), 4)),
           dx(x.size()),
           dw(w.size()),
@@ -54,8 +54,17 @@ void report(benchmark::State& state, double flops_per_call) {
 void bm_forward(benchmark::State& state, conv2d_geometry g) {
     conv_buffers m(g);
     for (auto _ : state) {
-        typenet::kernels::cpu::conv2d_forward(g, batch, m.x.data(), m.w.data(), m.bias.data(), m.y.data(),
-                                              m.col.data());
+        typenet::kernels::cpu::conv2d_forward(g, batch, m.x.data(), m.w.data(), m.bias.data(), m.y.data());
+        benchmark::ClobberMemory();
+    }
+    report(state, forward_flops(g));
+}
+
+// im2col + GEMM alone, where conv2d_forward would take the direct kernel too.
+void bm_forward_columns(benchmark::State& state, conv2d_geometry g) {
+    conv_buffers m(g);
+    for (auto _ : state) {
+        typenet::kernels::cpu::conv2d_forward_columns(g, batch, m.x.data(), m.w.data(), m.bias.data(), m.y.data());
         benchmark::ClobberMemory();
     }
     report(state, forward_flops(g));
@@ -63,9 +72,8 @@ void bm_forward(benchmark::State& state, conv2d_geometry g) {
 
 void bm_backward(benchmark::State& state, conv2d_geometry g) {
     conv_buffers m(g);
-    typenet::kernels::cpu::conv2d_forward(g, batch, m.x.data(), m.w.data(), m.bias.data(), m.y.data(), m.col.data());
     for (auto _ : state) {
-        typenet::kernels::cpu::conv2d_backward(g, batch, m.w.data(), m.dy.data(), m.col.data(), m.dx.data(),
+        typenet::kernels::cpu::conv2d_backward(g, batch, m.x.data(), m.w.data(), m.dy.data(), m.dx.data(),
                                                m.dw.data(), m.db.data());
         benchmark::ClobberMemory();
     }
@@ -78,8 +86,8 @@ void bm_forward_one(benchmark::State& state, conv2d_geometry g) {
     index_t i = 0;
     for (auto _ : state) {
         const index_t b = i++ % batch;
-        typenet::kernels::cpu::conv2d_forward(g, 1, m.x.data() + b * g.c * g.h * g.w, m.w.data(), m.bias.data(),
-                                              m.y.data(), m.col.data());
+        typenet::kernels::cpu::conv2d_forward_columns(g, 1, m.x.data() + b * g.c * g.h * g.w, m.w.data(),
+                                                      m.bias.data(), m.y.data());
         benchmark::ClobberMemory();
     }
     report(state, forward_flops(g) / double(batch));
@@ -119,6 +127,8 @@ const named_geometry shapes[] = {
 const bool registered = [] {
     for (const auto& s : shapes) {
         benchmark::RegisterBenchmark((std::string("conv_forward/") + s.name).c_str(), bm_forward, s.g)
+            ->Unit(benchmark::kMicrosecond)->UseRealTime();
+        benchmark::RegisterBenchmark((std::string("conv_forward_columns/") + s.name).c_str(), bm_forward_columns, s.g)
             ->Unit(benchmark::kMicrosecond)->UseRealTime();
         benchmark::RegisterBenchmark((std::string("conv_backward/") + s.name).c_str(), bm_backward, s.g)
             ->Unit(benchmark::kMicrosecond)->UseRealTime();

@@ -1,4 +1,4 @@
-// tests/kernels/conv_test.cpp — kernels/cpu/conv.hpp (im2col + GEMM) against a plain nested-loop
+// tests/kernels/conv_test.cpp — kernels/cpu/conv.hpp (im2col + GEMM, the direct kernel) against a plain nested-loop
 // direct convolution written here, on a few hundred sampled ragged geometries (channels 1..5,
 // H, W 1..11, K 1..4, stride 1..3, padding 0..2, dilation 1..2, groups dividing both channel
 // counts), in double, with one thread and with two.
@@ -87,9 +87,12 @@ double check_geometry(const conv2d_geometry& g, index_t batch, draw& d) {
     const conv_ref_result ref = conv2d_direct(g, batch, x, w, bias, dy);
 
     std::vector<double> y(ref.y.size(), std::numeric_limits<double>::quiet_NaN());
-    std::vector<double> col(std::size_t(batch * g.col_size()), std::numeric_limits<double>::quiet_NaN());
-    typenet::kernels::cpu::conv2d_forward(g, batch, x.data(), w.data(), bias.data(), y.data(), col.data());
+    typenet::kernels::cpu::conv2d_forward(g, batch, x.data(), w.data(), bias.data(), y.data());
     double worst = max_error(y, ref.y, "y", config);
+    // im2col + GEMM also where conv2d_forward takes the direct kernel.
+    std::fill(y.begin(), y.end(), std::numeric_limits<double>::quiet_NaN());
+    typenet::kernels::cpu::conv2d_forward_columns(g, batch, x.data(), w.data(), bias.data(), y.data());
+    worst = std::max(worst, max_error(y, ref.y, "y (im2col + GEMM)", config));
 
     std::vector<double> dw0(w.size()), db0(bias.size());
     for (auto& e : dw0) e = d.uniform();
@@ -99,7 +102,7 @@ double check_geometry(const conv2d_geometry& g, index_t batch, draw& d) {
     for (std::size_t i = 0; i < bias.size(); ++i) db_expect[i] = db0[i] + ref.db[i];
 
     std::vector<double> dx(x.size(), std::numeric_limits<double>::quiet_NaN()), dw = dw0, db = db0;
-    typenet::kernels::cpu::conv2d_backward(g, batch, w.data(), dy.data(), col.data(), dx.data(), dw.data(), db.data());
+    typenet::kernels::cpu::conv2d_backward(g, batch, x.data(), w.data(), dy.data(), dx.data(), dw.data(), db.data());
     worst = std::max(worst, max_error(dx, ref.dx, "dx", config));
     worst = std::max(worst, max_error(dw, dw_expect, "dw", config));
     worst = std::max(worst, max_error(db, db_expect, "db", config));
@@ -107,7 +110,7 @@ double check_geometry(const conv2d_geometry& g, index_t batch, draw& d) {
     // Again, without dx, from the same forward: the same parameter gradients.
     dw = dw0;
     db = db0;
-    typenet::kernels::cpu::conv2d_backward(g, batch, w.data(), dy.data(), col.data(), static_cast<double*>(nullptr),
+    typenet::kernels::cpu::conv2d_backward(g, batch, x.data(), w.data(), dy.data(), static_cast<double*>(nullptr),
                                            dw.data(), db.data());
     worst = std::max(worst, max_error(dw, dw_expect, "dw (second backward, no dx)", config));
     worst = std::max(worst, max_error(db, db_expect, "db (second backward, no dx)", config));
@@ -164,7 +167,7 @@ TEST_CASE("conv2d's backward computes dx with the direct kernel where it applies
     // conv_dx_direct_wins. Rows of 8..30 columns end at every position within a vector; channel
     // counts leave remainders of the output-channel blocks. {C, H, W, O, KH, KW, stride, pad, dilation, groups}
     const conv2d_geometry geoms[] = {
-        {4, 8, 8, 3, 3, 3, 1, 1, 1, 1},   {5, 9, 13, 6, 3, 3, 1, 0, 1, 1},  {6, 14, 14, 16, 5, 5, 1, 0, 1, 1},
+        {4, 8, 8, 3, 3, 3, 1, 1, 1, 1},   {5, 9, 13, 6, 3, 3, 1, 1, 1, 1},  {6, 14, 14, 16, 5, 5, 1, 2, 1, 1},
         {7, 12, 17, 5, 5, 5, 1, 2, 1, 1}, {8, 16, 16, 9, 1, 1, 1, 0, 1, 1}, {16, 28, 28, 16, 3, 3, 1, 1, 1, 1},
         {9, 10, 30, 4, 4, 4, 1, 3, 1, 1}, {6, 11, 22, 2, 2, 2, 1, 1, 1, 1},
     };
@@ -177,6 +180,73 @@ TEST_CASE("conv2d's backward computes dx with the direct kernel where it applies
             CHECK(typenet::kernels::cpu::conv_dx_direct_wins<double>(g));
             CHECK(check_geometry(g, 3, d) < 1e-11);
         }
+    }
+}
+
+TEST_CASE("conv2d's backward takes dx by a GEMM and col2im where the direct kernel would compute mostly padding") {
+    // LeNet's second layer: dx over 14 x 14 from a 10 x 10 dy at padding 4 for the direct kernel.
+    CHECK_FALSE(typenet::kernels::cpu::conv_dx_direct_wins<double>({6, 14, 14, 16, 5, 5, 1, 0, 1, 1}));
+    CHECK_FALSE(typenet::kernels::cpu::conv_dx_direct_wins<float>({6, 14, 14, 16, 5, 5, 1, 0, 1, 1}));
+    CHECK(typenet::kernels::cpu::conv_dx_direct_wins<float>({32, 14, 14, 32, 3, 3, 1, 1, 1, 1}));
+}
+
+TEST_CASE("conv2d kernels lay groups of samples side by side, a partial group last, and still match") {
+    // Batches of 17..61 make groups of several samples (conv_group_size) and a shorter last one;
+    // 16 and more output channels per group take dw by its transpose (a GEMM panel of doubles is 16
+    // wide at AVX-512, 8 at AVX2). {C, H, W, O, KH, KW, stride, pad, dilation, groups}
+    const conv2d_geometry geoms[] = {
+        {6, 14, 14, 16, 5, 5, 1, 0, 1, 1},   // LeNet's second layer: im2col's one-vector rows
+        {3, 9, 7, 20, 3, 3, 1, 1, 1, 1},     // 'same', direct dx
+        {4, 10, 11, 36, 3, 2, 2, 1, 1, 2},   // strided, grouped, 18 outputs per group
+        {5, 8, 9, 17, 2, 3, 1, 2, 2, 1},     // dilated
+        {8, 7, 7, 40, 3, 3, 1, 1, 1, 4},     // a ResNet's 7 x 7 stage, grouped
+    };
+    restore_threads restore;
+    draw d{123};
+    for (int threads : {1, 2}) {
+        typenet::kernels::cpu::set_num_threads(threads);
+        for (const auto& g : geoms)
+            for (index_t batch : {17, 40, 61}) {
+                CAPTURE(threads);
+                CHECK(typenet::kernels::cpu::detail::conv_group_size(g, batch) > 1);
+                CHECK(check_geometry(g, batch, d) < 1e-11);
+            }
+    }
+}
+
+TEST_CASE("conv2d kernels in float on the examples' layers match the double reference") {
+    // float's GEMM panels are twice as wide as double's: the LeNet and ResNet layers at batch 24
+    // (groups of 3 samples) take each path of float's backward. {C, H, W, O, KH, KW, stride, pad, dilation, groups}
+    const conv2d_geometry geoms[] = {
+        {1, 28, 28, 6, 5, 5, 1, 2, 1, 1},  {6, 14, 14, 16, 5, 5, 1, 0, 1, 1}, {16, 28, 28, 32, 3, 3, 2, 1, 1, 1},
+        {32, 14, 14, 32, 3, 3, 1, 1, 1, 1}, {32, 14, 14, 64, 1, 1, 2, 0, 1, 1}, {64, 7, 7, 64, 3, 3, 1, 1, 1, 1},
+    };
+    restore_threads restore;
+    typenet::kernels::cpu::set_num_threads(2);
+    draw d{5};
+    const index_t batch = 24;
+    for (const auto& g : geoms) {
+        const std::string config = describe(g, batch);
+        std::vector<double> x(std::size_t(batch * g.c * g.h * g.w)), w(std::size_t(g.o * g.c / g.groups * g.kh * g.kw)),
+            bias(std::size_t(g.o)), dy(std::size_t(batch * g.o * g.oh() * g.ow()));
+        for (auto* v : {&x, &w, &bias, &dy})
+            for (auto& e : *v) e = d.uniform();
+        const conv_ref_result ref = conv2d_direct(g, batch, x, w, bias, dy);
+        auto to_float = [](const std::vector<double>& v) { return std::vector<float>(v.begin(), v.end()); };
+        const std::vector<float> xf = to_float(x), wf = to_float(w), bf = to_float(bias), dyf = to_float(dy);
+        std::vector<float> y(ref.y.size()), dx(x.size()), dw(w.size(), 0.0f), db(bias.size(), 0.0f);
+        typenet::kernels::cpu::conv2d_forward(g, batch, xf.data(), wf.data(), bf.data(), y.data());
+        typenet::kernels::cpu::conv2d_backward(g, batch, xf.data(), wf.data(), dyf.data(), dx.data(), dw.data(), db.data());
+        // Sums of up to C*KH*KW (y, dx) or B*OH*OW (dw) float products: relative to the terms' scale.
+        auto check = [&](const std::vector<float>& got, const std::vector<double>& want, const char* what, double scale) {
+            double worst = 0;
+            for (std::size_t i = 0; i < got.size(); ++i) worst = std::max(worst, std::abs(double(got[i]) - want[i]) / scale);
+            CHECK_MESSAGE(worst < 1e-5, config, " ", what, ": ", worst);
+        };
+        check(y, ref.y, "y", std::sqrt(double(g.col_rows() / g.groups)));
+        check(dx, ref.dx, "dx", std::sqrt(double(g.o * g.kh * g.kw)));
+        check(dw, ref.dw, "dw", std::sqrt(double(batch * g.oh() * g.ow())));
+        check(std::vector<float>(db), ref.db, "db", std::sqrt(double(batch * g.oh() * g.ow())));
     }
 }
 

@@ -165,9 +165,9 @@ TEST_CASE("conv2d: parameter gradients do not depend on whether dx is asked for"
     CHECK(max_diff < 1e-12);
 }
 
-TEST_CASE_TEMPLATE("conv2d: mode::infer (the direct kernel where it applies) equals mode::eval", T, float, double) {
+TEST_CASE_TEMPLATE("conv2d: mode::infer equals mode::eval, and backward after it is refused", T, float, double) {
     // Stride 1 at 28 and 14 columns takes the direct kernel; stride 2 takes im2col, and so do 7
-    // columns where a vector holds 16 lanes (conv_direct_wins).
+    // columns where a vector holds 16 lanes (conv_direct_wins), in every mode.
     using net_t = basic_network<T, input<3, 28, 28>, conv2d<5, 3, padding<1>>, relu, conv2d<6, 5, padding<2>>,
                                 conv2d<8, 3, padding<1>, stride<2>>, conv2d<7, 2, padding<1>>,
                                 conv2d<4, 3, padding<1>, stride<2>>, conv2d<3, 3, padding<1>>>;

@@ -74,7 +74,6 @@ struct conv2d<Out, K, Options...>::bound<shape<C, H, W>> {
     using input_shape = shape<C, H, W>;
     using output_shape = shape<Out, oh, ow>;
     static constexpr std::size_t param_count = Out * fan_in + Out;      // w (Out, C/G, K, K), b (Out)
-    static constexpr std::size_t cache_per_sample = C * K * K * oh * ow; // im2col columns (C*K*K, OH*OW)
     static std::string name() {
         std::string s = "conv2d<" + std::to_string(Out) + ", " + std::to_string(K);
         if (pad) s += ", padding " + std::to_string(pad);
@@ -93,13 +92,10 @@ struct conv2d<Out, K, Options...>::bound<shape<C, H, W>> {
         init::bias(p + Out * fan_in, Out, fan_in, g);
     }
     template <class T> void forward(const fwd_args<T>& a) const {
-        if (a.m == mode::infer)                              // no backward follows: no columns to keep
-            kernels::cpu::conv2d_forward_infer(geom, a.batch, a.x, a.p, a.p + Out * fan_in, a.y, a.cache);
-        else
-            kernels::cpu::conv2d_forward(geom, a.batch, a.x, a.p, a.p + Out * fan_in, a.y, a.cache);
+        kernels::cpu::conv2d_forward(geom, a.batch, a.x, a.p, a.p + Out * fan_in, a.y);   // nothing kept: backward unrolls x
     }
     template <class T> void backward(const bwd_args<T>& a) const {
-        kernels::cpu::conv2d_backward(geom, a.batch, a.p, a.dy, a.cache, a.dx, a.dp, a.dp + Out * fan_in);
+        kernels::cpu::conv2d_backward(geom, a.batch, a.x, a.p, a.dy, a.dx, a.dp, a.dp + Out * fan_in);
     }
 };
 

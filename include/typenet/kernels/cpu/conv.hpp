@@ -1,10 +1,10 @@
 // kernels/cpu/conv.hpp — 2-D convolution as im2col + GEMM, torch.nn.Conv2d's semantics
 // (cross-correlation, zero padding, stride, dilation, groups), forward and both gradients; and its
 // adjoint, torch.nn.ConvTranspose2d (conv_transpose2d_*, at the end).
-// Samples are independent: threads take whole samples, each running single-threaded GEMMs.
+// Threads take whole groups of samples, each running single-threaded GEMMs over the group's columns.
 //
 //   x (B, C, H, W)   w (O, C/G, KH, KW)   b (O)   y (B, O, OH, OW)
-//   col (B, C*KH*KW, OH*OW): the unrolled input, kept from forward for the weight gradient
+//   col (C*KH*KW, n*OH*OW): the unrolled input of a group of n samples, in a thread's scratch
 #pragma once
 #include <algorithm>
 #include <cstring>
@@ -29,11 +29,13 @@ struct conv2d_geometry {
 namespace detail {
 // The output columns [lo, hi) whose input column ox*stride - pad + off (off = kx*dilation) lies in
 // [0, w): the rest read the zero padding. Hoisting this out of the row loops leaves the inner loops
-// without a test per element (a contiguous copy at stride 1).
+// without a test per element (a contiguous copy at stride 1). (Over the Arch: it is compiled into
+// each ISA's kernels, dispatch.hpp.)
 struct valid_span {
     index_t lo, hi;
 };
-inline valid_span valid_columns(index_t ow, index_t w, index_t stride, index_t pad, index_t off) {
+template <class Arch>
+inline valid_span valid_columns(Arch, index_t ow, index_t w, index_t stride, index_t pad, index_t off) {
     const index_t first = pad - off;                          // ox*stride >= first
     const index_t last = w - 1 + pad - off;                   // ox*stride <= last
     index_t lo = first <= 0 ? 0 : (first + stride - 1) / stride;
@@ -42,80 +44,163 @@ inline valid_span valid_columns(index_t ow, index_t w, index_t stride, index_t p
     hi = std::clamp(hi, lo, ow);
     return {lo, hi};
 }
+}  // namespace detail
 
-// im2col / col2im_add for an output extent given explicitly: conv_transpose2d's adjoint convolution
-// has OH = H even where output padding would make the formula round up (output_padding >= stride).
-template <class T>
-inline void im2col_sized(const conv2d_geometry& g, index_t oh, index_t ow, const T* x, T* col) {
+// im2col of one sample for an output extent given explicitly (conv_transpose2d's adjoint
+// convolution has OH = H even where output padding would make the formula round up): row r of the
+// columns, (OH, OW), at col + r * ld, so samples can sit side by side in one matrix (conv2d_forward).
+struct im2col_kernel {
+    template <class Arch, class T>
+    void operator()(Arch, const conv2d_geometry& g, index_t oh, index_t ow, const T* x, T* col, index_t ld) const;
+};
+
+template <class Arch, class T>
+inline void im2col_kernel::operator()(Arch, const conv2d_geometry& g, index_t oh, index_t ow, const T* x, T* col,
+                                      index_t ld) const {
+    using batch = xsimd::batch<T, Arch>;
+    constexpr index_t w = batch::size;
     for (index_t ch = 0; ch < g.c; ++ch)
         for (index_t ky = 0; ky < g.kh; ++ky)
             for (index_t kx = 0; kx < g.kw; ++kx) {
-                T* row = col + ((ch * g.kh + ky) * g.kw + kx) * oh * ow;   // (OH, OW)
-                const index_t off = kx * g.dilation - g.pad;               // ix = ox*stride + off
-                const valid_span v = valid_columns(ow, g.w, g.stride, g.pad, kx * g.dilation);
+                T* row = col + ((ch * g.kh + ky) * g.kw + kx) * ld;         // (OH, OW)
+                const index_t off = kx * g.dilation - g.pad;                // ix = ox*stride + off
+                const detail::valid_span v = detail::valid_columns(Arch{}, ow, g.w, g.stride, g.pad, kx * g.dilation);
                 if (g.stride == 1 && ow == g.w && v.hi > v.lo) {
                     // 'Same' width at stride 1: the row is the image shifted by a constant, one copy
                     // of all its valid rows; then the columns that wrapped into the neighbouring
-                    // image row are zeroed. Short per-row copies cost more in calls than in bytes.
-                    const valid_span r = valid_columns(oh, g.h, 1, g.pad, ky * g.dilation);
-                    std::fill(row, row + r.lo * ow, T(0));
+                    // image row are zeroed.
+                    const detail::valid_span r = detail::valid_columns(Arch{}, oh, g.h, 1, g.pad, ky * g.dilation);
+                    zero_row<Arch>(row, r.lo * ow);
                     if (r.hi > r.lo) {
                         const T* in = x + ch * g.h * g.w + (ky * g.dilation - g.pad) * g.w + off;
-                        std::copy(in + r.lo * ow + v.lo, in + (r.hi - 1) * ow + v.hi, row + r.lo * ow + v.lo);
+                        copy_row<Arch>(in + r.lo * ow + v.lo, row + r.lo * ow + v.lo,
+                                       (r.hi - 1 - r.lo) * ow + v.hi - v.lo);
                         for (index_t oy = r.lo; oy < r.hi; ++oy) {
                             T* out = row + oy * ow;
                             for (index_t ox = 0; ox < v.lo; ++ox) out[ox] = T(0);
                             for (index_t ox = v.hi; ox < ow; ++ox) out[ox] = T(0);
                         }
                     }
-                    std::fill(row + std::max(r.hi, r.lo) * ow, row + oh * ow, T(0));
+                    const index_t below = std::max(r.hi, r.lo) * ow;
+                    zero_row<Arch>(row + below, oh * ow - below);
+                    continue;
+                }
+                const index_t n = v.hi - v.lo;
+                if (g.stride == 1 && n == ow && n <= w) {
+                    // Every column valid and a row within one vector (LeNet's second layer: 10 of
+                    // 16): one masked load per row, and a whole-vector store whose spill the next
+                    // row overwrites; only the last row's store is masked.
+                    const T* in = x + ch * g.h * g.w + off;
+                    for (index_t oy = 0; oy < oh; ++oy) {
+                        const index_t iy = oy - g.pad + ky * g.dilation;
+                        T* out = row + oy * ow;
+                        if (iy < 0 || iy >= g.h) { zero_row<Arch>(out, ow); continue; }
+                        const batch vals = load_first<Arch>(in + iy * g.w, n);
+                        if (oy + 1 < oh && w <= 2 * ow) vals.store_unaligned(out);
+                        else store_first(vals, out, n);
+                    }
                     continue;
                 }
                 for (index_t oy = 0; oy < oh; ++oy) {
                     const index_t iy = oy * g.stride - g.pad + ky * g.dilation;
                     T* out = row + oy * ow;
-                    if (iy < 0 || iy >= g.h) { std::fill(out, out + ow, T(0)); continue; }
+                    if (iy < 0 || iy >= g.h) { zero_row<Arch>(out, ow); continue; }
                     const T* in = x + (ch * g.h + iy) * g.w + off;
-                    std::fill(out, out + v.lo, T(0));
-                    if (g.stride == 1) std::copy(in + v.lo, in + v.hi, out + v.lo);
+                    for (index_t ox = 0; ox < v.lo; ++ox) out[ox] = T(0);
+                    if (g.stride == 1) copy_row<Arch>(in + v.lo, out + v.lo, n);
                     else for (index_t ox = v.lo; ox < v.hi; ++ox) out[ox] = in[ox * g.stride];
-                    std::fill(out + v.hi, out + ow, T(0));
+                    for (index_t ox = v.hi; ox < ow; ++ox) out[ox] = T(0);
                 }
             }
 }
 
-template <class T>
-inline void col2im_add_sized(const conv2d_geometry& g, index_t oh, index_t ow, const T* dcol, T* dx) {
+// One sample: dx (C, H, W) += col2im(dcol), the adjoint of im2col_kernel (rows of dcol ld apart).
+struct col2im_add_kernel {
+    template <class Arch, class T>
+    void operator()(Arch, const conv2d_geometry& g, index_t oh, index_t ow, const T* dcol, index_t ld, T* dx) const;
+};
+
+template <class Arch, class T>
+inline void col2im_add_kernel::operator()(Arch, const conv2d_geometry& g, index_t oh, index_t ow, const T* dcol,
+                                          index_t ld, T* dx) const {
+    using batch = xsimd::batch<T, Arch>;
+    constexpr index_t w = batch::size;
+    if (g.stride == 1) {
+        // Gathered: each vector of dx sums its KH*KW shifted column rows in registers and is
+        // stored once. Scattered, the rows' masked adds into dx overlapped each other's stores at
+        // a one-column shift (store forwarding fails): half of LeNet's second layer backward.
+        // dx[ch, iy, ix] += sum dcol[(ch, ky, kx), oy = iy + P - ky D, ox = ix + P - kx D].
+        for (index_t ch = 0; ch < g.c; ++ch)
+            for (index_t iy = 0; iy < g.h; ++iy)
+                for (index_t ix0 = 0; ix0 < g.w; ix0 += w) {
+                    const index_t lanes = std::min(w, g.w - ix0);
+                    T* out = dx + (ch * g.h + iy) * g.w + ix0;
+                    // Two sums (even and odd kx): one would be a chain of KH*KW dependent additions.
+                    batch even = lanes == w ? batch::load_unaligned(out) : load_first<Arch>(out, lanes);
+                    batch odd(T(0));
+                    for (index_t ky = 0; ky < g.kh; ++ky) {
+                        const index_t oy = iy + g.pad - ky * g.dilation;
+                        if (oy < 0 || oy >= oh) continue;
+                        const T* rows = dcol + (ch * g.kh + ky) * g.kw * ld + oy * ow;
+                        auto term = [&](index_t kx) {
+                            const index_t shift = ix0 + g.pad - kx * g.dilation;      // ox of lane 0
+                            const index_t lo = std::clamp<index_t>(-shift, 0, lanes);
+                            const index_t hi = std::clamp<index_t>(ow - shift, lo, lanes);
+                            return load_range<Arch>(rows + kx * ld + shift, lo, hi);
+                        };
+                        index_t kx = 0;
+                        for (; kx + 2 <= g.kw; kx += 2) {
+                            even += term(kx);
+                            odd += term(kx + 1);
+                        }
+                        if (kx < g.kw) even += term(kx);
+                    }
+                    const batch sum = even + odd;
+                    if (lanes == w) sum.store_unaligned(out);
+                    else store_first(sum, out, lanes);
+                }
+        return;
+    }
     for (index_t ch = 0; ch < g.c; ++ch)
         for (index_t ky = 0; ky < g.kh; ++ky)
             for (index_t kx = 0; kx < g.kw; ++kx) {
-                const T* row = dcol + ((ch * g.kh + ky) * g.kw + kx) * oh * ow;
+                const T* row = dcol + ((ch * g.kh + ky) * g.kw + kx) * ld;
                 const index_t off = kx * g.dilation - g.pad;
-                const valid_span v = valid_columns(ow, g.w, g.stride, g.pad, kx * g.dilation);
+                const detail::valid_span v = detail::valid_columns(Arch{}, ow, g.w, g.stride, g.pad, kx * g.dilation);
                 for (index_t oy = 0; oy < oh; ++oy) {
                     const index_t iy = oy * g.stride - g.pad + ky * g.dilation;
                     if (iy < 0 || iy >= g.h) continue;
                     T* in = dx + (ch * g.h + iy) * g.w + off;
                     const T* src = row + oy * ow;
                     if (g.stride == 1)
-                        for (index_t ox = v.lo; ox < v.hi; ++ox) in[ox] += src[ox];
+                        add_row<Arch>(src + v.lo, in + v.lo, v.hi - v.lo);
                     else
                         for (index_t ox = v.lo; ox < v.hi; ++ox) in[ox * g.stride] += src[ox];
                 }
             }
+}
+
+namespace detail {
+template <class T>
+inline void im2col_sized(const conv2d_geometry& g, index_t oh, index_t ow, const T* x, T* col, index_t ld) {
+    invoke_kernel<&kernel_table<T>::im2col>(im2col_kernel{}, g, oh, ow, x, col, ld);
+}
+template <class T>
+inline void col2im_add_sized(const conv2d_geometry& g, index_t oh, index_t ow, const T* dcol, index_t ld, T* dx) {
+    invoke_kernel<&kernel_table<T>::col2im_add>(col2im_add_kernel{}, g, oh, ow, dcol, ld, dx);
 }
 }  // namespace detail
 
 // One sample: col (C*KH*KW, OH*OW) from x (C, H, W); zero where the window leaves the image.
 template <class T>
 inline void im2col(const conv2d_geometry& g, const T* x, T* col) {
-    detail::im2col_sized(g, g.oh(), g.ow(), x, col);
+    detail::im2col_sized(g, g.oh(), g.ow(), x, col, g.oh() * g.ow());
 }
 
 // One sample: dx (C, H, W) += col2im(dcol); the adjoint of im2col.
 template <class T>
 inline void col2im_add(const conv2d_geometry& g, const T* dcol, T* dx) {
-    detail::col2im_add_sized(g, g.oh(), g.ow(), dcol, dx);
+    detail::col2im_add_sized(g, g.oh(), g.ow(), dcol, g.oh() * g.ow(), dx);
 }
 
 namespace detail {
@@ -124,37 +209,85 @@ inline int conv_threads(index_t batch, double flops_per_sample) {
     return int(std::max<double>(1, std::min<double>({double(max_threads()), double(batch), total / double(1 << 18)})));
 }
 
-// Runs body(b, acc, scratch) for every sample b, threads taking whole samples; acc is the thread's
-// own zeroed accumulator (n_acc) and scratch its own buffer (n_scratch). Then finish(acc) is called
-// for each thread's accumulator in thread order, so sums are the same from run to run.
+// Runs body(b, acc, scratch) for every item b in [0, n) (a sample, or a group of samples), threads
+// taking contiguous runs of items; acc is the thread's own zeroed accumulator (n_acc) and scratch
+// its own buffer (n_scratch, not zeroed). Then finish(acc) is called for each thread's accumulator
+// in thread order, so sums are the same from run to run.
 template <class T, class Body, class Finish>
-inline void for_samples_accumulate(index_t batch, int threads, index_t n_acc, index_t n_scratch, Body body,
+inline void for_samples_accumulate(index_t n, int threads, index_t n_acc, index_t n_scratch, Body body,
                                    Finish finish) {
     const index_t per_thread = n_acc + n_scratch;
     static thread_local std::vector<T> partial;
-    partial.assign(std::size_t(threads) * std::size_t(per_thread), T(0));
+    if (partial.size() < std::size_t(threads * per_thread)) partial.resize(std::size_t(threads * per_thread));
     T* part = partial.data();
-    run_threads(threads, [&](index_t t, index_t nt) {           // contiguous runs of samples
+    for (int t = 0; t < threads; ++t) std::fill(part + t * per_thread, part + t * per_thread + n_acc, T(0));
+    run_threads(threads, [&](index_t t, index_t nt) {
         T* acc = part + t * per_thread;
-        for (index_t b = batch * t / nt; b < batch * (t + 1) / nt; ++b) body(b, acc, acc + n_acc);
+        for (index_t b = n * t / nt; b < n * (t + 1) / nt; ++b) body(b, acc, acc + n_acc);
     });
     for (int t = 0; t < threads; ++t) finish(static_cast<const T*>(part + t * per_thread));
 }
 }  // namespace detail
 
-// y = conv(x, w) + b; col receives the unrolled input of every sample.
+namespace detail {
+// Samples per product. One sample's products are short and ragged: LeNet's second layer is 16 x 100
+// x 150 (N = 100: three full 32-column tiles and one of 4), a ResNet's last stage 64 x 49 x 576.
+// Laid side by side in the columns of one matrix, nb samples make one product of N = nb*S, of
+// whole tiles and one call. nb aims at N >= 768, keeps a group's columns (C*KH*KW x nb*S, in a
+// thread's scratch) within 512 KB of L2, and leaves at least 8 groups to the threads.
+inline index_t conv_group_size(const conv2d_geometry& g, index_t batch) {
+    const index_t s = g.oh() * g.ow();
+    index_t nb = std::min<index_t>(16, (768 + s - 1) / s);
+    nb = std::min(nb, std::max<index_t>(1, (index_t(1) << 17) / std::max<index_t>(1, g.col_rows() * s)));
+    return std::max<index_t>(1, std::min(nb, (batch + 7) / 8));
+}
+
+// Group gi: the samples [b0, b0 + n).
+struct conv_group {
+    index_t b0, n;
+};
+inline conv_group conv_group_at(index_t gi, index_t nb, index_t batch) {
+    return {gi * nb, std::min(nb, batch - gi * nb)};
+}
+
+// The columns of a group's samples, side by side: (C*KH*KW, n*S), row r of sample i at
+// col + r * n*S + i*S.
 template <class T>
-inline void conv2d_forward(const conv2d_geometry& g, index_t batch, const T* x, const T* w, const T* bias, T* y,
-                           T* col) {
+inline void im2col_group(const conv2d_geometry& g, conv_group grp, const T* x, T* col) {
+    const index_t s = g.oh() * g.ow();
+    for (index_t i = 0; i < grp.n; ++i)
+        im2col_sized(g, g.oh(), g.ow(), x + (grp.b0 + i) * g.c * g.h * g.w, col + i * s, grp.n * s);
+}
+
+inline scratch& conv_columns() { static thread_local scratch s; return s; }
+inline scratch& conv_work() { static thread_local scratch s; return s; }
+}  // namespace detail
+
+// y = conv(x, w) + b by im2col + GEMM. The columns of a group of samples are written into a
+// thread's scratch, where the product reads them from L2, and not kept: backward unrolls x again.
+// Written for the whole batch and kept, they went to memory and back (LeNet's second layer: 3.8
+// MB a batch of 64, and two thirds of its forward time in im2col's stores, perf), and a ResNet
+// kept tens of MB.
+template <class T>
+inline void conv2d_forward_columns(const conv2d_geometry& g, index_t batch, const T* x, const T* w, const T* bias,
+                                   T* y) {
     const index_t s = g.oh() * g.ow(), og = g.o / g.groups, kg = g.col_rows() / g.groups;
-    const int threads = detail::conv_threads(batch, 2.0 * double(g.o * kg * s));
-    parallel_for(threads, batch, [&](index_t b) {
-        T* cb = col + b * g.col_size();                          // (C*KH*KW, OH*OW)
-        T* yb = y + b * g.o * s;                                 // (O, OH*OW)
-        im2col(g, x + b * g.c * g.h * g.w, cb);
-        for (index_t gr = 0; gr < g.groups; ++gr)                // y_g (O/G, S) = w_g (O/G, K_g) col_g (K_g, S) + b_g
-            gemm_single_thread<T>(og, s, kg, w + gr * og * kg, kg, 1, cb + gr * kg * s, s, 1, T(0),
-                                  yb + gr * og * s, s, bias_epilogue<T>{.row = bias + gr * og});
+    const index_t nb = detail::conv_group_size(g, batch), groups = (batch + nb - 1) / nb;
+    const int threads = std::min<int>(int(groups), detail::conv_threads(batch, 2.0 * double(g.o * kg * s)));
+    parallel_for(threads, groups, [&](index_t gi) {
+        const detail::conv_group grp = detail::conv_group_at(gi, nb, batch);
+        const index_t ld = grp.n * s;
+        T* cg = detail::conv_columns().get<T>(std::size_t(g.col_rows() * nb * s));   // (C*KH*KW, n*S)
+        detail::im2col_group(g, grp, x, cg);
+        // One sample: straight into y. Several: into yg (O, n*S), then each sample's rows to y.
+        T* yg = grp.n == 1 ? y + grp.b0 * g.o * s : detail::conv_work().get<T>(std::size_t(g.o * nb * s));
+        for (index_t gr = 0; gr < g.groups; ++gr)                // y_g (O/G, n*S) = w_g (O/G, K_g) col_g (K_g, n*S) + b_g
+            gemm_single_thread<T>(og, ld, kg, w + gr * og * kg, kg, 1, cg + gr * kg * ld, ld, 1, T(0), yg + gr * og * ld,
+                                  ld, bias_epilogue<T>{.row = bias + gr * og});
+        if (grp.n == 1) return;
+        for (index_t i = 0; i < grp.n; ++i)
+            for (index_t o = 0; o < g.o; ++o)
+                std::copy_n(yg + o * ld + i * s, s, y + ((grp.b0 + i) * g.o + o) * s);
     });
 }
 
@@ -166,13 +299,14 @@ inline bool conv_direct_wins(const conv2d_geometry& g) {
     return g.stride == 1 && g.dilation == 1 && g.groups == 1 && 2 * g.ow() >= active_direct_sizes<T>().w;
 }
 
-// y = conv(x, w) + b with nothing kept for backward (mode::infer): the direct kernel where it wins,
-// else conv2d_forward with col as its scratch. Threads take whole samples.
+// y = conv(x, w) + b: the direct kernel where it wins, else im2col + GEMM (conv2d_forward_columns).
+// Nothing is kept for backward, in any mode. Measured (conv_bench, batch 64, one thread, against
+// the grouped im2col + GEMM): LeNet's layers 225 vs 410 and 450 vs 430-500 us, ResNet's 16x28x28
+// k3 3.2 vs 3.6 ms, 32x14x14 k3 2.6-3.0 vs 3.5 ms.
 template <class T>
-inline void conv2d_forward_infer(const conv2d_geometry& g, index_t batch, const T* x, const T* w, const T* bias, T* y,
-                                 T* col) {
+inline void conv2d_forward(const conv2d_geometry& g, index_t batch, const T* x, const T* w, const T* bias, T* y) {
     if (!conv_direct_wins<T>(g)) {
-        conv2d_forward(g, batch, x, w, bias, y, col);
+        conv2d_forward_columns(g, batch, x, w, bias, y);
         return;
     }
     const conv_direct_geometry d{g.c, g.h, g.w, g.o, g.kh, g.kw, g.pad};
@@ -199,18 +333,20 @@ template <class T>
 inline bool conv_dx_direct_wins(const conv2d_geometry& g) {
     const direct_sizes d = active_direct_sizes<T>();
     return g.stride == 1 && g.dilation == 1 && g.groups == 1 && g.kh == g.kw && g.pad <= g.kh - 1 && g.c >= d.ob &&
-           2 * g.w >= d.w;
+           2 * g.w >= d.w && 4 * g.h * g.w <= 5 * g.oh() * g.ow();
 }
 
 // dw += sum_b dy_b col_b^T, db += sum dy, and (when dx is given) dx = col2im(w^T dy), or the
-// direct convolution above.
-// col is only read, so backward may run again after the same forward (gradients accumulate).
+// direct convolution above; x is forward's input, unrolled again here. A group of samples
+// (conv_group_size) makes one product of each: dy's rows gathered side by side as the columns
+// are, dw += dy_g col_g^T with K = n*S, then dcol_g = w^T dy_g over the columns.
 template <class T>
-inline void conv2d_backward(const conv2d_geometry& g, index_t batch, const T* w, const T* dy, const T* col, T* dx,
-                            T* dw, T* db) {
+inline void conv2d_backward(const conv2d_geometry& g, index_t batch, const T* x, const T* w, const T* dy, T* dx, T* dw,
+                            T* db) {
     const index_t s = g.oh() * g.ow(), og = g.o / g.groups, kg = g.col_rows() / g.groups;
     const index_t wsize = g.o * kg;
-    const int threads = detail::conv_threads(batch, 4.0 * double(g.o * kg * s));
+    const index_t nb = detail::conv_group_size(g, batch), groups = (batch + nb - 1) / nb;
+    const int threads = std::min<int>(int(groups), detail::conv_threads(batch, 4.0 * double(g.o * kg * s)));
     const bool direct_dx = dx && conv_dx_direct_wins<T>(g);
     const conv_direct_geometry gx = conv_dx_geometry(g);
     static thread_local std::vector<T> flipped;                  // w' (C, O, KH, KW), then zeros (C) for a bias
@@ -222,36 +358,66 @@ inline void conv2d_backward(const conv2d_geometry& g, index_t batch, const T* w,
                 for (index_t k = 0; k < kk; ++k) flipped[std::size_t((ch * g.o + o) * kk + kk - 1 - k)] = w[(o * g.c + ch) * kk + k];
     }
     const T* wflip = flipped.data();
-    const index_t n_scratch = !dx ? 0 : direct_dx ? gx.padded_size(active_direct_sizes<T>().w) : g.col_size();
-    // Each thread sums its samples' dw and db privately, with its own scratch: the column gradient
-    // dcol, or the padded dy of the direct kernel.
+    // Each thread's scratch after its dw and db: dy of a group side by side (O, nb*S), then the
+    // padded dy of the direct kernel. The columns (and then their gradient) are in conv_columns.
+    const index_t n_dy = nb > 1 ? g.o * nb * s : 0;
+    const index_t n_pad = direct_dx ? gx.padded_size(active_direct_sizes<T>().w) : 0;
+    // dw by its transpose where a group's output channels fill the GEMM's column panels: col_g is
+    // then A, read in place, and only dy_g^T (O/G x n*S) is transposed into panels, where
+    // dy_g col_g^T would transpose all of col_g (C*KH*KW x n*S), and the dot products of
+    // gemm_abt stream col_g from L2 for every four rows of dy (ResNet 32x14x14 k3: 61 GFLOP/s).
+    const bool transposed_dw = og >= active_gemm_sizes<T>().nr;
+    const index_t n_dwt = transposed_dw ? kg * og : 0;
     detail::for_samples_accumulate<T>(
-        batch, threads, wsize + g.o, n_scratch,
-        [&](index_t b, T* acc, T* dcol) {                        // acc: dw (O, K_g), db (O); dcol (C*KH*KW, S)
+        groups, threads, wsize + g.o, n_dy + n_pad + n_dwt,
+        [&](index_t gi, T* acc, T* work) {                       // acc: dw (O, K_g), db (O)
+            const detail::conv_group grp = detail::conv_group_at(gi, nb, batch);
+            const index_t ld = grp.n * s;
             T* my_dw = acc;
             T* my_db = acc + wsize;
-            const T* dyb = dy + b * g.o * s;                     // (O, S)
-            const T* cb = col + b * g.col_size();                // (C*KH*KW, S)
+            T* dwt = work + n_dy + n_pad;                        // (K_g, O/G)
+            T* cg = detail::conv_columns().get<T>(std::size_t(g.col_rows() * nb * s));   // (C*KH*KW, n*S)
+            detail::im2col_group(g, grp, x, cg);
+            const T* dyg = dy + grp.b0 * g.o * s;                // (O, n*S)
+            if (grp.n > 1) {
+                for (index_t i = 0; i < grp.n; ++i)
+                    for (index_t o = 0; o < g.o; ++o) std::copy_n(dyg + (i * g.o + o) * s, s, work + o * ld + i * s);
+                dyg = work;
+            }
             for (index_t o = 0; o < g.o; ++o)
-                for (index_t i = 0; i < s; ++i) my_db[o] += dyb[o * s + i];
-            for (index_t gr = 0; gr < g.groups; ++gr) {          // dw_g (O/G, K_g) += dy_g (O/G, S) col_g^T (S, K_g)
-                if (s >= active_abt_sizes<T>().min_k)           // long rows: dot products, no transposition
-                    gemm_abt_single_thread<T>(og, kg, s, dyb + gr * og * s, s, cb + gr * kg * s, s, T(1), my_dw + gr * og * kg, kg);
-                else
-                    gemm_single_thread<T>(og, kg, s, dyb + gr * og * s, s, 1, cb + gr * kg * s, 1, s, T(1),
+                for (index_t i = 0; i < ld; ++i) my_db[o] += dyg[o * ld + i];
+            for (index_t gr = 0; gr < g.groups; ++gr) {          // dw_g (O/G, K_g) += dy_g (O/G, n*S) col_g^T
+                if (transposed_dw) {                             // dw_g^T (K_g, O/G) = col_g dy_g^T, then added
+                    gemm_single_thread<T>(kg, og, ld, cg + gr * kg * ld, ld, 1, dyg + gr * og * ld, 1, ld, T(0), dwt, og);
+                    T* d = my_dw + gr * og * kg;
+                    for (index_t o = 0; o < og; ++o)
+                        for (index_t k = 0; k < kg; ++k) d[o * kg + k] += dwt[k * og + o];
+                } else if (ld >= active_abt_sizes<T>().min_k) {  // long rows: dot products, no transposition
+                    gemm_abt_single_thread<T>(og, kg, ld, dyg + gr * og * ld, ld, cg + gr * kg * ld, ld, T(1),
+                                              my_dw + gr * og * kg, kg);
+                } else {
+                    gemm_single_thread<T>(og, kg, ld, dyg + gr * og * ld, ld, 1, cg + gr * kg * ld, 1, ld, T(1),
                                           my_dw + gr * og * kg, kg);
+                }
             }
             if (!dx) return;
-            T* dxb = dx + b * g.c * g.h * g.w;                   // (C, H, W)
             if (direct_dx) {
-                conv2d_direct_forward(gx, dyb, wflip, wflip + g.c * g.o * g.kh * g.kw, dxb, dcol);
+                for (index_t i = 0; i < grp.n; ++i) {
+                    const index_t b = grp.b0 + i;
+                    conv2d_direct_forward(gx, dy + b * g.o * s, wflip, wflip + g.c * g.o * g.kh * g.kw,
+                                          dx + b * g.c * g.h * g.w, work + n_dy);
+                }
                 return;
             }
-            for (index_t gr = 0; gr < g.groups; ++gr)            // dcol_g (K_g, S) = w_g^T (K_g, O/G) dy_g (O/G, S)
-                gemm_single_thread<T>(kg, s, og, w + gr * og * kg, 1, kg, dyb + gr * og * s, s, 1, T(0),
-                                      dcol + gr * kg * s, s);
-            std::fill(dxb, dxb + g.c * g.h * g.w, T(0));
-            col2im_add(g, dcol, dxb);
+            T* dcol = cg;                                        // the columns are spent: their gradient in place
+            for (index_t gr = 0; gr < g.groups; ++gr)            // dcol_g (K_g, n*S) = w_g^T (K_g, O/G) dy_g (O/G, n*S)
+                gemm_single_thread<T>(kg, ld, og, w + gr * og * kg, 1, kg, dyg + gr * og * ld, ld, 1, T(0),
+                                      dcol + gr * kg * ld, ld);
+            for (index_t i = 0; i < grp.n; ++i) {
+                T* dxb = dx + (grp.b0 + i) * g.c * g.h * g.w;    // (C, H, W)
+                std::fill(dxb, dxb + g.c * g.h * g.w, T(0));
+                detail::col2im_add_sized(g, g.oh(), g.ow(), dcol + i * s, ld, dxb);
+            }
         },
         [&](const T* acc) {
             for (index_t i = 0; i < wsize; ++i) dw[i] += acc[i];
@@ -295,7 +461,7 @@ inline void conv_transpose2d_forward(const conv_transpose2d_geometry& g, index_t
             gemm_single_thread<T>(kg, s, cg, w + gr * cg * kg, 1, kg, xb + gr * cg * s, s, 1, T(0),
                                   cb + gr * kg * s, s);
         for (index_t o = 0; o < g.o; ++o) std::fill(yb + o * so, yb + (o + 1) * so, bias[o]);
-        detail::col2im_add_sized(a, g.h, g.w, cb, yb);
+        detail::col2im_add_sized(a, g.h, g.w, cb, s, yb);
     });
 }
 
@@ -318,7 +484,7 @@ inline void conv_transpose2d_backward(const conv_transpose2d_geometry& g, index_
             T* cb = col + b * g.col_size();                      // (O*KH*KW, S)
             for (index_t o = 0; o < g.o; ++o)
                 for (index_t i = 0; i < so; ++i) my_db[o] += dyb[o * so + i];
-            detail::im2col_sized(a, g.h, g.w, dyb, cb);
+            detail::im2col_sized(a, g.h, g.w, dyb, cb, s);
             for (index_t gr = 0; gr < g.groups; ++gr)            // dw_g (C/G, K_g) += x_g (C/G, S) col_g^T (S, K_g)
                 gemm_single_thread<T>(cg, kg, s, xb + gr * cg * s, s, 1, cb + gr * kg * s, 1, s, T(1),
                                       my_dw + gr * cg * kg, kg);

@@ -62,6 +62,7 @@ struct direct_sizes {
 };
 
 struct conv_direct_geometry;
+struct conv2d_geometry;
 
 // Every kernel that runs through the table: whole arrays in, no threads inside (the entry points
 // split the work over threads and call these per slice), no allocation (buffers come in).
@@ -81,6 +82,9 @@ struct kernel_table {
     // gemm_abt.hpp
     void (*gemm_abt_serial)(index_t m, index_t n, index_t k, const T* a, index_t lda, const T* b, index_t ldb, T beta, T* c,
                             index_t ldc, bias_epilogue<T> ep) = nullptr;
+    // conv.hpp: one sample's columns, rows ld apart
+    void (*im2col)(const conv2d_geometry& g, index_t oh, index_t ow, const T* x, T* col, index_t ld) = nullptr;
+    void (*col2im_add)(const conv2d_geometry& g, index_t oh, index_t ow, const T* dcol, index_t ld, T* dx) = nullptr;
     // conv_direct.hpp
     void (*conv_direct)(const conv_direct_geometry& g, const T* x, const T* wt, const T* bias, T* y, T* xp) = nullptr;
     // optim.hpp

@@ -3,6 +3,7 @@
 // kernel here is instantiated for that ISA alone.
 #pragma once
 #include "typenet/kernels/cpu/activation.hpp"
+#include "typenet/kernels/cpu/conv.hpp"
 #include "typenet/kernels/cpu/conv_direct.hpp"
 #include "typenet/kernels/cpu/dispatch.hpp"
 #include "typenet/kernels/cpu/elementwise.hpp"
@@ -37,6 +38,8 @@ const kernel_table<T>& make_kernel_table(isa id) {
         t.gemm_packed_b_serial = detail::entry<gemm_packed_b_serial, Arch>(t.gemm_packed_b_serial);
         t.pack_b = detail::entry<pack_b_kernel, Arch>(t.pack_b);
         t.gemm_abt_serial = detail::entry<gemm_abt_serial, Arch>(t.gemm_abt_serial);
+        t.im2col = detail::entry<im2col_kernel, Arch>(t.im2col);
+        t.col2im_add = detail::entry<col2im_add_kernel, Arch>(t.col2im_add);
         t.conv_direct = detail::entry<conv2d_direct, Arch>(t.conv_direct);
         t.sgd = detail::entry<sgd_step, Arch>(t.sgd);
         t.adam = detail::entry<adam_step, Arch>(t.adam);
