@@ -5,17 +5,22 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <cstdint>
 #include <cstdlib>
+#include <limits>
 #include <string_view>
 #include <vector>
 
 #include "support/compare.hpp"
 #include "typenet/core/random.hpp"
 #include "typenet/kernels/cpu/activation.hpp"
+#include "typenet/kernels/cpu/conv.hpp"
 #include "typenet/kernels/cpu/conv_direct.hpp"
+#include "typenet/kernels/cpu/elementwise.hpp"
 #include "typenet/kernels/cpu/gemm.hpp"
 #include "typenet/kernels/cpu/gemm_abt.hpp"
 #include "typenet/kernels/cpu/isa.hpp"
+#include "typenet/kernels/cpu/pool.hpp"
 
 namespace k = typenet::kernels::cpu;
 using k::index_t;
@@ -130,6 +135,118 @@ TEST_CASE_TEMPLATE("every ISA's direct convolution matches plain loops", T, floa
         std::vector<T> y(ref.size()), xp(std::size_t(g.padded_size(t.direct.w)));
         t.conv_direct(g, x.data(), w.data(), bias.data(), y.data(), xp.data());
         CHECK(max_rel_diff(y, ref) <= tolerance<T>(g.c * g.kh * g.kw));
+    }
+}
+
+TEST_CASE_TEMPLATE("every ISA's im2col and col2im_add match plain loops, within their rows", T, float, double) {
+    // One-vector rows at stride 1 (10 columns), 'same' width, stride 2, dilation, rows longer than
+    // two vectors; rows ld = OH*OW + 5 apart, as samples side by side leave them, and the gap
+    // between rows must stay unwritten. {C, H, W, O, KH, KW, stride, pad, dilation, groups}
+    const k::conv2d_geometry geoms[] = {{2, 14, 14, 3, 5, 5, 1, 0, 1, 1}, {1, 28, 28, 2, 5, 5, 1, 2, 1, 1},
+                                        {3, 9, 11, 2, 3, 3, 2, 1, 1, 1},  {2, 12, 13, 2, 3, 2, 1, 2, 2, 1},
+                                        {2, 30, 37, 2, 3, 3, 1, 1, 1, 1}, {2, 5, 4, 2, 3, 3, 1, 1, 1, 1}};
+    for (const auto& g : geoms) {
+        const index_t oh = g.oh(), ow = g.ow(), s = oh * ow, ld = s + 5, rows = g.col_rows();
+        CAPTURE(g.h);
+        CAPTURE(g.w);
+        CAPTURE(g.stride);
+        const auto x = uniform<T>(std::size_t(g.c * g.h * g.w), 11), dcol = uniform<T>(std::size_t(rows * ld), 12);
+        const auto dx0 = uniform<T>(x.size(), 13);
+        std::vector<T> col_ref(std::size_t(rows * s), T(0));
+        std::vector<double> dx_ref(dx0.begin(), dx0.end());
+        for (index_t ch = 0; ch < g.c; ++ch)
+            for (index_t ky = 0; ky < g.kh; ++ky)
+                for (index_t kx = 0; kx < g.kw; ++kx)
+                    for (index_t oy = 0; oy < oh; ++oy)
+                        for (index_t ox = 0; ox < ow; ++ox) {
+                            const index_t r = (ch * g.kh + ky) * g.kw + kx;
+                            const index_t iy = oy * g.stride - g.pad + ky * g.dilation;
+                            const index_t ix = ox * g.stride - g.pad + kx * g.dilation;
+                            if (iy < 0 || iy >= g.h || ix < 0 || ix >= g.w) continue;
+                            const std::size_t xi = std::size_t((ch * g.h + iy) * g.w + ix);
+                            col_ref[std::size_t(r * s + oy * ow + ox)] = x[xi];
+                            dx_ref[xi] += double(dcol[std::size_t(r * ld + oy * ow + ox)]);
+                        }
+        for (k::isa i : runnable()) {
+            CAPTURE(k::isa_name(i));
+            const auto& t = table<T>(i);
+            std::vector<T> col(std::size_t(rows * ld), std::numeric_limits<T>::quiet_NaN());
+            t.im2col(g, oh, ow, x.data(), col.data(), ld);
+            index_t wrong = 0, spilled = 0;
+            for (index_t r = 0; r < rows; ++r) {
+                for (index_t j = 0; j < s; ++j) wrong += !(col[std::size_t(r * ld + j)] == col_ref[std::size_t(r * s + j)]);
+                for (index_t j = s; j < ld; ++j) spilled += !std::isnan(col[std::size_t(r * ld + j)]);
+            }
+            CHECK(wrong == 0);
+            CHECK(spilled == 0);
+            std::vector<T> dx = dx0;
+            t.col2im_add(g, oh, ow, dcol.data(), ld, dx.data());
+            double err = 0;
+            for (std::size_t j = 0; j < dx.size(); ++j) err = std::max(err, std::abs(double(dx[j]) - dx_ref[j]));
+            CHECK(err <= tolerance<T>(g.kh * g.kw));
+        }
+    }
+}
+
+TEST_CASE_TEMPLATE("every ISA's 2x2 max pooling matches plain loops: ties, NaN, odd sizes, tails", T, float, double) {
+    // Values from a few levels, so windows tie; some NaN. Widths below, at and past one and two
+    // vectors of outputs, odd heights and widths (the last row or column is in no window).
+    for (index_t h : {2, 5, 28}) {
+        for (index_t w : {2, 3, 28, 29, 33, 64, 67}) {
+            CAPTURE(h);
+            CAPTURE(w);
+            const index_t planes = 3, oh = h / 2, ow = w / 2;
+            std::vector<T> x = uniform<T>(std::size_t(planes * h * w), std::uint64_t(16 + w));
+            for (std::size_t i = 0; i < x.size(); ++i) x[i] = i % 37 == 5 ? std::numeric_limits<T>::quiet_NaN() : std::round(x[i]);
+            const auto dy = uniform<T>(std::size_t(planes * oh * ow), 17);
+            std::vector<T> y_ref(dy.size()), arg_ref(dy.size()), dx_ref(x.size(), T(0));
+            for (index_t p = 0; p < planes; ++p)
+                for (index_t oy = 0; oy < oh; ++oy)
+                    for (index_t ox = 0; ox < ow; ++ox) {
+                        const T* win = x.data() + p * h * w + 2 * oy * w + 2 * ox;
+                        T m = win[0];
+                        index_t at = 0;
+                        for (index_t off : {index_t(1), w, w + 1})
+                            if (win[off] > m || (std::isnan(win[off]) && !std::isnan(m))) { m = win[off]; at = off; }
+                        const std::size_t o = std::size_t((p * oh + oy) * ow + ox);
+                        y_ref[o] = m;
+                        arg_ref[o] = T(at);
+                        dx_ref[std::size_t(p * h * w + 2 * oy * w + 2 * ox + at)] = dy[o];
+                    }
+            auto same = [](const std::vector<T>& a, const std::vector<T>& b) {
+                for (std::size_t i = 0; i < a.size(); ++i)
+                    if (!(a[i] == b[i] || (std::isnan(a[i]) && std::isnan(b[i])))) return false;
+                return true;
+            };
+            for (k::isa i : runnable()) {
+                CAPTURE(k::isa_name(i));
+                const auto& t = table<T>(i);
+                std::vector<T> y(dy.size()), arg(dy.size()), dx(x.size(), std::numeric_limits<T>::quiet_NaN());
+                t.max_pool_2x2_forward(planes, h, w, x.data(), y.data(), arg.data());
+                t.max_pool_2x2_backward(planes, h, w, arg.data(), dy.data(), dx.data());
+                CHECK(same(y, y_ref));
+                CHECK(same(arg, arg_ref));
+                CHECK(same(dx, dx_ref));
+            }
+        }
+    }
+}
+
+TEST_CASE_TEMPLATE("every ISA's row sums match plain loops, tails included", T, float, double) {
+    for (index_t n : {1, 15, 16, 17, 64, 67, 200}) {
+        CAPTURE(n);
+        const index_t m = 5, lda = n + 3;
+        const auto a = uniform<T>(std::size_t(m * lda), 14), s0 = uniform<T>(std::size_t(m), 15);
+        std::vector<double> want(s0.begin(), s0.end());
+        for (index_t i = 0; i < m; ++i)
+            for (index_t j = 0; j < n; ++j) want[std::size_t(i)] += double(a[std::size_t(i * lda + j)]);
+        for (k::isa i : runnable()) {
+            CAPTURE(k::isa_name(i));
+            std::vector<T> got = s0;
+            table<T>(i).row_sums(m, n, a.data(), lda, got.data());
+            for (index_t r = 0; r < m; ++r)
+                CHECK(std::abs(double(got[std::size_t(r)]) - want[std::size_t(r)]) <= tolerance<T>(n));
+        }
     }
 }
 

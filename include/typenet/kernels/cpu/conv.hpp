@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "typenet/kernels/cpu/conv_direct.hpp"
+#include "typenet/kernels/cpu/elementwise.hpp"
 #include "typenet/kernels/cpu/gemm.hpp"
 #include "typenet/kernels/cpu/gemm_abt.hpp"
 
@@ -384,8 +385,7 @@ inline void conv2d_backward(const conv2d_geometry& g, index_t batch, const T* x,
                     for (index_t o = 0; o < g.o; ++o) std::copy_n(dyg + (i * g.o + o) * s, s, work + o * ld + i * s);
                 dyg = work;
             }
-            for (index_t o = 0; o < g.o; ++o)
-                for (index_t i = 0; i < ld; ++i) my_db[o] += dyg[o * ld + i];
+            add_row_sums(g.o, ld, dyg, ld, my_db);
             for (index_t gr = 0; gr < g.groups; ++gr) {          // dw_g (O/G, K_g) += dy_g (O/G, n*S) col_g^T
                 if (transposed_dw) {                             // dw_g^T (K_g, O/G) = col_g dy_g^T, then added
                     gemm_single_thread<T>(kg, og, ld, cg + gr * kg * ld, ld, 1, dyg + gr * og * ld, 1, ld, T(0), dwt, og);
@@ -482,8 +482,7 @@ inline void conv_transpose2d_backward(const conv_transpose2d_geometry& g, index_
             const T* dyb = dy + b * g.o * so;                    // (O, OH*OW)
             const T* xb = x + b * g.c * s;                       // (C, S)
             T* cb = col + b * g.col_size();                      // (O*KH*KW, S)
-            for (index_t o = 0; o < g.o; ++o)
-                for (index_t i = 0; i < so; ++i) my_db[o] += dyb[o * so + i];
+            add_row_sums(g.o, so, dyb, so, my_db);
             detail::im2col_sized(a, g.h, g.w, dyb, cb, s);
             for (index_t gr = 0; gr < g.groups; ++gr)            // dw_g (C/G, K_g) += x_g (C/G, S) col_g^T (S, K_g)
                 gemm_single_thread<T>(cg, kg, s, xb + gr * cg * s, s, 1, cb + gr * kg * s, 1, s, T(1),

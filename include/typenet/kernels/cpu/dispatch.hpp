@@ -85,6 +85,9 @@ struct kernel_table {
     // conv.hpp: one sample's columns, rows ld apart
     void (*im2col)(const conv2d_geometry& g, index_t oh, index_t ow, const T* x, T* col, index_t ld) = nullptr;
     void (*col2im_add)(const conv2d_geometry& g, index_t oh, index_t ow, const T* dcol, index_t ld, T* dx) = nullptr;
+    // pool.hpp: 2x2 windows at stride 2 over planes (H, W)
+    void (*max_pool_2x2_forward)(index_t planes, index_t h, index_t w, const T* x, T* y, T* arg) = nullptr;
+    void (*max_pool_2x2_backward)(index_t planes, index_t h, index_t w, const T* arg, const T* dy, T* dx) = nullptr;
     // conv_direct.hpp
     void (*conv_direct)(const conv_direct_geometry& g, const T* x, const T* wt, const T* bias, T* y, T* xp) = nullptr;
     // optim.hpp
@@ -102,6 +105,7 @@ struct kernel_table {
     void (*axpy)(index_t n, T a, const T* x, T* y) = nullptr;
     void (*add)(index_t n, const T* x, const T* y, T* z) = nullptr;
     void (*column_sums)(index_t m, index_t n, const T* a, index_t lda, T* s) = nullptr;
+    void (*row_sums)(index_t m, index_t n, const T* a, index_t lda, T* s) = nullptr;
     // activation.hpp: y = f(x) (a: leaky_relu's slope), dx = f'(v) dy
     using pointwise_forward_fn = void (*)(index_t n, T a, const T* x, T* y);
     using pointwise_backward_fn = void (*)(index_t n, T a, const T* v, const T* dy, T* dx);

@@ -11,6 +11,7 @@
 #include "typenet/kernels/cpu/gemm_abt.hpp"
 #include "typenet/kernels/cpu/norm.hpp"
 #include "typenet/kernels/cpu/optim.hpp"
+#include "typenet/kernels/cpu/pool.hpp"
 #include "typenet/kernels/cpu/recurrent.hpp"
 #include "typenet/kernels/cpu/reduce.hpp"
 #include "typenet/kernels/cpu/softmax.hpp"
@@ -40,6 +41,8 @@ const kernel_table<T>& make_kernel_table(isa id) {
         t.gemm_abt_serial = detail::entry<gemm_abt_serial, Arch>(t.gemm_abt_serial);
         t.im2col = detail::entry<im2col_kernel, Arch>(t.im2col);
         t.col2im_add = detail::entry<col2im_add_kernel, Arch>(t.col2im_add);
+        t.max_pool_2x2_forward = detail::entry<max_pool_2x2_forward_kernel, Arch>(t.max_pool_2x2_forward);
+        t.max_pool_2x2_backward = detail::entry<max_pool_2x2_backward_kernel, Arch>(t.max_pool_2x2_backward);
         t.conv_direct = detail::entry<conv2d_direct, Arch>(t.conv_direct);
         t.sgd = detail::entry<sgd_step, Arch>(t.sgd);
         t.adam = detail::entry<adam_step, Arch>(t.adam);
@@ -50,6 +53,7 @@ const kernel_table<T>& make_kernel_table(isa id) {
         t.axpy = detail::entry<axpy_kernel, Arch>(t.axpy);
         t.add = detail::entry<add_arrays, Arch>(t.add);
         t.column_sums = detail::entry<column_sums, Arch>(t.column_sums);
+        t.row_sums = detail::entry<row_sums, Arch>(t.row_sums);
         t.relu_forward = detail::entry<pointwise_forward<relu_fn>, Arch>(t.relu_forward);
         t.relu_backward = detail::entry<pointwise_backward<relu_fn>, Arch>(t.relu_backward);
         t.leaky_relu_forward = detail::entry<pointwise_forward<leaky_relu_fn>, Arch>(t.leaky_relu_forward);

@@ -84,4 +84,30 @@ inline void add_column_sums(index_t m, index_t n, const T* a, index_t lda, T* s)
     invoke_kernel<&kernel_table<T>::column_sums>(column_sums{}, m, n, a, lda, s);
 }
 
+// s (m) += the sum of each row of A (m, n): a convolution's bias gradient, over dy's (O, S) rows.
+// Four vector sums per row (a scalar loop is a chain of dependent additions: 4 cycles each).
+struct row_sums {
+    template <class Arch, class T> void operator()(Arch, index_t m, index_t n, const T* a, index_t lda, T* s) const;
+};
+template <class Arch, class T>
+inline void row_sums::operator()(Arch, index_t m, index_t n, const T* a, index_t lda, T* s) const {
+    using batch = xsimd::batch<T, Arch>;
+    constexpr index_t w = batch::size;
+    for (index_t i = 0; i < m; ++i) {
+        const T* r = a + i * lda;
+        batch acc[4] = {batch(T(0)), batch(T(0)), batch(T(0)), batch(T(0))};
+        index_t j = 0;
+        for (; j + 4 * w <= n; j += 4 * w)
+#pragma GCC unroll 4
+            for (index_t u = 0; u < 4; ++u) acc[u] += batch::load_unaligned(r + j + u * w);
+        for (; j + w <= n; j += w) acc[0] += batch::load_unaligned(r + j);
+        if (j < n) acc[1] += load_first<Arch>(r + j, n - j);
+        s[i] += xsimd::hadd((acc[0] + acc[1]) + (acc[2] + acc[3]));
+    }
+}
+template <class T>
+inline void add_row_sums(index_t m, index_t n, const T* a, index_t lda, T* s) {
+    invoke_kernel<&kernel_table<T>::row_sums>(row_sums{}, m, n, a, lda, s);
+}
+
 }  // namespace typenet::kernels::cpu
