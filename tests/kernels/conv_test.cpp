@@ -208,7 +208,7 @@ TEST_CASE("conv2d kernels lay groups of samples side by side, a partial group la
         for (const auto& g : geoms)
             for (index_t batch : {17, 40, 61}) {
                 CAPTURE(threads);
-                CHECK(typenet::kernels::cpu::detail::conv_group_size(g, batch) > 1);
+                CHECK(typenet::kernels::cpu::detail::conv_group_size<double>(g, batch) > 1);
                 CHECK(check_geometry(g, batch, d) < 1e-11);
             }
     }

@@ -66,6 +66,20 @@ inline void im2col_kernel::operator()(Arch, const conv2d_geometry& g, index_t oh
                 T* row = col + ((ch * g.kh + ky) * g.kw + kx) * ld;         // (OH, OW)
                 const index_t off = kx * g.dilation - g.pad;                // ix = ox*stride + off
                 const detail::valid_span v = detail::valid_columns(Arch{}, ow, g.w, g.stride, g.pad, kx * g.dilation);
+                if (g.stride == 1 && ow <= w) {
+                    // A row within one vector (LeNet's second layer: 10 columns, a ResNet's last
+                    // stage: 7): one masked load of its valid columns per row, zeros around them,
+                    // and a whole-vector store where the next row overwrites the spill.
+                    const T* in = x + ch * g.h * g.w + off;
+                    for (index_t oy = 0; oy < oh; ++oy) {
+                        const index_t iy = oy - g.pad + ky * g.dilation;
+                        T* out = row + oy * ow;
+                        const batch vals = iy < 0 || iy >= g.h ? batch(T(0)) : load_range<Arch>(in + iy * g.w, v.lo, v.hi);
+                        if (oy + 1 < oh && w <= 2 * ow) vals.store_unaligned(out);
+                        else store_first(vals, out, ow);
+                    }
+                    continue;
+                }
                 if (g.stride == 1 && ow == g.w && v.hi > v.lo) {
                     // 'Same' width at stride 1: the row is the image shifted by a constant, one copy
                     // of all its valid rows; then the columns that wrapped into the neighbouring
@@ -76,30 +90,14 @@ inline void im2col_kernel::operator()(Arch, const conv2d_geometry& g, index_t oh
                         const T* in = x + ch * g.h * g.w + (ky * g.dilation - g.pad) * g.w + off;
                         copy_row<Arch>(in + r.lo * ow + v.lo, row + r.lo * ow + v.lo,
                                        (r.hi - 1 - r.lo) * ow + v.hi - v.lo);
-                        for (index_t oy = r.lo; oy < r.hi; ++oy) {
-                            T* out = row + oy * ow;
-                            for (index_t ox = 0; ox < v.lo; ++ox) out[ox] = T(0);
-                            for (index_t ox = v.hi; ox < ow; ++ox) out[ox] = T(0);
-                        }
+                        if (v.lo > 0 || v.hi < ow)
+                            for (index_t oy = r.lo; oy < r.hi; ++oy) {
+                                zero_row<Arch>(row + oy * ow, v.lo);
+                                zero_row<Arch>(row + oy * ow + v.hi, ow - v.hi);
+                            }
                     }
                     const index_t below = std::max(r.hi, r.lo) * ow;
                     zero_row<Arch>(row + below, oh * ow - below);
-                    continue;
-                }
-                const index_t n = v.hi - v.lo;
-                if (g.stride == 1 && n == ow && n <= w) {
-                    // Every column valid and a row within one vector (LeNet's second layer: 10 of
-                    // 16): one masked load per row, and a whole-vector store whose spill the next
-                    // row overwrites; only the last row's store is masked.
-                    const T* in = x + ch * g.h * g.w + off;
-                    for (index_t oy = 0; oy < oh; ++oy) {
-                        const index_t iy = oy - g.pad + ky * g.dilation;
-                        T* out = row + oy * ow;
-                        if (iy < 0 || iy >= g.h) { zero_row<Arch>(out, ow); continue; }
-                        const batch vals = load_first<Arch>(in + iy * g.w, n);
-                        if (oy + 1 < oh && w <= 2 * ow) vals.store_unaligned(out);
-                        else store_first(vals, out, n);
-                    }
                     continue;
                 }
                 for (index_t oy = 0; oy < oh; ++oy) {
@@ -107,10 +105,10 @@ inline void im2col_kernel::operator()(Arch, const conv2d_geometry& g, index_t oh
                     T* out = row + oy * ow;
                     if (iy < 0 || iy >= g.h) { zero_row<Arch>(out, ow); continue; }
                     const T* in = x + (ch * g.h + iy) * g.w + off;
-                    for (index_t ox = 0; ox < v.lo; ++ox) out[ox] = T(0);
-                    if (g.stride == 1) copy_row<Arch>(in + v.lo, out + v.lo, n);
+                    zero_row<Arch>(out, v.lo);
+                    if (g.stride == 1) copy_row<Arch>(in + v.lo, out + v.lo, v.hi - v.lo);
                     else for (index_t ox = v.lo; ox < v.hi; ++ox) out[ox] = in[ox * g.stride];
-                    for (index_t ox = v.hi; ox < ow; ++ox) out[ox] = T(0);
+                    zero_row<Arch>(out + v.hi, ow - v.hi);
                 }
             }
 }
@@ -233,14 +231,22 @@ inline void for_samples_accumulate(index_t n, int threads, index_t n_acc, index_
 namespace detail {
 // Samples per product. One sample's products are short and ragged: LeNet's second layer is 16 x 100
 // x 150 (N = 100: three full 32-column tiles and one of 4), a ResNet's last stage 64 x 49 x 576.
-// Laid side by side in the columns of one matrix, nb samples make one product of N = nb*S, of
-// whole tiles and one call. nb aims at N >= 768, keeps a group's columns (C*KH*KW x nb*S, in a
-// thread's scratch) within 512 KB of L2, and leaves at least 8 groups to the threads.
+// Laid side by side in the columns of one matrix, n samples make one product of N = n*S. Up to 16
+// samples, within 1 MB of columns (C*KH*KW x n*S, in a thread's L2 scratch), leaving at least 8
+// groups to the threads, n is the count whose N fills the GEMM's column panels best (the largest
+// of equals): at S = 49, 7 samples fill 343 of 352 columns, 8 only 392 of 416.
+template <class T>
 inline index_t conv_group_size(const conv2d_geometry& g, index_t batch) {
-    const index_t s = g.oh() * g.ow();
-    index_t nb = std::min<index_t>(16, (768 + s - 1) / s);
-    nb = std::min(nb, std::max<index_t>(1, (index_t(1) << 17) / std::max<index_t>(1, g.col_rows() * s)));
-    return std::max<index_t>(1, std::min(nb, (batch + 7) / 8));
+    const index_t s = g.oh() * g.ow(), nr = active_gemm_sizes<T>().nr;
+    const index_t most = std::max<index_t>(1, std::min<index_t>({16, (index_t(1) << 18) / std::max<index_t>(1, g.col_rows() * s),
+                                                                 (batch + 7) / 8}));
+    index_t best = 1;
+    double best_fill = 0;
+    for (index_t n = 1; n <= most; ++n) {
+        const double fill = double(n * s) / double((n * s + nr - 1) / nr * nr);
+        if (fill >= best_fill) best = n, best_fill = fill;
+    }
+    return best;
 }
 
 // Group gi: the samples [b0, b0 + n).
@@ -273,7 +279,7 @@ template <class T>
 inline void conv2d_forward_columns(const conv2d_geometry& g, index_t batch, const T* x, const T* w, const T* bias,
                                    T* y) {
     const index_t s = g.oh() * g.ow(), og = g.o / g.groups, kg = g.col_rows() / g.groups;
-    const index_t nb = detail::conv_group_size(g, batch), groups = (batch + nb - 1) / nb;
+    const index_t nb = detail::conv_group_size<T>(g, batch), groups = (batch + nb - 1) / nb;
     const int threads = std::min<int>(int(groups), detail::conv_threads(batch, 2.0 * double(g.o * kg * s)));
     parallel_for(threads, groups, [&](index_t gi) {
         const detail::conv_group grp = detail::conv_group_at(gi, nb, batch);
@@ -346,7 +352,7 @@ inline void conv2d_backward(const conv2d_geometry& g, index_t batch, const T* x,
                             T* db) {
     const index_t s = g.oh() * g.ow(), og = g.o / g.groups, kg = g.col_rows() / g.groups;
     const index_t wsize = g.o * kg;
-    const index_t nb = detail::conv_group_size(g, batch), groups = (batch + nb - 1) / nb;
+    const index_t nb = detail::conv_group_size<T>(g, batch), groups = (batch + nb - 1) / nb;
     const int threads = std::min<int>(int(groups), detail::conv_threads(batch, 4.0 * double(g.o * kg * s)));
     const bool direct_dx = dx && conv_dx_direct_wins<T>(g);
     const conv_direct_geometry gx = conv_dx_geometry(g);
