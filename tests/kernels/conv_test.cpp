@@ -191,16 +191,19 @@ TEST_CASE("conv2d's backward takes dx by a GEMM and col2im where the direct kern
 }
 
 TEST_CASE("conv2d kernels lay groups of samples side by side, a partial group last, and still match") {
-    // Batches of 17..61 make groups of several samples (conv_group_size) and a shorter last one;
+    // Batches of 17..61 make groups of several samples (conv_group_size: products of 64 and more
+    // terms) and a shorter last one;
     // 16 and more output channels per group take dw by its transpose (a GEMM panel of doubles is 16
     // wide at AVX-512, 8 at AVX2). {C, H, W, O, KH, KW, stride, pad, dilation, groups}
     const conv2d_geometry geoms[] = {
         {6, 14, 14, 16, 5, 5, 1, 0, 1, 1},   // LeNet's second layer: im2col's one-vector rows
-        {3, 9, 7, 20, 3, 3, 1, 1, 1, 1},     // 'same', direct dx
-        {4, 10, 11, 36, 3, 2, 2, 1, 1, 2},   // strided, grouped, 18 outputs per group
-        {5, 8, 9, 17, 2, 3, 1, 2, 2, 1},     // dilated
-        {8, 7, 7, 40, 3, 3, 1, 1, 1, 4},     // a ResNet's 7 x 7 stage, grouped
+        {8, 9, 7, 20, 3, 3, 1, 1, 1, 1},     // 'same', direct dx
+        {24, 10, 11, 36, 3, 2, 2, 1, 1, 2},  // strided, grouped, 18 outputs per group
+        {11, 8, 9, 17, 2, 3, 1, 2, 2, 1},    // dilated
+        {32, 7, 7, 40, 3, 3, 1, 1, 1, 4},    // a ResNet's 7 x 7 stage, grouped
     };
+    // Products of fewer than 64 terms keep one sample each (conv_group_size).
+    CHECK(typenet::kernels::cpu::detail::conv_group_size<double>({32, 7, 7, 64, 1, 1, 1, 0, 1, 1}, 64) == 1);
     restore_threads restore;
     draw d{123};
     for (int threads : {1, 2}) {
@@ -220,6 +223,7 @@ TEST_CASE("conv2d kernels in float on the examples' layers match the double refe
     const conv2d_geometry geoms[] = {
         {1, 28, 28, 6, 5, 5, 1, 2, 1, 1},  {6, 14, 14, 16, 5, 5, 1, 0, 1, 1}, {16, 28, 28, 32, 3, 3, 2, 1, 1, 1},
         {32, 14, 14, 32, 3, 3, 1, 1, 1, 1}, {32, 14, 14, 64, 1, 1, 2, 0, 1, 1}, {64, 7, 7, 64, 3, 3, 1, 1, 1, 1},
+        {5, 13, 37, 40, 3, 4, 2, 2, 2, 1},  {4, 11, 70, 36, 2, 3, 2, 1, 1, 2},
     };
     restore_threads restore;
     typenet::kernels::cpu::set_num_threads(2);

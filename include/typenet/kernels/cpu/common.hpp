@@ -218,6 +218,90 @@ inline void add_row(const T* src, T* dst, index_t n) {
     if (i < n) store_first(load_first<Arch>(dst + i, n - i) + load_first<Arch>(src + i, n - i), dst + i, n - i);
 }
 
+// The float ISAs with a full-width even/odd shuffle: (a0, a1), 2w consecutive values, to their even
+// and odd elements (unzip), and back (zip). xsimd 8.1's zip_lo/zip_hi interleave within 128-bit
+// lanes only.
+template <class Arch, class T>
+inline constexpr bool has_unzip = std::is_same_v<T, float> && (std::is_base_of_v<xsimd::sse2, Arch>
+#if defined(__AVX2__)
+                                                               || std::is_base_of_v<xsimd::avx2, Arch>
+#endif
+#if defined(__AVX512F__)
+                                                               || std::is_base_of_v<xsimd::avx512f, Arch>
+#endif
+                                                               );
+
+template <class Arch>
+inline void unzip(xsimd::batch<float, Arch> a0, xsimd::batch<float, Arch> a1, xsimd::batch<float, Arch>& even,
+                  xsimd::batch<float, Arch>& odd) {
+#if defined(__AVX512F__)
+    if constexpr (std::is_base_of_v<xsimd::avx512f, Arch>) {
+        const __m512i e = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+        const __m512i o = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+        even = _mm512_permutex2var_ps(a0, e, a1);
+        odd = _mm512_permutex2var_ps(a0, o, a1);
+        return;
+    }
+#endif
+#if defined(__AVX2__)
+    if constexpr (std::is_base_of_v<xsimd::avx2, Arch>) {   // per 128-bit lane, then the 64-bit pairs in order
+        even = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a0, a1, 0x88)), 0xD8));
+        odd = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a0, a1, 0xDD)), 0xD8));
+        return;
+    }
+#endif
+    if constexpr (std::is_base_of_v<xsimd::sse2, Arch>) {
+        even = _mm_shuffle_ps(a0, a1, _MM_SHUFFLE(2, 0, 2, 0));
+        odd = _mm_shuffle_ps(a0, a1, _MM_SHUFFLE(3, 1, 3, 1));
+    }
+}
+
+template <class Arch>
+inline void zip(xsimd::batch<float, Arch> even, xsimd::batch<float, Arch> odd, xsimd::batch<float, Arch>& a0,
+                xsimd::batch<float, Arch>& a1) {
+#if defined(__AVX512F__)
+    if constexpr (std::is_base_of_v<xsimd::avx512f, Arch>) {
+        const __m512i lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+        const __m512i hi = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+        a0 = _mm512_permutex2var_ps(even, lo, odd);
+        a1 = _mm512_permutex2var_ps(even, hi, odd);
+        return;
+    }
+#endif
+#if defined(__AVX2__)
+    if constexpr (std::is_base_of_v<xsimd::avx2, Arch>) {
+        const __m256 lo = _mm256_unpacklo_ps(even, odd), hi = _mm256_unpackhi_ps(even, odd);
+        a0 = _mm256_permute2f128_ps(lo, hi, 0x20);
+        a1 = _mm256_permute2f128_ps(lo, hi, 0x31);
+        return;
+    }
+#endif
+    if constexpr (std::is_base_of_v<xsimd::sse2, Arch>) {
+        a0 = _mm_unpacklo_ps(even, odd);
+        a1 = _mm_unpackhi_ps(even, odd);
+    }
+}
+
+// n <= 2w values from p as two vectors, zeros past n; nothing past p + n is read.
+template <class Arch, class T>
+inline void load_pair(const T* p, index_t n, xsimd::batch<T, Arch>& a0, xsimd::batch<T, Arch>& a1) {
+    using batch = xsimd::batch<T, Arch>;
+    constexpr index_t w = batch::size;
+    if (n == 2 * w) {
+        a0 = batch::load_unaligned(p);
+        a1 = batch::load_unaligned(p + w);
+        return;
+    }
+    a0 = n >= w ? batch::load_unaligned(p) : load_first<Arch>(p, n);
+    a1 = n > w ? load_first<Arch>(p + w, n - w) : batch(T(0));
+}
+template <class Arch, class T>
+inline void store_pair(xsimd::batch<T, Arch> a0, xsimd::batch<T, Arch> a1, T* p, index_t n) {
+    constexpr index_t w = xsimd::batch<T, Arch>::size;
+    if (n >= w) a0.store_unaligned(p); else store_first(a0, p, n);
+    if (n == 2 * w) a1.store_unaligned(p + w); else if (n > w) store_first(a1, p + w, n - w);
+}
+
 // Grow-only, 64-byte aligned scratch: after the first call of a given size, no allocation.
 class scratch {
 public:

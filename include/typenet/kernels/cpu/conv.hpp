@@ -47,6 +47,25 @@ inline valid_span valid_columns(Arch, index_t ow, index_t w, index_t stride, ind
 }
 }  // namespace detail
 
+namespace detail {
+// dst[i] = src[2 i] for i < n, in vectors: pairs of vectors unzipped (stride-2 convolutions).
+// src[2 n - 1] is not read: it may lie past the image.
+template <class Arch, class T>
+inline void copy_even(const T* src, T* dst, index_t n) {
+    if constexpr (has_unzip<Arch, T>) {
+        using batch = xsimd::batch<T, Arch>;
+        constexpr index_t w = batch::size;
+        for (index_t i = 0; i < n; i += w) {
+            const index_t cnt = std::min(w, n - i);
+            batch a0, a1, even, odd;
+            load_pair<Arch>(src + 2 * i, 2 * cnt - 1, a0, a1);
+            unzip<Arch>(a0, a1, even, odd);
+            if (cnt == w) even.store_unaligned(dst + i); else store_first(even, dst + i, cnt);
+        }
+    }
+}
+}  // namespace detail
+
 // im2col of one sample for an output extent given explicitly (conv_transpose2d's adjoint
 // convolution has OH = H even where output padding would make the formula round up): row r of the
 // columns, (OH, OW), at col + r * ld, so samples can sit side by side in one matrix (conv2d_forward).
@@ -107,6 +126,7 @@ inline void im2col_kernel::operator()(Arch, const conv2d_geometry& g, index_t oh
                     const T* in = x + (ch * g.h + iy) * g.w + off;
                     zero_row<Arch>(out, v.lo);
                     if (g.stride == 1) copy_row<Arch>(in + v.lo, out + v.lo, v.hi - v.lo);
+                    else if (g.stride == 2 && has_unzip<Arch, T>) detail::copy_even<Arch>(in + 2 * v.lo, out + v.lo, v.hi - v.lo);
                     else for (index_t ox = v.lo; ox < v.hi; ++ox) out[ox] = in[ox * g.stride];
                     zero_row<Arch>(out + v.hi, ow - v.hi);
                 }
@@ -159,6 +179,41 @@ inline void col2im_add_kernel::operator()(Arch, const conv2d_geometry& g, index_
                     else store_first(sum, out, lanes);
                 }
         return;
+    }
+    if constexpr (has_unzip<Arch, T>) {
+        if (g.stride == 2) {
+            // Gathered per phase: dx's even columns 2j take the kx with P - kx D even, at
+            // ox = j + (P - kx D) / 2; its odd columns the others, at ox = j + (P - kx D + 1) / 2;
+            // the rows likewise by ky. Each phase is a sum of shifted column rows, as at stride 1;
+            // the two are zipped into dx's row and added once.
+            for (index_t ch = 0; ch < g.c; ++ch)
+                for (index_t iy = 0; iy < g.h; ++iy) {
+                    T* out = dx + (ch * g.h + iy) * g.w;
+                    for (index_t j0 = 0; 2 * j0 < g.w; j0 += w) {
+                        batch even(T(0)), odd(T(0));
+                        for (index_t ky = 0; ky < g.kh; ++ky) {
+                            const index_t oy2 = iy + g.pad - ky * g.dilation;
+                            if (oy2 < 0 || oy2 % 2 != 0 || oy2 / 2 >= oh) continue;
+                            const T* rows = dcol + (ch * g.kh + ky) * g.kw * ld + oy2 / 2 * ow;
+                            for (index_t kx = 0; kx < g.kw; ++kx) {
+                                const index_t t = g.pad - kx * g.dilation;             // 2 ox = ix + t
+                                const bool to_odd = t % 2 != 0;                       // t odd: odd columns
+                                const index_t shift = j0 + (t + to_odd) / 2;           // ox of lane 0
+                                const index_t lo = std::clamp<index_t>(-shift, 0, w);
+                                const index_t hi = std::clamp<index_t>(ow - shift, lo, w);
+                                const batch v = load_range<Arch>(rows + kx * ld + shift, lo, hi);
+                                if (to_odd) odd += v; else even += v;
+                            }
+                        }
+                        const index_t n = std::min(2 * w, g.w - 2 * j0);
+                        batch a0, a1, d0, d1;
+                        zip<Arch>(even, odd, a0, a1);
+                        load_pair<Arch>(out + 2 * j0, n, d0, d1);
+                        store_pair<Arch>(d0 + a0, d1 + a1, out + 2 * j0, n);
+                    }
+                }
+            return;
+        }
     }
     for (index_t ch = 0; ch < g.c; ++ch)
         for (index_t ky = 0; ky < g.kh; ++ky)
@@ -238,6 +293,9 @@ namespace detail {
 template <class T>
 inline index_t conv_group_size(const conv2d_geometry& g, index_t batch) {
     const index_t s = g.oh() * g.ow(), nr = active_gemm_sizes<T>().nr;
+    // With few terms per output (a 1x1 convolution of 32 channels), copying the group's outputs
+    // and gradients to and from their samples costs more than the ragged tiles (conv_bench).
+    if (g.col_rows() / g.groups < 64) return 1;
     const index_t most = std::max<index_t>(1, std::min<index_t>({16, (index_t(1) << 18) / std::max<index_t>(1, g.col_rows() * s),
                                                                  (batch + 7) / 8}));
     index_t best = 1;
@@ -373,7 +431,7 @@ inline void conv2d_backward(const conv2d_geometry& g, index_t batch, const T* x,
     // then A, read in place, and only dy_g^T (O/G x n*S) is transposed into panels, where
     // dy_g col_g^T would transpose all of col_g (C*KH*KW x n*S), and the dot products of
     // gemm_abt stream col_g from L2 for every four rows of dy (ResNet 32x14x14 k3: 61 GFLOP/s).
-    const bool transposed_dw = og >= active_gemm_sizes<T>().nr;
+    const bool transposed_dw = og >= active_gemm_sizes<T>().nr && kg >= og;   // and dy_g^T is the smaller to transpose
     const index_t n_dwt = transposed_dw ? kg * og : 0;
     detail::for_samples_accumulate<T>(
         groups, threads, wsize + g.o, n_dy + n_pad + n_dwt,

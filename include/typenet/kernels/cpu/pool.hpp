@@ -18,92 +18,6 @@ struct pool2d_geometry {
 // The running maximum m after seeing v: the first maximum wins a tie, a NaN wins over numbers.
 template <class T> inline bool max_pool_takes(T v, T m) { return v > m || (v != v && m == m); }
 
-namespace detail {
-// The float ISAs with a full-width even/odd shuffle: (a0, a1), 2w consecutive values, to their even
-// and odd elements (unzip), and back (zip). xsimd 8.1's zip_lo/zip_hi interleave within 128-bit
-// lanes only.
-template <class Arch, class T>
-inline constexpr bool has_unzip = std::is_same_v<T, float> && (std::is_base_of_v<xsimd::sse2, Arch>
-#if defined(__AVX2__)
-                                                               || std::is_base_of_v<xsimd::avx2, Arch>
-#endif
-#if defined(__AVX512F__)
-                                                               || std::is_base_of_v<xsimd::avx512f, Arch>
-#endif
-                                                               );
-
-template <class Arch>
-inline void unzip(xsimd::batch<float, Arch> a0, xsimd::batch<float, Arch> a1, xsimd::batch<float, Arch>& even,
-                  xsimd::batch<float, Arch>& odd) {
-#if defined(__AVX512F__)
-    if constexpr (std::is_base_of_v<xsimd::avx512f, Arch>) {
-        const __m512i e = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-        const __m512i o = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
-        even = _mm512_permutex2var_ps(a0, e, a1);
-        odd = _mm512_permutex2var_ps(a0, o, a1);
-        return;
-    }
-#endif
-#if defined(__AVX2__)
-    if constexpr (std::is_base_of_v<xsimd::avx2, Arch>) {   // per 128-bit lane, then the 64-bit pairs in order
-        even = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a0, a1, 0x88)), 0xD8));
-        odd = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a0, a1, 0xDD)), 0xD8));
-        return;
-    }
-#endif
-    if constexpr (std::is_base_of_v<xsimd::sse2, Arch>) {
-        even = _mm_shuffle_ps(a0, a1, _MM_SHUFFLE(2, 0, 2, 0));
-        odd = _mm_shuffle_ps(a0, a1, _MM_SHUFFLE(3, 1, 3, 1));
-    }
-}
-
-template <class Arch>
-inline void zip(xsimd::batch<float, Arch> even, xsimd::batch<float, Arch> odd, xsimd::batch<float, Arch>& a0,
-                xsimd::batch<float, Arch>& a1) {
-#if defined(__AVX512F__)
-    if constexpr (std::is_base_of_v<xsimd::avx512f, Arch>) {
-        const __m512i lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
-        const __m512i hi = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
-        a0 = _mm512_permutex2var_ps(even, lo, odd);
-        a1 = _mm512_permutex2var_ps(even, hi, odd);
-        return;
-    }
-#endif
-#if defined(__AVX2__)
-    if constexpr (std::is_base_of_v<xsimd::avx2, Arch>) {
-        const __m256 lo = _mm256_unpacklo_ps(even, odd), hi = _mm256_unpackhi_ps(even, odd);
-        a0 = _mm256_permute2f128_ps(lo, hi, 0x20);
-        a1 = _mm256_permute2f128_ps(lo, hi, 0x31);
-        return;
-    }
-#endif
-    if constexpr (std::is_base_of_v<xsimd::sse2, Arch>) {
-        a0 = _mm_unpacklo_ps(even, odd);
-        a1 = _mm_unpackhi_ps(even, odd);
-    }
-}
-
-// n <= 2w values from p as two vectors, zeros past n; nothing past p + n is read.
-template <class Arch, class T>
-inline void load_pair(const T* p, index_t n, xsimd::batch<T, Arch>& a0, xsimd::batch<T, Arch>& a1) {
-    using batch = xsimd::batch<T, Arch>;
-    constexpr index_t w = batch::size;
-    if (n == 2 * w) {
-        a0 = batch::load_unaligned(p);
-        a1 = batch::load_unaligned(p + w);
-        return;
-    }
-    a0 = n >= w ? batch::load_unaligned(p) : load_first<Arch>(p, n);
-    a1 = n > w ? load_first<Arch>(p + w, n - w) : batch(T(0));
-}
-template <class Arch, class T>
-inline void store_pair(xsimd::batch<T, Arch> a0, xsimd::batch<T, Arch> a1, T* p, index_t n) {
-    constexpr index_t w = xsimd::batch<T, Arch>::size;
-    if (n >= w) a0.store_unaligned(p); else store_first(a0, p, n);
-    if (n == 2 * w) a1.store_unaligned(p + w); else if (n > w) store_first(a1, p + w, n - w);
-}
-}  // namespace detail
-
 // 2x2 windows at stride 2 (LeNet's, most CNNs'), over planes (H, W) -> (H/2, W/2). Vectors of w
 // outputs: two rows of 2w inputs unzipped into the window's four values, compared in the general
 // loop's order (first maximum wins, NaN wins). Scalar, they cost 10 % of a LeNet training step
@@ -124,16 +38,16 @@ inline void max_pool_2x2_forward_kernel::operator()(Arch, index_t planes, index_
             T* yr = y + oy * ow;
             T* ar = arg ? arg + (p * oh + oy) * ow : nullptr;
             index_t ox = 0;
-            if constexpr (detail::has_unzip<Arch, T>) {
+            if constexpr (has_unzip<Arch, T>) {
                 using batch = xsimd::batch<T, Arch>;
                 constexpr index_t lanes = batch::size;
                 for (; ox < ow; ox += lanes) {
                     const index_t n = std::min(lanes, ow - ox);
                     batch a0, a1, b0, b1, v00, v01, v10, v11;
-                    detail::load_pair<Arch>(r0 + 2 * ox, 2 * n, a0, a1);
-                    detail::load_pair<Arch>(r1 + 2 * ox, 2 * n, b0, b1);
-                    detail::unzip<Arch>(a0, a1, v00, v01);
-                    detail::unzip<Arch>(b0, b1, v10, v11);
+                    load_pair<Arch>(r0 + 2 * ox, 2 * n, a0, a1);
+                    load_pair<Arch>(r1 + 2 * ox, 2 * n, b0, b1);
+                    unzip<Arch>(a0, a1, v00, v01);
+                    unzip<Arch>(b0, b1, v10, v11);
                     batch m = v00, at(T(0));
                     auto see = [&](batch v, T offset) {
                         const auto takes = (v > m) | (xsimd::isnan(v) & (m == m));   // v != v is ordered: false
@@ -179,7 +93,7 @@ inline void max_pool_2x2_backward_kernel::operator()(Arch, index_t planes, index
             const T* ar = arg + oy * ow;
             const T* dr = dy + oy * ow;
             index_t ox = 0;
-            if constexpr (detail::has_unzip<Arch, T>) {
+            if constexpr (has_unzip<Arch, T>) {
                 using batch = xsimd::batch<T, Arch>;
                 constexpr index_t lanes = batch::size;
                 for (; ox < ow; ox += lanes) {
@@ -188,10 +102,10 @@ inline void max_pool_2x2_backward_kernel::operator()(Arch, index_t planes, index
                     const batch d = n == lanes ? batch::load_unaligned(dr + ox) : load_first<Arch>(dr + ox, n);
                     const batch zero(T(0));
                     batch a0, a1;
-                    detail::zip<Arch>(xsimd::select(a == batch(T(0)), d, zero), xsimd::select(a == batch(T(1)), d, zero), a0, a1);
-                    detail::store_pair<Arch>(a0, a1, d0 + 2 * ox, 2 * n);
-                    detail::zip<Arch>(xsimd::select(a == batch(T(w)), d, zero), xsimd::select(a == batch(T(w + 1)), d, zero), a0, a1);
-                    detail::store_pair<Arch>(a0, a1, d1 + 2 * ox, 2 * n);
+                    zip<Arch>(xsimd::select(a == batch(T(0)), d, zero), xsimd::select(a == batch(T(1)), d, zero), a0, a1);
+                    store_pair<Arch>(a0, a1, d0 + 2 * ox, 2 * n);
+                    zip<Arch>(xsimd::select(a == batch(T(w)), d, zero), xsimd::select(a == batch(T(w + 1)), d, zero), a0, a1);
+                    store_pair<Arch>(a0, a1, d1 + 2 * ox, 2 * n);
                 }
             }
             for (; ox < ow; ++ox) {
