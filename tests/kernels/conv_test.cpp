@@ -167,9 +167,9 @@ TEST_CASE("conv2d's backward computes dx with the direct kernel where it applies
     // conv_dx_direct_wins. Rows of 8..30 columns end at every position within a vector; channel
     // counts leave remainders of the output-channel blocks. {C, H, W, O, KH, KW, stride, pad, dilation, groups}
     const conv2d_geometry geoms[] = {
-        {4, 8, 8, 3, 3, 3, 1, 1, 1, 1},   {5, 9, 13, 6, 3, 3, 1, 1, 1, 1},  {6, 14, 14, 16, 5, 5, 1, 2, 1, 1},
-        {7, 12, 17, 5, 5, 5, 1, 2, 1, 1}, {8, 16, 16, 9, 1, 1, 1, 0, 1, 1}, {16, 28, 28, 16, 3, 3, 1, 1, 1, 1},
-        {9, 10, 30, 4, 4, 4, 1, 3, 1, 1}, {6, 11, 22, 2, 2, 2, 1, 1, 1, 1},
+        {8, 8, 8, 3, 3, 3, 1, 1, 1, 1},    {13, 9, 13, 6, 3, 3, 1, 1, 1, 1},  {15, 14, 14, 16, 5, 5, 1, 2, 1, 1},
+        {10, 12, 17, 5, 5, 5, 1, 2, 1, 1}, {8, 16, 16, 9, 1, 1, 1, 0, 1, 1},  {16, 28, 28, 16, 3, 3, 1, 1, 1, 1},
+        {9, 10, 30, 4, 4, 4, 1, 3, 1, 1},  {11, 11, 22, 2, 2, 2, 1, 1, 1, 1},
     };
     restore_threads restore;
     draw d{77};
