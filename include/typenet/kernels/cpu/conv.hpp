@@ -99,6 +99,29 @@ inline void im2col_kernel::operator()(Arch, const conv2d_geometry& g, index_t oh
                     }
                     continue;
                 }
+                if constexpr (has_unzip<Arch, T>) {
+                    if (g.stride == 2 && ow <= w) {
+                        // The same at stride 2: the row's valid inputs, columns 2 v.lo + off up to
+                        // 2 (v.hi - 1) + off, as a pair of vectors unzipped to their even values.
+                        const T* in = x + ch * g.h * g.w + off;
+                        const index_t lo = 2 * v.lo, hi = std::max(lo, 2 * v.hi - 1);
+                        for (index_t oy = 0; oy < oh; ++oy) {
+                            const index_t iy = 2 * oy - g.pad + ky * g.dilation;
+                            T* out = row + oy * ow;
+                            batch even(T(0)), odd;
+                            if (iy >= 0 && iy < g.h) {
+                                const T* p = in + iy * g.w;
+                                const batch a0 = load_range<Arch>(p, std::min(lo, w), std::min(hi, w));
+                                const batch a1 = load_range<Arch>(p + w, std::clamp<index_t>(lo - w, 0, w),
+                                                                  std::clamp<index_t>(hi - w, 0, w));
+                                unzip<Arch>(a0, a1, even, odd);
+                            }
+                            if (oy + 1 < oh && w <= 2 * ow) even.store_unaligned(out);
+                            else store_first(even, out, ow);
+                        }
+                        continue;
+                    }
+                }
                 if (g.stride == 1 && ow == g.w && v.hi > v.lo) {
                     // 'Same' width at stride 1: the row is the image shifted by a constant, one copy
                     // of all its valid rows; then the columns that wrapped into the neighbouring
@@ -431,16 +454,15 @@ inline void conv2d_backward(const conv2d_geometry& g, index_t batch, const T* x,
     // then A, read in place, and only dy_g^T (O/G x n*S) is transposed into panels, where
     // dy_g col_g^T would transpose all of col_g (C*KH*KW x n*S), and the dot products of
     // gemm_abt stream col_g from L2 for every four rows of dy (ResNet 32x14x14 k3: 61 GFLOP/s).
+    // The thread's accumulator then holds dw_g^T, transposed once at the end.
     const bool transposed_dw = og >= active_gemm_sizes<T>().nr && kg >= og;   // and dy_g^T is the smaller to transpose
-    const index_t n_dwt = transposed_dw ? kg * og : 0;
     detail::for_samples_accumulate<T>(
-        groups, threads, wsize + g.o, n_dy + n_pad + n_dwt,
-        [&](index_t gi, T* acc, T* work) {                       // acc: dw (O, K_g), db (O)
+        groups, threads, wsize + g.o, n_dy + n_pad,
+        [&](index_t gi, T* acc, T* work) {                       // acc: dw (O, K_g) or per group dw_g^T, db (O)
             const detail::conv_group grp = detail::conv_group_at(gi, nb, batch);
             const index_t ld = grp.n * s;
             T* my_dw = acc;
             T* my_db = acc + wsize;
-            T* dwt = work + n_dy + n_pad;                        // (K_g, O/G)
             T* cg = detail::conv_columns().get<T>(std::size_t(g.col_rows() * nb * s));   // (C*KH*KW, n*S)
             detail::im2col_group(g, grp, x, cg);
             const T* dyg = dy + grp.b0 * g.o * s;                // (O, n*S)
@@ -451,11 +473,9 @@ inline void conv2d_backward(const conv2d_geometry& g, index_t batch, const T* x,
             }
             add_row_sums(g.o, ld, dyg, ld, my_db);
             for (index_t gr = 0; gr < g.groups; ++gr) {          // dw_g (O/G, K_g) += dy_g (O/G, n*S) col_g^T
-                if (transposed_dw) {                             // dw_g^T (K_g, O/G) = col_g dy_g^T, then added
-                    gemm_single_thread<T>(kg, og, ld, cg + gr * kg * ld, ld, 1, dyg + gr * og * ld, 1, ld, T(0), dwt, og);
-                    T* d = my_dw + gr * og * kg;
-                    for (index_t o = 0; o < og; ++o)
-                        for (index_t k = 0; k < kg; ++k) d[o * kg + k] += dwt[k * og + o];
+                if (transposed_dw) {                             // dw_g^T (K_g, O/G) += col_g dy_g^T
+                    gemm_single_thread<T>(kg, og, ld, cg + gr * kg * ld, ld, 1, dyg + gr * og * ld, 1, ld, T(1),
+                                          my_dw + gr * og * kg, og);
                 } else if (ld >= active_abt_sizes<T>().min_k) {  // long rows: dot products, no transposition
                     gemm_abt_single_thread<T>(og, kg, ld, dyg + gr * og * ld, ld, cg + gr * kg * ld, ld, T(1),
                                               my_dw + gr * og * kg, kg);
@@ -484,7 +504,12 @@ inline void conv2d_backward(const conv2d_geometry& g, index_t batch, const T* x,
             }
         },
         [&](const T* acc) {
-            for (index_t i = 0; i < wsize; ++i) dw[i] += acc[i];
+            if (transposed_dw)
+                for (index_t gr = 0; gr < g.groups; ++gr)
+                    for (index_t o = 0; o < og; ++o)
+                        for (index_t k = 0; k < kg; ++k) dw[(gr * og + o) * kg + k] += acc[gr * og * kg + k * og + o];
+            else
+                for (index_t i = 0; i < wsize; ++i) dw[i] += acc[i];
             for (index_t o = 0; o < g.o; ++o) db[o] += acc[wsize + o];
         });
 }
