@@ -34,7 +34,7 @@ namespace typenet {
 
 // Training and evaluation differ for dropout and batch norm: always explicit, never global state.
 // infer is eval that no backward will follow (predict, evaluate): a layer may then skip what it
-// keeps only for backward (conv2d's im2col columns) and take a faster path.
+// keeps only for backward (max pooling's choices, batch norm's normalized input).
 enum class mode { eval, train, infer };
 
 // Rows: `batch` counts the rows of the layer's input, B samples, or B * T for a sequence input
