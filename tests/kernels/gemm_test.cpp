@@ -68,6 +68,10 @@ TEST_CASE_TEMPLATE("gemm: every operand layout and beta", T, float, double) {
 TEST_CASE("gemm: blocks past kc, mc and nc, with threads") {
     CHECK(check_case<float>(300, 700, 600, false, false, 0.0f, 21));
     CHECK(check_case<float>(150, 1100, 260, true, true, 1.0f, 22));
+    // k in equal blocks (gemm_serial): 257 as 129 + 128, 577 as 3 x 193 with a short last block,
+    // for few rows (B read in place) and many, with beta.
+    CHECK(check_case<float>(40, 90, 257, false, false, 0.5f, 24));
+    CHECK(check_case<float>(100, 70, 577, true, false, 1.0f, 25));
     k::set_num_threads(1);
     CHECK(check_case<float>(200, 300, 300, false, true, 0.0f, 23));
     k::set_num_threads(2);

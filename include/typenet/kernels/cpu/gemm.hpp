@@ -264,11 +264,14 @@ template <class Arch, class T>
     // Few rows of C and a row-major B: full micro-panels of B are read in place, only the ragged
     // last one is packed (zero-filled past n).
     const bool direct_b = csb == 1 && m <= blk::direct_b_max_m;
+    // k in equal blocks of at most kc_max: a short last block (K = 288 as 256 + 32) would pay a
+    // pass over C for few terms.
+    const index_t kc_even = (k + (k + kc_max - 1) / kc_max - 1) / ((k + kc_max - 1) / kc_max);
     for (index_t jc = 0; jc < n; jc += nc_max) {
         const index_t nc = std::min(nc_max, n - jc);
         const index_t npanels = (nc + nr - 1) / nr;
-        for (index_t pc = 0; pc < k; pc += kc_max) {
-            const index_t kc = std::min(kc_max, k - pc);
+        for (index_t pc = 0; pc < k; pc += kc_even) {
+            const index_t kc = std::min(kc_even, k - pc);
             const T beta_k = pc == 0 ? beta : T(1);          // later k blocks accumulate
             const T* b_blk = b + pc * rsb + jc * csb;        // (kc, nc)
             for (index_t jp = 0; jp < npanels; ++jp)
