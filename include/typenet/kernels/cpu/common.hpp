@@ -1,6 +1,7 @@
 // kernels/cpu/common.hpp — what every CPU kernel shares: sizes, threads, aligned scratch.
 // Kernels take pointers, sizes and strides and include nothing else of typenet (STYLE rule 2).
 #pragma once
+#include <algorithm>
 #include <cstddef>
 #include <cstdlib>
 #include <new>
@@ -161,6 +162,18 @@ inline xsimd::batch<T, Arch> load_first(const T* p, index_t n) {
     return xsimd::batch<T, Arch>::load_aligned(tile);
 }
 
+// n <= batch::size values: a whole vector where n is one, else the first n lanes (load_first,
+// store_first); for loops whose last vector may be partial.
+template <class Arch, class T>
+inline xsimd::batch<T, Arch> load_upto(const T* p, index_t n) {
+    return n == index_t(xsimd::batch<T, Arch>::size) ? xsimd::batch<T, Arch>::load_unaligned(p) : load_first<Arch>(p, n);
+}
+template <class Arch, class T>
+inline void store_upto(const xsimd::batch<T, Arch>& v, T* out, index_t n) {
+    if (n == index_t(xsimd::batch<T, Arch>::size)) v.store_unaligned(out);
+    else store_first(v, out, n);
+}
+
 // Lanes [lo, hi) of the vector at p, zeros elsewhere (0 <= lo <= hi <= batch::size); only those
 // lanes are read, so p + lo may be the first readable value.
 template <class Arch, class T>
@@ -287,19 +300,14 @@ template <class Arch, class T>
 inline void load_pair(const T* p, index_t n, xsimd::batch<T, Arch>& a0, xsimd::batch<T, Arch>& a1) {
     using batch = xsimd::batch<T, Arch>;
     constexpr index_t w = batch::size;
-    if (n == 2 * w) {
-        a0 = batch::load_unaligned(p);
-        a1 = batch::load_unaligned(p + w);
-        return;
-    }
-    a0 = n >= w ? batch::load_unaligned(p) : load_first<Arch>(p, n);
-    a1 = n > w ? load_first<Arch>(p + w, n - w) : batch(T(0));
+    a0 = load_upto<Arch>(p, std::min(n, w));
+    a1 = n > w ? load_upto<Arch>(p + w, n - w) : batch(T(0));
 }
 template <class Arch, class T>
 inline void store_pair(xsimd::batch<T, Arch> a0, xsimd::batch<T, Arch> a1, T* p, index_t n) {
     constexpr index_t w = xsimd::batch<T, Arch>::size;
-    if (n >= w) a0.store_unaligned(p); else store_first(a0, p, n);
-    if (n == 2 * w) a1.store_unaligned(p + w); else if (n > w) store_first(a1, p + w, n - w);
+    store_upto(a0, p, std::min(n, w));
+    if (n > w) store_upto(a1, p + w, n - w);
 }
 
 // Grow-only, 64-byte aligned scratch: after the first call of a given size, no allocation.

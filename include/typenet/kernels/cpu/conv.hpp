@@ -8,6 +8,7 @@
 #pragma once
 #include <algorithm>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 #include "typenet/kernels/cpu/conv_direct.hpp"
@@ -48,8 +49,8 @@ inline valid_span valid_columns(Arch, index_t ow, index_t w, index_t stride, ind
 }  // namespace detail
 
 namespace detail {
-// dst[i] = src[2 i] for i < n, in vectors: pairs of vectors unzipped (stride-2 convolutions).
-// src[2 n - 1] is not read: it may lie past the image.
+// dst[i] = src[2 i] for i < n (stride-2 convolutions): in vectors, pairs of vectors unzipped, where
+// the ISA has the shuffle. src[2 n - 1] is not read: it may lie past the image.
 template <class Arch, class T>
 inline void copy_even(const T* src, T* dst, index_t n) {
     if constexpr (has_unzip<Arch, T>) {
@@ -60,8 +61,29 @@ inline void copy_even(const T* src, T* dst, index_t n) {
             batch a0, a1, even, odd;
             load_pair<Arch>(src + 2 * i, 2 * cnt - 1, a0, a1);
             unzip<Arch>(a0, a1, even, odd);
-            if (cnt == w) even.store_unaligned(dst + i); else store_first(even, dst + i, cnt);
+            store_upto(even, dst + i, cnt);
         }
+    } else {
+        for (index_t i = 0; i < n; ++i) dst[i] = src[2 * i];
+    }
+}
+
+// Lanes [lo, hi) of (p[0], p[S], p[2 S], ...) for S = 1 or 2 (2 only where has_unzip), zeros
+// elsewhere: one row of im2col within a vector. Only the lanes' values are read.
+template <index_t S, class Arch, class T>
+inline xsimd::batch<T, Arch> load_strided_range(const T* p, index_t lo, index_t hi) {
+    static_assert(S == 1 || (S == 2 && has_unzip<Arch, T>));
+    using batch = xsimd::batch<T, Arch>;
+    if constexpr (S == 2) {
+        constexpr index_t w = batch::size;
+        const index_t first = 2 * lo, last = std::max(first, 2 * hi - 1);   // p[2 (hi - 1)] the last read
+        batch even, odd;
+        unzip<Arch>(load_range<Arch>(p, std::min(first, w), std::min(last, w)),
+                    load_range<Arch>(p + w, std::clamp<index_t>(first - w, 0, w), std::clamp<index_t>(last - w, 0, w)),
+                    even, odd);
+        return even;
+    } else {
+        return load_range<Arch>(p, lo, hi);
     }
 }
 }  // namespace detail
@@ -85,40 +107,30 @@ inline void im2col_kernel::operator()(Arch, const conv2d_geometry& g, index_t oh
                 T* row = col + ((ch * g.kh + ky) * g.kw + kx) * ld;         // (OH, OW)
                 const index_t off = kx * g.dilation - g.pad;                // ix = ox*stride + off
                 const detail::valid_span v = detail::valid_columns(Arch{}, ow, g.w, g.stride, g.pad, kx * g.dilation);
-                if (g.stride == 1 && ow <= w) {
-                    // A row within one vector (LeNet's second layer: 10 columns, a ResNet's last
-                    // stage: 7): one masked load of its valid columns per row, zeros around them,
-                    // and a whole-vector store where the next row overwrites the spill.
+                // A row within one vector (LeNet's second layer: 10 columns, a ResNet's last stage:
+                // 7): one masked load of its valid columns per row (at stride 2 a pair, unzipped to
+                // its even values), zeros around them, and a whole-vector store where the next row
+                // overwrites the spill. The stride is a constant of each instance.
+                auto one_vector_rows = [&](auto stride) {
+                    constexpr index_t S = decltype(stride)::value;
                     const T* in = x + ch * g.h * g.w + off;
                     for (index_t oy = 0; oy < oh; ++oy) {
-                        const index_t iy = oy - g.pad + ky * g.dilation;
+                        const index_t iy = oy * S - g.pad + ky * g.dilation;
                         T* out = row + oy * ow;
-                        const batch vals = iy < 0 || iy >= g.h ? batch(T(0)) : load_range<Arch>(in + iy * g.w, v.lo, v.hi);
+                        const batch vals = iy < 0 || iy >= g.h
+                                               ? batch(T(0))
+                                               : detail::load_strided_range<S, Arch>(in + iy * g.w, v.lo, v.hi);
                         if (oy + 1 < oh && w <= 2 * ow) vals.store_unaligned(out);
-                        else store_first(vals, out, ow);
+                        else store_upto(vals, out, ow);
                     }
+                };
+                if (ow <= w && g.stride == 1) {
+                    one_vector_rows(std::integral_constant<index_t, 1>{});
                     continue;
                 }
                 if constexpr (has_unzip<Arch, T>) {
-                    if (g.stride == 2 && ow <= w) {
-                        // The same at stride 2: the row's valid inputs, columns 2 v.lo + off up to
-                        // 2 (v.hi - 1) + off, as a pair of vectors unzipped to their even values.
-                        const T* in = x + ch * g.h * g.w + off;
-                        const index_t lo = 2 * v.lo, hi = std::max(lo, 2 * v.hi - 1);
-                        for (index_t oy = 0; oy < oh; ++oy) {
-                            const index_t iy = 2 * oy - g.pad + ky * g.dilation;
-                            T* out = row + oy * ow;
-                            batch even(T(0)), odd;
-                            if (iy >= 0 && iy < g.h) {
-                                const T* p = in + iy * g.w;
-                                const batch a0 = load_range<Arch>(p, std::min(lo, w), std::min(hi, w));
-                                const batch a1 = load_range<Arch>(p + w, std::clamp<index_t>(lo - w, 0, w),
-                                                                  std::clamp<index_t>(hi - w, 0, w));
-                                unzip<Arch>(a0, a1, even, odd);
-                            }
-                            if (oy + 1 < oh && w <= 2 * ow) even.store_unaligned(out);
-                            else store_first(even, out, ow);
-                        }
+                    if (ow <= w && g.stride == 2) {
+                        one_vector_rows(std::integral_constant<index_t, 2>{});
                         continue;
                     }
                 }
@@ -149,7 +161,7 @@ inline void im2col_kernel::operator()(Arch, const conv2d_geometry& g, index_t oh
                     const T* in = x + (ch * g.h + iy) * g.w + off;
                     zero_row<Arch>(out, v.lo);
                     if (g.stride == 1) copy_row<Arch>(in + v.lo, out + v.lo, v.hi - v.lo);
-                    else if (g.stride == 2 && has_unzip<Arch, T>) detail::copy_even<Arch>(in + 2 * v.lo, out + v.lo, v.hi - v.lo);
+                    else if (g.stride == 2) detail::copy_even<Arch>(in + 2 * v.lo, out + v.lo, v.hi - v.lo);
                     else for (index_t ox = v.lo; ox < v.hi; ++ox) out[ox] = in[ox * g.stride];
                     zero_row<Arch>(out + v.hi, ow - v.hi);
                 }
@@ -178,7 +190,7 @@ inline void col2im_add_kernel::operator()(Arch, const conv2d_geometry& g, index_
                     const index_t lanes = std::min(w, g.w - ix0);
                     T* out = dx + (ch * g.h + iy) * g.w + ix0;
                     // Two sums (even and odd kx): one would be a chain of KH*KW dependent additions.
-                    batch even = lanes == w ? batch::load_unaligned(out) : load_first<Arch>(out, lanes);
+                    batch even = load_upto<Arch>(out, lanes);
                     batch odd(T(0));
                     for (index_t ky = 0; ky < g.kh; ++ky) {
                         const index_t oy = iy + g.pad - ky * g.dilation;
@@ -197,9 +209,7 @@ inline void col2im_add_kernel::operator()(Arch, const conv2d_geometry& g, index_
                         }
                         if (kx < g.kw) even += term(kx);
                     }
-                    const batch sum = even + odd;
-                    if (lanes == w) sum.store_unaligned(out);
-                    else store_first(sum, out, lanes);
+                    store_upto(batch(even + odd), out, lanes);
                 }
         return;
     }
@@ -414,9 +424,12 @@ inline void conv2d_forward(const conv2d_geometry& g, index_t batch, const T* x, 
 inline conv_direct_geometry conv_dx_geometry(const conv2d_geometry& g) {
     return {g.o, g.oh(), g.ow(), g.c, g.kh, g.kw, g.kh - 1 - g.pad};   // square padding: KH == KW here
 }
-// Measured (conv_bench, batch 64, one thread, CPU time): ResNet 16x28x28 k3 backward 8.3 -> 6.4 ms,
-// 32x14x14 k3 8.4 -> 6.5 ms, LeNet c2 1.77 -> 1.63 ms; with one input channel (a stem, whose dx
-// a network never asks for) the blocks of output channels are empty and it loses, 1.08 -> 1.39 ms.
+// Measured (conv_bench, batch 64, one thread, CPU time, against the per-sample GEMM and scattered
+// col2im of the time): ResNet 16x28x28 k3 backward 8.3 -> 6.4 ms, 32x14x14 k3 8.4 -> 6.5 ms; with
+// one input channel (a stem, whose dx a network never asks for) the blocks of output channels are
+// empty and it loses, 1.08 -> 1.39 ms. The direct kernel computes dx over the whole padded dy, so
+// where the input is much larger than the output it mostly multiplies padding: LeNet c2 (14 x 14
+// from 10 x 10) goes to the batched GEMM and gathered col2im, 1.31 -> 1.17 ms.
 template <class T>
 inline bool conv_dx_direct_wins(const conv2d_geometry& g) {
     const direct_sizes d = active_direct_sizes<T>();

@@ -57,7 +57,6 @@ template <class Arch, class T>
 inline void conv_direct_tile<OB, RB>::operator()(Arch, const conv_direct_geometry& g, index_t wp, const T* xp,
                                                  const T* wt, const T* bias, T* y, index_t rows, index_t cols) const {
     using batch = xsimd::batch<T, Arch>;
-    constexpr index_t w = batch::size;
     const index_t plane = g.hp() * wp, ksize = g.c * g.kh * g.kw, s = g.oh() * g.ow();
     index_t row_off[RB];
 #pragma GCC unroll 8
@@ -87,8 +86,7 @@ inline void conv_direct_tile<OB, RB>::operator()(Arch, const conv_direct_geometr
     for (index_t o = 0; o < OB; ++o)
         for (index_t r = 0; r < rows; ++r) {
             T* out = y + o * s + r * ow;
-            if (cols == w) acc[o][r].store_unaligned(out);
-            else store_first(acc[o][r], out, cols);
+            store_upto(acc[o][r], out, cols);
         }
 }
 

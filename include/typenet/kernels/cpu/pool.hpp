@@ -57,8 +57,8 @@ inline void max_pool_2x2_forward_kernel::operator()(Arch, index_t planes, index_
                     see(v01, T(1));
                     see(v10, T(w));
                     see(v11, T(w + 1));
-                    if (n == lanes) m.store_unaligned(yr + ox); else store_first(m, yr + ox, n);
-                    if (ar) { if (n == lanes) at.store_unaligned(ar + ox); else store_first(at, ar + ox, n); }
+                    store_upto(m, yr + ox, n);
+                    if (ar) store_upto(at, ar + ox, n);
                 }
             }
             // max_pool_takes, as a lambda: a function of the Arch only (dispatch.hpp).
@@ -98,8 +98,7 @@ inline void max_pool_2x2_backward_kernel::operator()(Arch, index_t planes, index
                 constexpr index_t lanes = batch::size;
                 for (; ox < ow; ox += lanes) {
                     const index_t n = std::min(lanes, ow - ox);
-                    const batch a = n == lanes ? batch::load_unaligned(ar + ox) : load_first<Arch>(ar + ox, n);
-                    const batch d = n == lanes ? batch::load_unaligned(dr + ox) : load_first<Arch>(dr + ox, n);
+                    const batch a = load_upto<Arch>(ar + ox, n), d = load_upto<Arch>(dr + ox, n);
                     const batch zero(T(0));
                     batch a0, a1;
                     zip<Arch>(xsimd::select(a == batch(T(0)), d, zero), xsimd::select(a == batch(T(1)), d, zero), a0, a1);
