@@ -1,4 +1,4 @@
-// tests/kernels/conv_test.cpp — kernels/cpu/conv.hpp (im2col + GEMM, the direct kernel) against a plain nested-loop
+// tests/kernels/conv_test.cpp — kernels/cpu/conv.hpp (im2col + GEMM, the direct kernel, Winograd) against a plain nested-loop
 // direct convolution written here, on a few hundred sampled ragged geometries (channels 1..5,
 // H, W 1..11, K 1..4, stride 1..3, padding 0..2, dilation 1..2, groups dividing both channel
 // counts), in double, with one thread and with two.
@@ -252,6 +252,56 @@ TEST_CASE("conv2d kernels in float on the examples' layers match the double refe
         check(dw, ref.dw, "dw", std::sqrt(double(batch * g.oh() * g.ow())));
         check(std::vector<float>(db), ref.db, "db", std::sqrt(double(batch * g.oh() * g.ow())));
     }
+}
+
+TEST_CASE("conv2d by Winograd's F(2x2, 3x3) matches the direct convolution, forward and both gradients") {
+    // Any channel counts, padding 0..2, odd and even output sizes (half-empty last tiles), rows of
+    // one tile and rows longer than two vectors of tiles, batches that leave a partial group.
+    // {C, H, W, O, KH, KW, stride, pad, dilation, groups}
+    const conv2d_geometry geoms[] = {
+        {3, 7, 7, 5, 3, 3, 1, 1, 1, 1},    {16, 9, 6, 19, 3, 3, 1, 0, 1, 1}, {20, 5, 11, 33, 3, 3, 1, 2, 1, 1},
+        {8, 40, 37, 9, 3, 3, 1, 1, 1, 1},  {4, 1, 1, 4, 3, 3, 1, 1, 1, 1},   {2, 3, 70, 3, 3, 3, 1, 0, 1, 1},
+        {64, 7, 7, 64, 3, 3, 1, 1, 1, 1},  {32, 14, 14, 32, 3, 3, 1, 1, 1, 1},
+    };
+    restore_threads restore;
+    draw d{77};
+    for (int threads : {1, 2}) {
+        typenet::kernels::cpu::set_num_threads(threads);
+        for (const auto& g : geoms)
+            for (index_t batch : {1, 9, 19}) {
+                const std::string config = describe(g, batch);
+                CAPTURE(threads);
+                std::vector<double> x(std::size_t(batch * g.c * g.h * g.w)), w(std::size_t(g.o * g.c * 9)),
+                    bias(std::size_t(g.o)), dy(std::size_t(batch * g.o * g.oh() * g.ow()));
+                for (auto* v : {&x, &w, &bias, &dy})
+                    for (auto& e : *v) e = d.uniform();
+                const conv_ref_result ref = conv2d_direct(g, batch, x, w, bias, dy);
+                std::vector<double> y(ref.y.size(), std::numeric_limits<double>::quiet_NaN());
+                typenet::kernels::cpu::conv2d_forward_winograd(g, batch, x.data(), w.data(), bias.data(), y.data());
+                CHECK(max_error(y, ref.y, "y", config) < 1e-11);
+                std::vector<double> dx(x.size(), std::numeric_limits<double>::quiet_NaN()), dw(w.size(), 0.5),
+                    db(bias.size(), -0.5), dw_expect(w.size()), db_expect(bias.size());
+                for (std::size_t i = 0; i < w.size(); ++i) dw_expect[i] = 0.5 + ref.dw[i];
+                for (std::size_t i = 0; i < bias.size(); ++i) db_expect[i] = -0.5 + ref.db[i];
+                typenet::kernels::cpu::conv2d_backward_winograd(g, batch, x.data(), w.data(), dy.data(), dx.data(),
+                                                                dw.data(), db.data());
+                CHECK(max_error(dx, ref.dx, "dx", config) < 1e-11);
+                CHECK(max_error(dw, dw_expect, "dw", config) < 1e-11);
+                CHECK(max_error(db, db_expect, "db", config) < 1e-11);
+                std::fill(dw.begin(), dw.end(), 0.5);
+                std::fill(db.begin(), db.end(), -0.5);
+                typenet::kernels::cpu::conv2d_backward_winograd(g, batch, x.data(), w.data(), dy.data(),
+                                                                static_cast<double*>(nullptr), dw.data(), db.data());
+                CHECK(max_error(dw, dw_expect, "dw (no dx)", config) < 1e-11);
+            }
+    }
+    // conv2d_forward and conv2d_backward take it for a ResNet's 3x3 layers of 32 and 64 channels in
+    // training batches; not at batch 1, not for 16 channels, not at stride 2.
+    CHECK(typenet::kernels::cpu::conv_winograd_wins<float>({64, 7, 7, 64, 3, 3, 1, 1, 1, 1}, 64));
+    CHECK(typenet::kernels::cpu::conv_winograd_wins<float>({32, 14, 14, 32, 3, 3, 1, 1, 1, 1}, 64));
+    CHECK_FALSE(typenet::kernels::cpu::conv_winograd_wins<float>({64, 7, 7, 64, 3, 3, 1, 1, 1, 1}, 1));
+    CHECK_FALSE(typenet::kernels::cpu::conv_winograd_wins<float>({16, 28, 28, 16, 3, 3, 1, 1, 1, 1}, 64));
+    CHECK_FALSE(typenet::kernels::cpu::conv_winograd_wins<float>({32, 14, 14, 64, 3, 3, 2, 1, 1, 1}, 64));
 }
 
 TEST_CASE("conv2d kernels split the batch over two threads and still match") {

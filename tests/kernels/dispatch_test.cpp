@@ -17,6 +17,7 @@
 #include "typenet/kernels/cpu/conv.hpp"
 #include "typenet/kernels/cpu/conv_direct.hpp"
 #include "typenet/kernels/cpu/elementwise.hpp"
+#include "typenet/kernels/cpu/conv_winograd.hpp"
 #include "typenet/kernels/cpu/gemm.hpp"
 #include "typenet/kernels/cpu/gemm_abt.hpp"
 #include "typenet/kernels/cpu/isa.hpp"
@@ -186,6 +187,99 @@ TEST_CASE_TEMPLATE("every ISA's im2col and col2im_add match plain loops, within 
             double err = 0;
             for (std::size_t j = 0; j < dx.size(); ++j) err = std::max(err, std::abs(double(dx[j]) - dx_ref[j]));
             CHECK(err <= tolerance<T>(g.kh * g.kw));
+        }
+    }
+}
+
+TEST_CASE_TEMPLATE("every ISA's Winograd F(2x2, 3x3) transforms match the matrices, and write nothing else", T, float, double) {
+    // V = B^T d B of each 4x4 patch, Y = A^T M A + bias of each tile (cropped), and their adjoints
+    // dM = A dY A^T and dx = sum B dV B^T, against the matrices applied in plain loops.
+    const double bt[4][4] = {{1, 0, -1, 0}, {0, 1, 1, 0}, {0, -1, 1, 0}, {0, 1, 0, -1}};
+    const double at[2][4] = {{1, 1, 1, 0}, {0, 1, -1, -1}};
+    // {h, w, pad}: 'same' at 7x7 and 14x14, valid, padding 2, rows past two vectors, one pixel.
+    const index_t shapes[][3] = {{7, 7, 1}, {14, 14, 1}, {9, 6, 0}, {5, 11, 2}, {6, 70, 1}, {1, 1, 1}, {3, 35, 0}};
+    for (const auto& sh : shapes) {
+        const index_t h = sh[0], w = sh[1], pad = sh[2], oh = h + 2 * pad - 2, ow = w + 2 * pad - 2;
+        const k::winograd_plane p{h, w, pad, oh, ow, (oh + 1) / 2, (ow + 1) / 2};
+        const index_t c = 3, ts = p.tiles(), ldc = ts + 3, ldxi = c * ldc + 5, nv = 16 * ldxi;
+        CAPTURE(h);
+        CAPTURE(w);
+        CAPTURE(pad);
+        const auto x = uniform<T>(std::size_t(c * h * w), 21), m = uniform<T>(std::size_t(nv), 22);
+        const auto bias = uniform<T>(std::size_t(c), 23), dy = uniform<T>(std::size_t(c * oh * ow), 24);
+        const double nan = std::numeric_limits<double>::quiet_NaN();
+        std::vector<double> v_ref(std::size_t(nv), nan), y_ref(std::size_t(c * oh * ow)), dm_ref(std::size_t(nv), nan),
+            dx_ref(x.size(), 0.0);
+        for (index_t ch = 0; ch < c; ++ch)
+            for (index_t ty = 0; ty < p.th; ++ty)
+                for (index_t tx = 0; tx < p.tw; ++tx) {
+                    const index_t t = ty * p.tw + tx;
+                    double d[4][4], dq[2][2];
+                    for (index_t i = 0; i < 4; ++i)
+                        for (index_t j = 0; j < 4; ++j) {
+                            const index_t r = 2 * ty - pad + i, col = 2 * tx - pad + j;
+                            d[i][j] = r >= 0 && r < h && col >= 0 && col < w ? double(x[std::size_t((ch * h + r) * w + col)]) : 0.0;
+                        }
+                    for (index_t a = 0; a < 2; ++a)
+                        for (index_t b = 0; b < 2; ++b) {
+                            const index_t r = 2 * ty + a, col = 2 * tx + b;
+                            dq[a][b] = r < oh && col < ow ? double(dy[std::size_t((ch * oh + r) * ow + col)]) : 0.0;
+                        }
+                    for (index_t i = 0; i < 4; ++i)
+                        for (index_t j = 0; j < 4; ++j) {
+                            const std::size_t at_v = std::size_t(ch * ldc + (4 * i + j) * ldxi + t);
+                            double sv = 0, sm = 0;
+                            for (index_t u = 0; u < 4; ++u)
+                                for (index_t q = 0; q < 4; ++q) sv += bt[i][u] * d[u][q] * bt[j][q];
+                            for (index_t a = 0; a < 2; ++a)
+                                for (index_t b = 0; b < 2; ++b) sm += at[a][i] * dq[a][b] * at[b][j];
+                            v_ref[at_v] = sv;
+                            dm_ref[at_v] = sm;
+                            // dx += B dV B^T with dV = m's element (i, j) of this tile.
+                            for (index_t u = 0; u < 4; ++u)
+                                for (index_t q = 0; q < 4; ++q) {
+                                    const index_t r = 2 * ty - pad + u, col = 2 * tx - pad + q;
+                                    if (r >= 0 && r < h && col >= 0 && col < w)
+                                        dx_ref[std::size_t((ch * h + r) * w + col)] += bt[i][u] * double(m[at_v]) * bt[j][q];
+                                }
+                        }
+                    for (index_t a = 0; a < 2; ++a)
+                        for (index_t b = 0; b < 2; ++b) {
+                            if (2 * ty + a >= oh || 2 * tx + b >= ow) continue;
+                            double sy = double(bias[std::size_t(ch)]);
+                            for (index_t i = 0; i < 4; ++i)
+                                for (index_t j = 0; j < 4; ++j)
+                                    sy += at[a][i] * double(m[std::size_t(ch * ldc + (4 * i + j) * ldxi + t)]) * at[b][j];
+                            y_ref[std::size_t((ch * oh + 2 * ty + a) * ow + 2 * tx + b)] = sy;
+                        }
+                }
+        // Equal where the reference is a number, NaN (unwritten) where it is NaN.
+        auto compare = [](const std::vector<T>& got, const std::vector<double>& want) {
+            double err = 0;
+            index_t wrong = 0;
+            for (std::size_t j = 0; j < got.size(); ++j) {
+                if (std::isnan(want[j])) wrong += !std::isnan(double(got[j]));
+                else err = std::max(err, std::abs(double(got[j]) - want[j]));
+            }
+            CHECK(wrong == 0);
+            CHECK(err <= tolerance<T>(16));
+        };
+        for (k::isa i : runnable()) {
+            CAPTURE(k::isa_name(i));
+            const auto& tb = table<T>(i);
+            std::vector<T> work(std::size_t(p.work_size()));
+            std::vector<T> v(std::size_t(nv), std::numeric_limits<T>::quiet_NaN());
+            tb.winograd_input(p, c, x.data(), v.data(), ldc, ldxi, work.data());
+            compare(v, v_ref);
+            std::vector<T> dm(std::size_t(nv), std::numeric_limits<T>::quiet_NaN());
+            tb.winograd_output_adjoint(p, c, dy.data(), dm.data(), ldc, ldxi, work.data());
+            compare(dm, dm_ref);
+            std::vector<T> y(y_ref.size(), std::numeric_limits<T>::quiet_NaN());
+            tb.winograd_output(p, c, m.data(), ldc, ldxi, bias.data(), y.data(), work.data());
+            compare(y, y_ref);
+            std::vector<T> dx(x.size(), std::numeric_limits<T>::quiet_NaN());
+            tb.winograd_input_adjoint(p, c, m.data(), ldc, ldxi, dx.data(), work.data());
+            compare(dx, dx_ref);
         }
     }
 }

@@ -202,6 +202,36 @@ inline xsimd::batch<T, Arch> load_range(const T* p, index_t lo, index_t hi) {
     return xsimd::batch<T, Arch>::load_aligned(tile);
 }
 
+// Lanes [lo, hi) of v to p + lo .. p + hi - 1 (0 <= lo <= hi <= batch::size); nothing else is written.
+template <class Arch, class T>
+inline void store_range(const xsimd::batch<T, Arch>& v, T* p, index_t lo, index_t hi) {
+#if defined(__AVX512F__)
+    if constexpr (std::is_base_of_v<xsimd::avx512f, Arch> && std::is_same_v<T, float>) {
+        _mm512_mask_storeu_ps(p, __mmask16(((1u << hi) - 1u) & ~((1u << lo) - 1u)), v);
+        return;
+    } else if constexpr (std::is_base_of_v<xsimd::avx512f, Arch> && std::is_same_v<T, double>) {
+        _mm512_mask_storeu_pd(p, __mmask8(((1u << hi) - 1u) & ~((1u << lo) - 1u)), v);
+        return;
+    }
+#endif
+#if defined(__AVX2__)
+    if constexpr (std::is_base_of_v<xsimd::avx2, Arch> && std::is_same_v<T, float>) {
+        const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+        _mm256_maskstore_ps(p, _mm256_andnot_si256(_mm256_cmpgt_epi32(_mm256_set1_epi32(int(lo)), lane),
+                                                   _mm256_cmpgt_epi32(_mm256_set1_epi32(int(hi)), lane)), v);
+        return;
+    } else if constexpr (std::is_base_of_v<xsimd::avx2, Arch> && std::is_same_v<T, double>) {
+        const __m256i lane = _mm256_setr_epi64x(0, 1, 2, 3);
+        _mm256_maskstore_pd(p, _mm256_andnot_si256(_mm256_cmpgt_epi64(_mm256_set1_epi64x(lo), lane),
+                                                   _mm256_cmpgt_epi64(_mm256_set1_epi64x(hi), lane)), v);
+        return;
+    }
+#endif
+    alignas(64) T tile[xsimd::batch<T, Arch>::size];
+    v.store_aligned(tile);
+    for (index_t j = lo; j < hi; ++j) p[j] = tile[j];
+}
+
 // Short rows (a convolution's 10 to 28 columns): whole vectors, then one masked vector. g++ turns
 // the plain loops into memmove and memset calls, which cost more than the copy at these lengths
 // (im2col of LeNet's second layer: 18 % of its forward in memmove, perf).

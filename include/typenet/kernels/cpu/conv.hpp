@@ -389,6 +389,15 @@ inline void conv2d_forward_columns(const conv2d_geometry& g, index_t batch, cons
     });
 }
 
+// F(2x2, 3x3) for 3x3 windows at stride 1: conv_winograd.hpp, included at the end.
+template <class T>
+inline bool conv_winograd_wins(const conv2d_geometry& g, index_t batch);
+template <class T>
+inline void conv2d_forward_winograd(const conv2d_geometry& g, index_t batch, const T* x, const T* w, const T* bias, T* y);
+template <class T>
+inline void conv2d_backward_winograd(const conv2d_geometry& g, index_t batch, const T* x, const T* w, const T* dy,
+                                     T* dx, T* dw, T* db);
+
 // The direct kernel (conv_direct.hpp) applies at stride 1, dilation 1, one group, and wins over
 // im2col + GEMM where an output row fills at least half a vector (conv_bench, batch 1: LeNet's
 // layers 6.3 -> 4.2 and 15.4 -> 7.6 us, ResNet 32x14x14 59 -> 44 us; at 7x7 it loses).
@@ -403,6 +412,10 @@ inline bool conv_direct_wins(const conv2d_geometry& g) {
 // k3 3.2 vs 3.6 ms, 32x14x14 k3 2.6-3.0 vs 3.5 ms.
 template <class T>
 inline void conv2d_forward(const conv2d_geometry& g, index_t batch, const T* x, const T* w, const T* bias, T* y) {
+    if (conv_winograd_wins<T>(g, batch)) {
+        conv2d_forward_winograd(g, batch, x, w, bias, y);
+        return;
+    }
     if (!conv_direct_wins<T>(g)) {
         conv2d_forward_columns(g, batch, x, w, bias, y);
         return;
@@ -444,6 +457,10 @@ inline bool conv_dx_direct_wins(const conv2d_geometry& g) {
 template <class T>
 inline void conv2d_backward(const conv2d_geometry& g, index_t batch, const T* x, const T* w, const T* dy, T* dx, T* dw,
                             T* db) {
+    if (conv_winograd_wins<T>(g, batch)) {
+        conv2d_backward_winograd(g, batch, x, w, dy, dx, dw, db);
+        return;
+    }
     const index_t s = g.oh() * g.ow(), og = g.o / g.groups, kg = g.col_rows() / g.groups;
     const index_t wsize = g.o * kg;
     const index_t nb = detail::conv_group_size<T>(g, batch), groups = (batch + nb - 1) / nb;
@@ -601,3 +618,5 @@ inline void conv_transpose2d_backward(const conv_transpose2d_geometry& g, index_
 }
 
 }  // namespace typenet::kernels::cpu
+
+#include "typenet/kernels/cpu/conv_winograd.hpp"

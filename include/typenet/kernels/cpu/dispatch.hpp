@@ -63,6 +63,7 @@ struct direct_sizes {
 
 struct conv_direct_geometry;
 struct conv2d_geometry;
+struct winograd_plane;
 
 // Every kernel that runs through the table: whole arrays in, no threads inside (the entry points
 // split the work over threads and call these per slice), no allocation (buffers come in).
@@ -85,6 +86,15 @@ struct kernel_table {
     // conv.hpp: one sample's columns, rows ld apart
     void (*im2col)(const conv2d_geometry& g, index_t oh, index_t ow, const T* x, T* col, index_t ld) = nullptr;
     void (*col2im_add)(const conv2d_geometry& g, index_t oh, index_t ow, const T* dcol, index_t ld, T* dx) = nullptr;
+    // conv_winograd.hpp: F(2x2, 3x3)'s transforms of `channels` planes
+    void (*winograd_input)(const winograd_plane& p, index_t channels, const T* x, T* v, index_t ldc, index_t ldxi,
+                           T* work) = nullptr;
+    void (*winograd_input_adjoint)(const winograd_plane& p, index_t channels, const T* dv, index_t ldc, index_t ldxi,
+                                   T* dx, T* work) = nullptr;
+    void (*winograd_output)(const winograd_plane& p, index_t channels, const T* m, index_t ldc, index_t ldxi,
+                            const T* bias, T* y, T* work) = nullptr;
+    void (*winograd_output_adjoint)(const winograd_plane& p, index_t channels, const T* dy, T* dm, index_t ldc,
+                                    index_t ldxi, T* work) = nullptr;
     // pool.hpp: 2x2 windows at stride 2 over planes (H, W)
     void (*max_pool_2x2_forward)(index_t planes, index_t h, index_t w, const T* x, T* y, T* arg) = nullptr;
     void (*max_pool_2x2_backward)(index_t planes, index_t h, index_t w, const T* arg, const T* dy, T* dx) = nullptr;

@@ -5,6 +5,7 @@
 #include "typenet/kernels/cpu/activation.hpp"
 #include "typenet/kernels/cpu/conv.hpp"
 #include "typenet/kernels/cpu/conv_direct.hpp"
+#include "typenet/kernels/cpu/conv_winograd.hpp"
 #include "typenet/kernels/cpu/dispatch.hpp"
 #include "typenet/kernels/cpu/elementwise.hpp"
 #include "typenet/kernels/cpu/gemm.hpp"
@@ -41,6 +42,10 @@ const kernel_table<T>& make_kernel_table(isa id) {
         t.gemm_abt_serial = detail::entry<gemm_abt_serial, Arch>(t.gemm_abt_serial);
         t.im2col = detail::entry<im2col_kernel, Arch>(t.im2col);
         t.col2im_add = detail::entry<col2im_add_kernel, Arch>(t.col2im_add);
+        t.winograd_input = detail::entry<winograd_input_kernel, Arch>(t.winograd_input);
+        t.winograd_input_adjoint = detail::entry<winograd_input_adjoint_kernel, Arch>(t.winograd_input_adjoint);
+        t.winograd_output = detail::entry<winograd_output_kernel, Arch>(t.winograd_output);
+        t.winograd_output_adjoint = detail::entry<winograd_output_adjoint_kernel, Arch>(t.winograd_output_adjoint);
         t.max_pool_2x2_forward = detail::entry<max_pool_2x2_forward_kernel, Arch>(t.max_pool_2x2_forward);
         t.max_pool_2x2_backward = detail::entry<max_pool_2x2_backward_kernel, Arch>(t.max_pool_2x2_backward);
         t.conv_direct = detail::entry<conv2d_direct, Arch>(t.conv_direct);

@@ -1,0 +1,583 @@
+// kernels/cpu/conv_winograd.hpp — 3x3 convolutions at stride 1 by Winograd's minimal filtering
+// F(2x2, 3x3) (Lavin and Gray, "Fast Algorithms for Convolutional Neural Networks", 2016):
+// forward, input gradient and weight gradient. Included by conv.hpp, which chooses it
+// (conv_winograd_wins) for conv2d_forward and conv2d_backward.
+//
+// Each 2x2 block of outputs ("tile") of channel o is
+//   Y = A^T [ sum_c (G g_oc G^T) . (B^T d_c B) ] A        (. : elementwise, 4x4)
+// with d_c the 4x4 input patch under it and g_oc the 3x3 kernel. Over all tiles t of a group of
+// samples, the 16 elements xi of the 4x4 products are 16 independent matrix products,
+//   M[xi] (O, T) = U[xi] (O, C) V[xi] (C, T),   U = G g G^T,  V = B^T d B,
+// which multiply 16 * O*C*T times where the convolution multiplies 36 * O*C*T (2.25x fewer; at an
+// odd output size the last tiles are half empty: 7x7 outputs are 16 tiles, 1.72x fewer). Gradients:
+//   dM = A dY A^T,   dV[xi] = U[xi]^T dM[xi],   dd = B dV B^T (tiles overlap: summed),
+//   dU[xi] = sum_t dM[xi] V[xi]^T,   dg = G^T dU G.
+// The transforms read and write the planes themselves, one sample's channels at a time, and are
+// separable: along rows (even and odd columns, unzipped) then along columns, vectorized over the
+// tiles of a plane. (Through im2col of 4x4 windows at stride 2 and col2im of 2x2 blocks, rows of
+// 4 values at 7x7, they took 43 % of a 64x7x7 layer's time, perf.) The transform matrices hold
+// only 0, +-1 and 1/2, so the result differs from the direct sum by rounding alone (F(4x4, 3x3)
+// has +-4 and +-5, and loses digits in fp32).
+//
+//   V (16*C, T)   rows xi*C + c;   M (16*O, T) rows xi*O + o   (T: a group's tiles, ld apart)
+#pragma once
+#include <algorithm>
+#include <vector>
+
+#include "typenet/kernels/cpu/common.hpp"
+#include "typenet/kernels/cpu/conv.hpp"
+#include "typenet/kernels/cpu/dispatch.hpp"
+#include "typenet/kernels/cpu/elementwise.hpp"
+#include "typenet/kernels/cpu/gemm.hpp"
+
+namespace typenet::kernels::cpu {
+
+// One plane's tiles: the input (H, W) at padding P, the output (OH, OW), and (TH, TW) tiles of
+// 2x2 outputs, each reading the 4x4 input patch from row 2 ty - P, column 2 tx - P.
+struct winograd_plane {
+    index_t h, w, pad;
+    index_t oh, ow;
+    index_t th, tw;
+    constexpr index_t tiles() const { return th * tw; }
+    // The plane kernels' work buffer, in values.
+    constexpr index_t work_size() const { return 32 * (th * tw + 3 * tw + 64); }
+};
+
+namespace detail {
+// even[i] = src[2 i], odd[i] = src[2 i + 1] for i < n.
+template <class Arch, class T>
+inline void deinterleave(const T* src, index_t n, T* even, T* odd) {
+    if constexpr (has_unzip<Arch, T>) {
+        using batch = xsimd::batch<T, Arch>;
+        constexpr index_t w = batch::size;
+        for (index_t i = 0; i < n; i += w) {
+            const index_t cnt = std::min(w, n - i);
+            batch a0, a1, e, o;
+            load_pair<Arch>(src + 2 * i, 2 * cnt, a0, a1);
+            unzip<Arch>(a0, a1, e, o);
+            store_upto(e, even + i, cnt);
+            store_upto(o, odd + i, cnt);
+        }
+    } else {
+        for (index_t i = 0; i < n; ++i) even[i] = src[2 * i], odd[i] = src[2 * i + 1];
+    }
+}
+
+// Columns [c0, c0 + w) of a row of n values zero-padded by pad on the left (and on the right,
+// as far as read): row[c - pad], or 0 where c - pad is outside [0, n). Only the row is read.
+template <class Arch, class T>
+inline xsimd::batch<T, Arch> load_padded(const T* row, index_t n, index_t pad, index_t c0) {
+    constexpr index_t w = xsimd::batch<T, Arch>::size;
+    const index_t lo = std::clamp<index_t>(pad - c0, 0, w), hi = std::clamp<index_t>(pad + n - c0, 0, w);
+    if (lo >= hi) return xsimd::batch<T, Arch>(T(0));
+    if (lo == 0 && hi == w) return xsimd::batch<T, Arch>::load_unaligned(row + (c0 - pad));
+    return load_range<Arch>(row + (c0 - pad), lo, hi);
+}
+// Lanes of v, columns [c0, c0 + w) of a padded row as load_padded's, to the row's n values.
+template <class Arch, class T>
+inline void store_padded(const xsimd::batch<T, Arch>& v, T* row, index_t n, index_t pad, index_t c0) {
+    constexpr index_t w = xsimd::batch<T, Arch>::size;
+    const index_t lo = std::clamp<index_t>(pad - c0, 0, w), hi = std::clamp<index_t>(pad + n - c0, 0, w);
+    if (lo >= hi) return;
+    if (lo == 0 && hi == w) v.store_unaligned(row + (c0 - pad));
+    else store_range(v, row + (c0 - pad), lo, hi);
+}
+
+// dst[k] = even[k / 2] (k even) or odd[k / 2] (k odd) for k < n.
+template <class Arch, class T>
+inline void interleave(const T* even, const T* odd, T* dst, index_t n) {
+    if constexpr (has_unzip<Arch, T>) {
+        using batch = xsimd::batch<T, Arch>;
+        constexpr index_t w = batch::size;
+        for (index_t k = 0; k < n; k += 2 * w) {
+            const index_t cnt = std::min(2 * w, n - k), pairs = (cnt + 1) / 2;
+            batch a0, a1;
+            zip<Arch>(load_upto<Arch>(even + k / 2, pairs), load_upto<Arch>(odd + k / 2, pairs), a0, a1);
+            store_pair(a0, a1, dst + k, cnt);
+        }
+    } else {
+        for (index_t k = 0; k < n; ++k) dst[k] = (k % 2 ? odd : even)[k / 2];
+    }
+}
+}  // namespace detail
+
+// V = B^T d B for every tile of `channels` planes of x (consecutive, H*W apart): element xi of
+// channel c's tile t to v[c * ldc + xi * ldxi + t]. Separable: B along each padded row (its even
+// and odd columns, H), then along the columns of H, whose rows are kept by parity so that the
+// four rows under a row of tiles are contiguous over all tiles.
+//   B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]
+struct winograd_input_kernel {
+    template <class Arch, class T>
+    void operator()(Arch, const winograd_plane& p, index_t channels, const T* x, T* v, index_t ldc, index_t ldxi,
+                    T* work) const {
+        using batch = xsimd::batch<T, Arch>;
+        constexpr index_t w = batch::size;
+        const index_t tw = p.tw, ts = p.tiles(), wp = 2 * tw + 2, hs = (p.th + 1) * tw + w;
+        T* row = work;                                   // a padded row, wp
+        T* ev = row + wp + 2 * w;                        // its even and odd columns, tw + 1
+        T* od = ev + tw + 1 + w;
+        // H_j, rows of parity q: hb + (2 j + q) hs, two channels' worth: the rows of channel c are
+        // transformed while channel c - 1's are read, so that no load waits on the masked stores
+        // that wrote its vector (a 64x7x7 layer's input transform took 17 % of its time without).
+        T* hbuf = od + tw + 1 + w;
+        const auto rows_of = [&](index_t c, T* hb) {
+            const T* xc = x + c * p.h * p.w;
+            for (index_t pr = 0; pr < 2 * p.th + 2; ++pr) {   // padded row pr
+                const index_t r = pr - p.pad;
+                T* h0 = hb + (pr % 2) * hs + (pr / 2) * tw;
+                if (r < 0 || r >= p.h) {
+                    for (index_t j = 0; j < 4; ++j) zero_row<Arch>(h0 + 2 * j * hs, tw);
+                    continue;
+                }
+                if constexpr (has_unzip<Arch, T>) {      // straight from the image: no store to reload
+                    const T* xr = xc + r * p.w;
+                    for (index_t i = 0; i < tw; i += w) {
+                        const index_t cnt = std::min(w, tw - i);
+                        batch e0, o0, e1, o1;            // columns 2 tx, 2 tx + 1, 2 tx + 2, 2 tx + 3
+                        unzip<Arch>(detail::load_padded<Arch>(xr, p.w, p.pad, 2 * i),
+                                    detail::load_padded<Arch>(xr, p.w, p.pad, 2 * i + w), e0, o0);
+                        unzip<Arch>(detail::load_padded<Arch>(xr, p.w, p.pad, 2 * i + 2),
+                                    detail::load_padded<Arch>(xr, p.w, p.pad, 2 * i + 2 + w), e1, o1);
+                        store_upto(e0 - e1, h0 + i, cnt);
+                        store_upto(o0 + e1, h0 + 2 * hs + i, cnt);
+                        store_upto(e1 - o0, h0 + 4 * hs + i, cnt);
+                        store_upto(o0 - o1, h0 + 6 * hs + i, cnt);
+                    }
+                    continue;
+                }
+                zero_row<Arch>(row, wp);
+                copy_row<Arch>(xc + r * p.w, row + p.pad, p.w);
+                detail::deinterleave<Arch>(row, tw + 1, ev, od);
+                for (index_t i = 0; i < tw; i += w) {    // columns 2 tx .. 2 tx + 3: ev[tx], od[tx], ev[tx + 1], od[tx + 1]
+                    const index_t cnt = std::min(w, tw - i);
+                    const batch e0 = load_upto<Arch>(ev + i, cnt), e1 = load_upto<Arch>(ev + i + 1, cnt);
+                    const batch o0 = load_upto<Arch>(od + i, cnt), o1 = load_upto<Arch>(od + i + 1, cnt);
+                    store_upto(e0 - e1, h0 + i, cnt);
+                    store_upto(o0 + e1, h0 + 2 * hs + i, cnt);
+                    store_upto(e1 - o0, h0 + 4 * hs + i, cnt);
+                    store_upto(o0 - o1, h0 + 6 * hs + i, cnt);
+                }
+            }
+        };
+        const auto columns_of = [&](index_t c, const T* hb) {
+            for (index_t j = 0; j < 4; ++j) {            // rows 2 ty + i of H_j: parity i % 2, from ty + i / 2
+                const T* q0 = hb + 2 * j * hs;
+                const T* q1 = q0 + hs;
+                T* vc = v + c * ldc + j * ldxi;
+                for (index_t t = 0; t < ts; t += w) {
+                    const index_t cnt = std::min(w, ts - t);
+                    const batch d0 = load_upto<Arch>(q0 + t, cnt), d1 = load_upto<Arch>(q1 + t, cnt);
+                    const batch d2 = load_upto<Arch>(q0 + tw + t, cnt), d3 = load_upto<Arch>(q1 + tw + t, cnt);
+                    store_upto(d0 - d2, vc + t, cnt);
+                    store_upto(d1 + d2, vc + 4 * ldxi + t, cnt);
+                    store_upto(d2 - d1, vc + 8 * ldxi + t, cnt);
+                    store_upto(d1 - d3, vc + 12 * ldxi + t, cnt);
+                }
+            }
+        };
+        for (index_t c = 0; c <= channels; ++c) {
+            if (c < channels) rows_of(c, hbuf + (c % 2) * 8 * hs);
+            if (c > 0) columns_of(c - 1, hbuf + ((c - 1) % 2) * 8 * hs);
+        }
+    }
+};
+
+// Its adjoint: dx = the sum over tiles of B dV B^T, cropped to the plane; dx is overwritten.
+//   B = [1 0 0 0; 0 1 -1 1; -1 1 1 0; 0 0 0 -1]
+struct winograd_input_adjoint_kernel {
+    template <class Arch, class T>
+    void operator()(Arch, const winograd_plane& p, index_t channels, const T* dv, index_t ldc, index_t ldxi, T* dx,
+                    T* work) const {
+        using batch = xsimd::batch<T, Arch>;
+        constexpr index_t w = batch::size;
+        const index_t tw = p.tw, ts = p.tiles(), wp = 2 * tw + 2, half = (p.th + 1) * tw, hs = half + w;
+        const index_t es = ts + 2 * tw + w, ss = tw + 1 + 2 * w;
+        T* eb = work;                                    // 4 rows of B dV over the tiles, tw zeros either side
+        T* hbuf = eb + 4 * es;                           // dH_j by parity, as the forward kernel's H, two channels'
+        T* pe = hbuf + 16 * hs;                          // one padded row's terms, ss each
+        T* pu = pe + ss;
+        T* sa = pu + ss;                                 // shifted by one column: sa[tx + 1]
+        T* sb = sa + ss;
+        T* de = sb + ss;
+        T* dod = de + ss;
+        T* row = dod + ss;                               // wp
+        for (index_t i = 0; i < 4; ++i) {
+            zero_row<Arch>(eb + i * es, tw);
+            zero_row<Arch>(eb + i * es + tw + ts, tw);
+        }
+        const auto columns_of = [&](index_t c, T* hb) {
+            for (index_t j = 0; j < 4; ++j) {
+                const T* dc = dv + c * ldc + j * ldxi;
+                for (index_t t = 0; t < ts; t += w) {
+                    const index_t cnt = std::min(w, ts - t);
+                    const batch d0 = load_upto<Arch>(dc + t, cnt), d1 = load_upto<Arch>(dc + 4 * ldxi + t, cnt);
+                    const batch d2 = load_upto<Arch>(dc + 8 * ldxi + t, cnt), d3 = load_upto<Arch>(dc + 12 * ldxi + t, cnt);
+                    store_upto(d0, eb + tw + t, cnt);
+                    store_upto(d1 - d2 + d3, eb + es + tw + t, cnt);
+                    store_upto(d1 + d2 - d0, eb + 2 * es + tw + t, cnt);
+                    store_upto(batch(T(0)) - d3, eb + 3 * es + tw + t, cnt);
+                }
+                for (index_t q = 0; q < 2; ++q)          // row 2 k + q of dH_j: from tile row k (i = q) and k - 1 (i = q + 2)
+                    for (index_t m = 0; m < half; m += w) {
+                        const index_t cnt = std::min(w, half - m);
+                        store_upto(load_upto<Arch>(eb + q * es + tw + m, cnt) + load_upto<Arch>(eb + (q + 2) * es + m, cnt),
+                                   hb + (2 * j + q) * hs + m, cnt);
+                    }
+            }
+        };
+        const auto rows_of = [&](index_t c, const T* hb) {
+            T* dxc = dx + c * p.h * p.w;
+            for (index_t pr = 0; pr < 2 * p.th + 2; ++pr) {
+                const index_t r = pr - p.pad;
+                if (r < 0 || r >= p.h) continue;
+                const T* h0 = hb + (pr % 2) * hs + (pr / 2) * tw;
+                if constexpr (has_unzip<Arch, T>) {      // straight from dH, terms of tile m - 1 by an offset load
+                    T* dxr = dxc + r * p.w;
+                    for (index_t m0 = 0; m0 <= tw; m0 += w) {
+                        const index_t hi = std::min(w, tw - m0), plo = m0 == 0 ? 1 : 0, phi = std::min(w, tw + 1 - m0);
+                        batch g[4], q[4];
+                        for (index_t j = 0; j < 4; ++j) {
+                            g[j] = hi > 0 ? load_range<Arch>(h0 + 2 * j * hs + m0, 0, hi) : batch(T(0));
+                            q[j] = load_range<Arch>(h0 + 2 * j * hs + m0 - 1, plo, phi);
+                        }
+                        batch a0, a1;
+                        zip<Arch>(g[0] + q[1] + q[2] - q[0], g[1] - g[2] + g[3] - q[3], a0, a1);
+                        detail::store_padded(a0, dxr, p.w, p.pad, 2 * m0);
+                        detail::store_padded(a1, dxr, p.w, p.pad, 2 * m0 + w);
+                    }
+                    continue;
+                }
+                // Columns 2 m (de) and 2 m + 1 (dod), m <= tw: tile tx = m gives de += dh0, dod += dh1 - dh2 + dh3;
+                // tile tx = m - 1 gives de += dh1 + dh2 - dh0, dod -= dh3.
+                sa[0] = sb[0] = T(0);
+                for (index_t i = 0; i < tw; i += w) {
+                    const index_t cnt = std::min(w, tw - i);
+                    const batch g0 = load_upto<Arch>(h0 + i, cnt), g1 = load_upto<Arch>(h0 + 2 * hs + i, cnt);
+                    const batch g2 = load_upto<Arch>(h0 + 4 * hs + i, cnt), g3 = load_upto<Arch>(h0 + 6 * hs + i, cnt);
+                    store_upto(g0, pe + i, cnt);
+                    store_upto(g1 - g2 + g3, pu + i, cnt);
+                    store_upto(g1 + g2 - g0, sa + 1 + i, cnt);
+                    store_upto(batch(T(0)) - g3, sb + 1 + i, cnt);
+                }
+                pe[tw] = pu[tw] = T(0);
+                for (index_t m = 0; m <= tw; m += w) {
+                    const index_t cnt = std::min(w, tw + 1 - m);
+                    store_upto(load_upto<Arch>(pe + m, cnt) + load_upto<Arch>(sa + m, cnt), de + m, cnt);
+                    store_upto(load_upto<Arch>(pu + m, cnt) + load_upto<Arch>(sb + m, cnt), dod + m, cnt);
+                }
+                detail::interleave<Arch>(de, dod, row, wp);
+                copy_row<Arch>(row + p.pad, dxc + r * p.w, p.w);
+            }
+        };
+        for (index_t c = 0; c <= channels; ++c) {        // as the forward kernel: c's columns while c - 1's rows
+            if (c < channels) columns_of(c, hbuf + (c % 2) * 8 * hs);
+            if (c > 0) rows_of(c - 1, hbuf + ((c - 1) % 2) * 8 * hs);
+        }
+    }
+};
+
+// Y = A^T M A + bias (bias may be null) for every tile of `channels` output planes: element xi of
+// channel o's tile t at m[o * ldc + xi * ldxi + t], the planes of y consecutive (OH*OW apart).
+//   A^T = [1 1 1 0; 0 1 -1 -1]
+struct winograd_output_kernel {
+    template <class Arch, class T>
+    void operator()(Arch, const winograd_plane& p, index_t channels, const T* m, index_t ldc, index_t ldxi,
+                    const T* bias, T* y, T* work) const {
+        using batch = xsimd::batch<T, Arch>;
+        constexpr index_t w = batch::size;
+        const index_t tw = p.tw, ts = p.tiles(), ys = ts + w;
+        T* yb = work;                                    // Y(a, b) over the tiles: yb + (2 a + b) ys
+        for (index_t c = 0; c < channels; ++c) {
+            const batch bv(bias ? bias[c] : T(0));
+            const T* mc = m + c * ldc;
+            for (index_t t = 0; t < ts; t += w) {
+                const index_t cnt = std::min(w, ts - t);
+                batch d[16];
+#pragma GCC unroll 16
+                for (index_t k = 0; k < 16; ++k) d[k] = load_upto<Arch>(mc + k * ldxi + t, cnt);
+                batch u[8];
+#pragma GCC unroll 4
+                for (index_t j = 0; j < 4; ++j) {        // u = A^T M
+                    u[j] = d[j] + d[4 + j] + d[8 + j];
+                    u[4 + j] = d[4 + j] - d[8 + j] - d[12 + j];
+                }
+#pragma GCC unroll 2
+                for (index_t a = 0; a < 2; ++a) {        // Y = u A
+                    store_upto(u[4 * a] + u[4 * a + 1] + u[4 * a + 2] + bv, yb + 2 * a * ys + t, cnt);
+                    store_upto(u[4 * a + 1] - u[4 * a + 2] - u[4 * a + 3] + bv, yb + (2 * a + 1) * ys + t, cnt);
+                }
+            }
+            T* yc = y + c * p.oh * p.ow;
+            for (index_t ty = 0; ty < p.th; ++ty)
+                for (index_t a = 0; a < 2 && 2 * ty + a < p.oh; ++a)
+                    detail::interleave<Arch>(yb + 2 * a * ys + ty * tw, yb + (2 * a + 1) * ys + ty * tw,
+                                             yc + (2 * ty + a) * p.ow, p.ow);
+        }
+    }
+};
+
+// Its adjoint, dM = A dY A^T, from `channels` planes of dy (OH*OW apart) to dm as the forward
+// kernel's m.
+//   A = [1 0; 1 1; 1 -1; 0 -1]
+struct winograd_output_adjoint_kernel {
+    template <class Arch, class T>
+    void operator()(Arch, const winograd_plane& p, index_t channels, const T* dy, T* dm, index_t ldc, index_t ldxi,
+                    T* work) const {
+        using batch = xsimd::batch<T, Arch>;
+        constexpr index_t w = batch::size;
+        const index_t tw = p.tw, ts = p.tiles(), ys = ts + w;
+        T* dbuf = work;                                  // dY(a, b) over the tiles: db + (2 a + b) ys, two channels'
+        T* row = dbuf + 8 * ys;                          // one row of dy, 2 tw
+        const auto rows_of = [&](index_t c, T* db) {
+            const T* dyc = dy + c * p.oh * p.ow;
+            for (index_t ty = 0; ty < p.th; ++ty)
+                for (index_t a = 0; a < 2; ++a) {
+                    T* e = db + 2 * a * ys + ty * tw;
+                    T* o = e + ys;
+                    if (2 * ty + a >= p.oh) {
+                        zero_row<Arch>(e, tw);
+                        zero_row<Arch>(o, tw);
+                        continue;
+                    }
+                    if constexpr (has_unzip<Arch, T>) {  // straight from dy
+                        const T* yr = dyc + (2 * ty + a) * p.ow;
+                        for (index_t i = 0; i < tw; i += w) {
+                            const index_t cnt = std::min(w, tw - i);
+                            batch ev, od;
+                            unzip<Arch>(detail::load_padded<Arch>(yr, p.ow, 0, 2 * i),
+                                        detail::load_padded<Arch>(yr, p.ow, 0, 2 * i + w), ev, od);
+                            store_upto(ev, e + i, cnt);
+                            store_upto(od, o + i, cnt);
+                        }
+                        continue;
+                    }
+                    zero_row<Arch>(row, 2 * tw);
+                    copy_row<Arch>(dyc + (2 * ty + a) * p.ow, row, p.ow);
+                    detail::deinterleave<Arch>(row, tw, e, o);
+                }
+        };
+        const auto columns_of = [&](index_t c, const T* db) {
+            T* mc = dm + c * ldc;
+            for (index_t t = 0; t < ts; t += w) {
+                const index_t cnt = std::min(w, ts - t);
+                batch d[4];
+#pragma GCC unroll 4
+                for (index_t k = 0; k < 4; ++k) d[k] = load_upto<Arch>(db + k * ys + t, cnt);
+                batch u[8];                              // u (2 x 4) = dY A^T
+#pragma GCC unroll 2
+                for (index_t a = 0; a < 2; ++a) {
+                    u[4 * a + 0] = d[2 * a];
+                    u[4 * a + 1] = d[2 * a] + d[2 * a + 1];
+                    u[4 * a + 2] = d[2 * a] - d[2 * a + 1];
+                    u[4 * a + 3] = batch(T(0)) - d[2 * a + 1];
+                }
+#pragma GCC unroll 4
+                for (index_t j = 0; j < 4; ++j) {        // dM = A u
+                    store_upto(u[j], mc + j * ldxi + t, cnt);
+                    store_upto(u[j] + u[4 + j], mc + (4 + j) * ldxi + t, cnt);
+                    store_upto(u[j] - u[4 + j], mc + (8 + j) * ldxi + t, cnt);
+                    store_upto(batch(T(0)) - u[4 + j], mc + (12 + j) * ldxi + t, cnt);
+                }
+            }
+        };
+        for (index_t c = 0; c <= channels; ++c) {        // as the input kernel: c's rows while c - 1's columns
+            if (c < channels) rows_of(c, dbuf + (c % 2) * 4 * ys);
+            if (c > 0) columns_of(c - 1, dbuf + ((c - 1) % 2) * 4 * ys);
+        }
+    }
+};
+
+// ---- the convolution ----------------------------------------------------------------------------
+
+namespace detail {
+inline winograd_plane winograd_plane_of(const conv2d_geometry& g) {
+    return {g.h, g.w, g.pad, g.oh(), g.ow(), (g.oh() + 1) / 2, (g.ow() + 1) / 2};
+}
+
+// Samples per group, as conv_group_size: the products' N (the group's tiles) fills the GEMM's
+// column panels best, up to 16 samples, at least 8 groups for the threads, and a thread's
+// buffers (backward: V and dV of 16 C rows, dM of 16 O) within 1 MB.
+template <class T>
+inline index_t winograd_group_size(const conv2d_geometry& g, index_t batch) {
+    const index_t tiles = winograd_plane_of(g).tiles(), nr = active_gemm_sizes<T>().nr;
+    const index_t per_sample = (32 * g.c + 16 * g.o) * tiles;
+    const index_t most = std::max<index_t>(1, std::min<index_t>({16, (index_t(1) << 18) / per_sample, (batch + 7) / 8}));
+    index_t best = 1;
+    double best_fill = 0;
+    for (index_t n = 1; n <= most; ++n) {
+        const double fill = double(n * tiles) / double((n * tiles + nr - 1) / nr * nr);
+        if (fill >= best_fill) best = n, best_fill = fill;
+    }
+    return best;
+}
+
+// A row stride for n tiles: whole cache lines.
+template <class T>
+constexpr index_t winograd_ld(index_t n) {
+    constexpr index_t line = 64 / index_t(sizeof(T));
+    return (n + line - 1) / line * line;
+}
+
+// The stride of the 16 matrices (rows, n tiles) of V, M and their gradients: a cache line more than
+// their size, so that the 16 elements of a tile do not fall in one set of L1 (at 64 channels of 64
+// tiles the matrices are 16 KB apart, and the transforms' stores to them took 23 % of a 64x7x7
+// layer's time, perf).
+template <class T>
+constexpr index_t winograd_block(index_t rows, index_t ld) {
+    return rows * ld + 64 / index_t(sizeof(T));
+}
+
+// U[xi] = (G g G^T)[xi] for every kernel g (o, c): u (16, O, C), and ut (16, C, O) where not null.
+//   G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1]
+template <class T>
+inline void winograd_weights(index_t o, index_t c, const T* w, T* u, T* ut) {
+    for (index_t oc = 0; oc < o; ++oc)
+        for (index_t ch = 0; ch < c; ++ch) {
+            const T* k = w + (oc * c + ch) * 9;
+            T t[4][3], e[4][4];
+            for (index_t j = 0; j < 3; ++j) {                // t = G g
+                t[0][j] = k[j];
+                t[1][j] = (k[j] + k[3 + j] + k[6 + j]) / 2;
+                t[2][j] = (k[j] - k[3 + j] + k[6 + j]) / 2;
+                t[3][j] = k[6 + j];
+            }
+            for (index_t i = 0; i < 4; ++i) {                // e = t G^T
+                e[i][0] = t[i][0];
+                e[i][1] = (t[i][0] + t[i][1] + t[i][2]) / 2;
+                e[i][2] = (t[i][0] - t[i][1] + t[i][2]) / 2;
+                e[i][3] = t[i][2];
+            }
+            for (index_t xi = 0; xi < 16; ++xi) {
+                u[(xi * o + oc) * c + ch] = e[xi / 4][xi % 4];
+                if (ut) ut[(xi * c + ch) * o + oc] = e[xi / 4][xi % 4];
+            }
+        }
+}
+
+// dw (O, C, 3, 3) += G^T dU G from du (16, O, C).
+template <class T>
+inline void winograd_weights_adjoint(index_t o, index_t c, const T* du, T* dw) {
+    for (index_t oc = 0; oc < o; ++oc)
+        for (index_t ch = 0; ch < c; ++ch) {
+            T d[4][4], t[3][4];
+            for (index_t xi = 0; xi < 16; ++xi) d[xi / 4][xi % 4] = du[(xi * o + oc) * c + ch];
+            for (index_t j = 0; j < 4; ++j) {                // t = G^T dU
+                t[0][j] = d[0][j] + (d[1][j] + d[2][j]) / 2;
+                t[1][j] = (d[1][j] - d[2][j]) / 2;
+                t[2][j] = (d[1][j] + d[2][j]) / 2 + d[3][j];
+            }
+            T* k = dw + (oc * c + ch) * 9;
+            for (index_t i = 0; i < 3; ++i) {                // dg = t G
+                k[3 * i + 0] += t[i][0] + (t[i][1] + t[i][2]) / 2;
+                k[3 * i + 1] += (t[i][1] - t[i][2]) / 2;
+                k[3 * i + 2] += (t[i][1] + t[i][2]) / 2 + t[i][3];
+            }
+        }
+}
+
+}  // namespace detail
+
+// Where F(2x2, 3x3) applies: 3x3 windows at stride 1, dilation 1, one group. Where it wins: with
+// 32 channels or more in and out, and a batch over which the weights' transform is spread
+// (conv_bench, batch 64, one thread, forward / backward in us, against the direct kernel or im2col
+// + GEMM): ResNet 64x7x7 1,747 / 3,849 against 2,235 / 4,533, 32x14x14 2,029 / 4,303 against
+// 2,169 / 4,414; at 16x28x28, 2,378 / 7,781 against 2,401 / 5,709 (its products, K = 16, run
+// far from peak, and the transposed V of dU's product costs as much to pack as it is multiplied).
+template <class T>
+inline bool conv_winograd_wins(const conv2d_geometry& g, index_t batch) {
+    return g.kh == 3 && g.kw == 3 && g.stride == 1 && g.dilation == 1 && g.groups == 1 && g.c >= 32 && g.o >= 32 &&
+           batch >= 8;
+}
+
+// y = conv(x, w) + b by F(2x2, 3x3) (g: conv_winograd_wins's shapes, any padding).
+template <class T>
+inline void conv2d_forward_winograd(const conv2d_geometry& g, index_t batch, const T* x, const T* w, const T* bias,
+                                    T* y) {
+    const winograd_plane pl = detail::winograd_plane_of(g);
+    const index_t s = g.oh() * g.ow(), ts = pl.tiles();
+    const index_t nb = detail::winograd_group_size<T>(g, batch), groups = (batch + nb - 1) / nb;
+    const index_t ldmax = detail::winograd_ld<T>(nb * ts);
+    static thread_local std::vector<T> weights;                  // U (16, O, C)
+    weights.resize(std::size_t(16 * g.o * g.c));
+    detail::winograd_weights(g.o, g.c, w, weights.data(), static_cast<T*>(nullptr));
+    const T* u = weights.data();
+    const int threads = std::min<int>(int(groups), detail::conv_threads(batch, 2.0 * double(g.o * g.c * 9 * s)));
+    parallel_for(threads, groups, [&](index_t gi) {
+        const detail::conv_group grp = detail::conv_group_at(gi, nb, batch);
+        const index_t n = grp.n * ts, ld = detail::winograd_ld<T>(n);
+        const index_t bc = detail::winograd_block<T>(g.c, ld), bo = detail::winograd_block<T>(g.o, ld);
+        T* v = detail::conv_columns().get<T>(std::size_t(16 * (detail::winograd_block<T>(g.c, ldmax) +
+                                                               detail::winograd_block<T>(g.o, ldmax))));
+        T* m = v + 16 * bc;
+        T* work = detail::conv_work().get<T>(std::size_t(pl.work_size()));
+        for (index_t i = 0; i < grp.n; ++i)                      // V (16, C, n)
+            invoke_kernel<&kernel_table<T>::winograd_input>(winograd_input_kernel{}, pl, g.c,
+                                                            x + (grp.b0 + i) * g.c * g.h * g.w, v + i * ts, ld,
+                                                            bc, work);
+        for (index_t xi = 0; xi < 16; ++xi)                      // M[xi] (O, n) = U[xi] (O, C) V[xi] (C, n)
+            gemm_single_thread<T>(g.o, n, g.c, u + xi * g.o * g.c, g.c, 1, v + xi * bc, ld, 1, T(0),
+                                  m + xi * bo, ld);
+        for (index_t i = 0; i < grp.n; ++i)
+            invoke_kernel<&kernel_table<T>::winograd_output>(winograd_output_kernel{}, pl, g.o,
+                                                             static_cast<const T*>(m + i * ts), ld, bo, bias,
+                                                             y + (grp.b0 + i) * g.o * s, work);
+    });
+}
+
+// dw += the weight gradient, db += sum dy, and (when dx is given) dx = the input gradient, by
+// F(2x2, 3x3); x is forward's input, transformed again here.
+template <class T>
+inline void conv2d_backward_winograd(const conv2d_geometry& g, index_t batch, const T* x, const T* w, const T* dy,
+                                     T* dx, T* dw, T* db) {
+    const winograd_plane pl = detail::winograd_plane_of(g);
+    const index_t s = g.oh() * g.ow(), ts = pl.tiles(), nu = 16 * g.o * g.c;
+    const index_t nb = detail::winograd_group_size<T>(g, batch), groups = (batch + nb - 1) / nb;
+    const index_t ldmax = detail::winograd_ld<T>(nb * ts);
+    static thread_local std::vector<T> weights;                  // U (16, O, C), unused; U^T (16, C, O)
+    if (dx) {
+        weights.resize(std::size_t(2 * nu));
+        detail::winograd_weights(g.o, g.c, w, weights.data() + nu, weights.data());
+    }
+    const T* ut = weights.data();
+    const int threads = std::min<int>(int(groups), detail::conv_threads(batch, 4.0 * double(g.o * g.c * 9 * s)));
+    detail::for_samples_accumulate<T>(
+        groups, threads, nu + g.o, 0,
+        [&](index_t gi, T* acc, T*) {                            // acc: dU (16, O, C), db (O)
+            const detail::conv_group grp = detail::conv_group_at(gi, nb, batch);
+            const index_t n = grp.n * ts, ld = detail::winograd_ld<T>(n);
+            const index_t bc = detail::winograd_block<T>(g.c, ld), bo = detail::winograd_block<T>(g.o, ld);
+            T* v = detail::conv_columns().get<T>(std::size_t(16 * (2 * detail::winograd_block<T>(g.c, ldmax) +
+                                                                   detail::winograd_block<T>(g.o, ldmax))));
+            T* dv = v + 16 * bc;
+            T* dm = dv + 16 * bc;
+            T* work = detail::conv_work().get<T>(std::size_t(pl.work_size()));
+            for (index_t i = 0; i < grp.n; ++i) {
+                const index_t b = grp.b0 + i;
+                add_row_sums(g.o, s, dy + b * g.o * s, s, acc + nu);
+                invoke_kernel<&kernel_table<T>::winograd_output_adjoint>(winograd_output_adjoint_kernel{}, pl, g.o,
+                                                                         dy + b * g.o * s, dm + i * ts, ld, bo,
+                                                                         work);
+                invoke_kernel<&kernel_table<T>::winograd_input>(winograd_input_kernel{}, pl, g.c,
+                                                                x + b * g.c * g.h * g.w, v + i * ts, ld, bc,
+                                                                work);
+            }
+            for (index_t xi = 0; xi < 16; ++xi)                  // dU[xi] (O, C) += dM[xi] (O, n) V[xi]^T
+                gemm_single_thread<T>(g.o, g.c, n, dm + xi * bo, ld, 1, v + xi * bc, 1, ld, T(1),
+                                      acc + xi * g.o * g.c, g.c);
+            if (!dx) return;
+            for (index_t xi = 0; xi < 16; ++xi)                  // dV[xi] (C, n) = U[xi]^T (C, O) dM[xi] (O, n)
+                gemm_single_thread<T>(g.c, n, g.o, ut + xi * g.c * g.o, g.o, 1, dm + xi * bo, ld, 1, T(0),
+                                      dv + xi * bc, ld);
+            for (index_t i = 0; i < grp.n; ++i)
+                invoke_kernel<&kernel_table<T>::winograd_input_adjoint>(winograd_input_adjoint_kernel{}, pl, g.c,
+                                                                        static_cast<const T*>(dv + i * ts), ld,
+                                                                        bc, dx + (grp.b0 + i) * g.c * g.h * g.w,
+                                                                        work);
+        },
+        [&](const T* acc) {
+            detail::winograd_weights_adjoint(g.o, g.c, acc, dw);
+            for (index_t o = 0; o < g.o; ++o) db[o] += acc[nu + o];
+        });
+}
+
+}  // namespace typenet::kernels::cpu
