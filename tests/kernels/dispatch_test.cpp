@@ -114,6 +114,13 @@ TEST_CASE_TEMPLATE("every ISA's GEMM kernels match plain loops on ragged sizes",
                     t.gemm_packed_b_serial(m, n, kk, a.data(), kk, 1, packed.data(), T(0), c.data(), n, 0, n, ap.data());
                     k::gemm_ref(m, n, kk, a.data(), kk, 1, b.data(), n, 1, T(0), ref.data(), n);
                     CHECK(max_rel_diff(c, ref) <= tolerance<T>(kk));
+                    // B^T stored, B (n, k): its panels gathered, in gemm_serial and in pack_b.
+                    t.gemm_serial(m, n, kk, a.data(), kk, 1, b.data(), 1, kk, T(0), c.data(), n, ap.data(), bp.data(), {});
+                    k::gemm_ref(m, n, kk, a.data(), kk, 1, b.data(), 1, kk, T(0), ref.data(), n);
+                    CHECK(max_rel_diff(c, ref) <= tolerance<T>(kk));
+                    t.pack_b(kk, n, b.data(), 1, kk, packed.data());
+                    t.gemm_packed_b_serial(m, n, kk, a.data(), kk, 1, packed.data(), T(0), c.data(), n, 0, n, ap.data());
+                    CHECK(max_rel_diff(c, ref) <= tolerance<T>(kk));
                     // A B^T without packing, B (n, k), and a bias per row.
                     t.gemm_abt_serial(m, n, kk, a.data(), kk, b.data(), kk, T(0), c.data(), n, {.row = row_bias.data()});
                     k::gemm_ref(m, n, kk, a.data(), kk, 1, b.data(), 1, kk, T(0), ref.data(), n);
