@@ -40,7 +40,7 @@ struct winograd_plane {
     index_t th, tw;
     constexpr index_t tiles() const { return th * tw; }
     // The plane kernels' work buffer, in values.
-    constexpr index_t work_size() const { return 32 * (th * tw + 3 * tw + 64); }
+    constexpr index_t work_size() const { return 64 * (th * tw + 3 * tw + 64); }
 };
 
 namespace detail {
@@ -120,8 +120,44 @@ struct winograd_input_kernel {
         // transformed while channel c - 1's are read, so that no load waits on the masked stores
         // that wrote its vector (a 64x7x7 layer's input transform took 17 % of its time without).
         T* hbuf = od + tw + 1 + w;
+        // A row of tiles within one vector (up to 30 columns at AVX-512, 14 at AVX2): the lanes of
+        // its four loads, the same for every row, are worked out once, and the rows of H are
+        // stored whole, each over the garbage lanes of the one before (2 th + 2 rows of H_j then
+        // fill (th + 1) tw + w values).
+        struct lanes {
+            index_t off, lo, hi;
+        };
+        lanes ld4[4] = {};
+        for (index_t q = 0; q < 4; ++q) {                // columns from 0, w, 2 and w + 2
+            const index_t c0 = (q % 2) * w + (q / 2) * 2;
+            ld4[q] = {c0 - p.pad, std::clamp<index_t>(p.pad - c0, 0, w), std::clamp<index_t>(p.pad + p.w - c0, 0, w)};
+        }
+        const auto load4 = [&](const T* xr, index_t q) {
+            return ld4[q].lo < ld4[q].hi ? load_range<Arch>(xr + ld4[q].off, ld4[q].lo, ld4[q].hi) : batch(T(0));
+        };
         const auto rows_of = [&](index_t c, T* hb) {
             const T* xc = x + c * p.h * p.w;
+            if constexpr (has_unzip<Arch, T>) {
+                if (tw < w) {
+                    for (index_t pr = 0; pr < 2 * p.th + 2; ++pr) {
+                        const index_t r = pr - p.pad;
+                        T* h0 = hb + (pr % 2) * hs + (pr / 2) * tw;
+                        if (r < 0 || r >= p.h) {
+                            for (index_t j = 0; j < 4; ++j) batch(T(0)).store_unaligned(h0 + 2 * j * hs);
+                            continue;
+                        }
+                        const T* xr = xc + r * p.w;
+                        batch e0, o0, e1, o1;
+                        unzip<Arch>(load4(xr, 0), load4(xr, 1), e0, o0);
+                        unzip<Arch>(load4(xr, 2), load4(xr, 3), e1, o1);
+                        (e0 - e1).store_unaligned(h0);
+                        (o0 + e1).store_unaligned(h0 + 2 * hs);
+                        (e1 - o0).store_unaligned(h0 + 4 * hs);
+                        (o0 - o1).store_unaligned(h0 + 6 * hs);
+                    }
+                    return;
+                }
+            }
             for (index_t pr = 0; pr < 2 * p.th + 2; ++pr) {   // padded row pr
                 const index_t r = pr - p.pad;
                 T* h0 = hb + (pr % 2) * hs + (pr / 2) * tw;
@@ -192,8 +228,14 @@ struct winograd_input_adjoint_kernel {
         constexpr index_t w = batch::size;
         const index_t tw = p.tw, ts = p.tiles(), wp = 2 * tw + 2, half = (p.th + 1) * tw, hs = half + w;
         const index_t es = ts + 2 * tw + w, ss = tw + 1 + 2 * w;
-        T* eb = work;                                    // 4 rows of B dV over the tiles, tw zeros either side
-        T* hbuf = eb + 4 * es;                           // dH_j by parity, as the forward kernel's H, two channels'
+        // Three stages per channel, each a channel behind the one before, so that no load waits on
+        // the stores that wrote its vector (the combination's loads, at an offset of tw from the
+        // stores of the columns, took most of this kernel's time when it followed them directly):
+        // the columns' transform B dV into E (two channels' buffers, 4 j x 4 i rows of the tiles
+        // with tw zeros either side), E's rows combined into dH by parity (two channels'), and the
+        // rows' transform from dH into dx.
+        T* ebuf = work;
+        T* hbuf = ebuf + 32 * es;
         T* pe = hbuf + 16 * hs;                          // one padded row's terms, ss each
         T* pu = pe + ss;
         T* sa = pu + ss;                                 // shifted by one column: sa[tx + 1]
@@ -201,29 +243,35 @@ struct winograd_input_adjoint_kernel {
         T* de = sb + ss;
         T* dod = de + ss;
         T* row = dod + ss;                               // wp
-        for (index_t i = 0; i < 4; ++i) {
-            zero_row<Arch>(eb + i * es, tw);
-            zero_row<Arch>(eb + i * es + tw + ts, tw);
+        for (index_t i = 0; i < 32; ++i) {
+            zero_row<Arch>(ebuf + i * es, tw);
+            zero_row<Arch>(ebuf + i * es + tw + ts, tw);
         }
-        const auto columns_of = [&](index_t c, T* hb) {
+        const auto columns_of = [&](index_t c, T* eb) {  // E_j,i = (B dV)(i, j): eb + (4 j + i) es + tw
             for (index_t j = 0; j < 4; ++j) {
                 const T* dc = dv + c * ldc + j * ldxi;
+                T* ej = eb + 4 * j * es + tw;
                 for (index_t t = 0; t < ts; t += w) {
                     const index_t cnt = std::min(w, ts - t);
                     const batch d0 = load_upto<Arch>(dc + t, cnt), d1 = load_upto<Arch>(dc + 4 * ldxi + t, cnt);
                     const batch d2 = load_upto<Arch>(dc + 8 * ldxi + t, cnt), d3 = load_upto<Arch>(dc + 12 * ldxi + t, cnt);
-                    store_upto(d0, eb + tw + t, cnt);
-                    store_upto(d1 - d2 + d3, eb + es + tw + t, cnt);
-                    store_upto(d1 + d2 - d0, eb + 2 * es + tw + t, cnt);
-                    store_upto(batch(T(0)) - d3, eb + 3 * es + tw + t, cnt);
+                    store_upto(d0, ej + t, cnt);
+                    store_upto(d1 - d2 + d3, ej + es + t, cnt);
+                    store_upto(d1 + d2 - d0, ej + 2 * es + t, cnt);
+                    store_upto(batch(T(0)) - d3, ej + 3 * es + t, cnt);
                 }
-                for (index_t q = 0; q < 2; ++q)          // row 2 k + q of dH_j: from tile row k (i = q) and k - 1 (i = q + 2)
+            }
+        };
+        const auto combine = [&](const T* eb, T* hb) {
+            for (index_t j = 0; j < 4; ++j)
+                for (index_t q = 0; q < 2; ++q) {        // row 2 k + q of dH_j: from tile row k (i = q) and k - 1 (i = q + 2)
+                    const T* e0 = eb + (4 * j + q) * es + tw;
+                    const T* e2 = eb + (4 * j + q + 2) * es;
                     for (index_t m = 0; m < half; m += w) {
                         const index_t cnt = std::min(w, half - m);
-                        store_upto(load_upto<Arch>(eb + q * es + tw + m, cnt) + load_upto<Arch>(eb + (q + 2) * es + m, cnt),
-                                   hb + (2 * j + q) * hs + m, cnt);
+                        store_upto(load_upto<Arch>(e0 + m, cnt) + load_upto<Arch>(e2 + m, cnt), hb + (2 * j + q) * hs + m, cnt);
                     }
-            }
+                }
         };
         const auto rows_of = [&](index_t c, const T* hb) {
             T* dxc = dx + c * p.h * p.w;
@@ -269,9 +317,10 @@ struct winograd_input_adjoint_kernel {
                 copy_row<Arch>(row + p.pad, dxc + r * p.w, p.w);
             }
         };
-        for (index_t c = 0; c <= channels; ++c) {        // as the forward kernel: c's columns while c - 1's rows
-            if (c < channels) columns_of(c, hbuf + (c % 2) * 8 * hs);
-            if (c > 0) rows_of(c - 1, hbuf + ((c - 1) % 2) * 8 * hs);
+        for (index_t c = 0; c < channels + 2; ++c) {
+            if (c < channels) columns_of(c, ebuf + (c % 2) * 16 * es);
+            if (c >= 1 && c <= channels) combine(ebuf + ((c - 1) % 2) * 16 * es, hbuf + ((c - 1) % 2) * 8 * hs);
+            if (c >= 2) rows_of(c - 2, hbuf + (c % 2) * 8 * hs);
         }
     }
 };
@@ -286,8 +335,12 @@ struct winograd_output_kernel {
         using batch = xsimd::batch<T, Arch>;
         constexpr index_t w = batch::size;
         const index_t tw = p.tw, ts = p.tiles(), ys = ts + w;
-        T* yb = work;                                    // Y(a, b) over the tiles: yb + (2 a + b) ys
-        for (index_t c = 0; c < channels; ++c) {
+        // Y(a, b) over the tiles: yb + (2 a + b) ys, two channels' worth: channel c's tiles are
+        // transformed while channel c - 1's are interleaved into y (the loads of the interleaving
+        // waited on the stores of the transform when they followed them directly: 14 % of a 64x7x7
+        // forward).
+        T* ybuf = work;
+        const auto tiles_of = [&](index_t c, T* yb) {
             const batch bv(bias ? bias[c] : T(0));
             const T* mc = m + c * ldc;
             for (index_t t = 0; t < ts; t += w) {
@@ -307,11 +360,17 @@ struct winograd_output_kernel {
                     store_upto(u[4 * a + 1] - u[4 * a + 2] - u[4 * a + 3] + bv, yb + (2 * a + 1) * ys + t, cnt);
                 }
             }
+        };
+        const auto rows_of = [&](index_t c, const T* yb) {
             T* yc = y + c * p.oh * p.ow;
             for (index_t ty = 0; ty < p.th; ++ty)
                 for (index_t a = 0; a < 2 && 2 * ty + a < p.oh; ++a)
                     detail::interleave<Arch>(yb + 2 * a * ys + ty * tw, yb + (2 * a + 1) * ys + ty * tw,
                                              yc + (2 * ty + a) * p.ow, p.ow);
+        };
+        for (index_t c = 0; c <= channels; ++c) {
+            if (c < channels) tiles_of(c, ybuf + (c % 2) * 4 * ys);
+            if (c > 0) rows_of(c - 1, ybuf + ((c - 1) % 2) * 4 * ys);
         }
     }
 };
@@ -496,10 +555,11 @@ inline void winograd_weights_adjoint(index_t o, index_t c, const T* du, T* dw) {
 
 // Where F(2x2, 3x3) applies: 3x3 windows at stride 1, dilation 1, one group. Where it wins: with
 // 32 channels or more in and out, and a batch over which the weights' transform is spread
-// (conv_bench, batch 64, one thread, forward / backward in us, against the direct kernel or im2col
-// + GEMM): ResNet 64x7x7 1,747 / 3,849 against 2,235 / 4,533, 32x14x14 2,029 / 4,303 against
-// 2,169 / 4,414; at 16x28x28, 2,378 / 7,781 against 2,401 / 5,709 (its products, K = 16, run
-// far from peak, and the transposed V of dU's product costs as much to pack as it is multiplied).
+// (conv_bench, batch 64, one thread, medians of 5, forward / backward in ms, against the direct
+// kernel or im2col + GEMM): ResNet 64x7x7 1.43-1.52 / 3.05-3.25 against 2.24 / 4.53, 32x14x14
+// 1.83-1.86 / 3.63-3.73 against 2.17 / 4.41. At 16x28x28 it is even, 2.17 / 5.95 against 2.37 /
+// 5.66: its products (K = 16) run far from peak, and dU's B^T (V^T, 16 columns) costs about as
+// much to pack as it is used.
 template <class T>
 inline bool conv_winograd_wins(const conv2d_geometry& g, index_t batch) {
     return g.kh == 3 && g.kw == 3 && g.stride == 1 && g.dilation == 1 && g.groups == 1 && g.c >= 32 && g.o >= 32 &&
