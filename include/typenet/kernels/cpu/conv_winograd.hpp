@@ -96,7 +96,10 @@ inline void interleave(const T* even, const T* odd, T* dst, index_t n) {
             store_pair(a0, a1, dst + k, cnt);
         }
     } else {
-        for (index_t k = 0; k < n; ++k) dst[k] = (k % 2 ? odd : even)[k / 2];
+        for (index_t i = 0; 2 * i < n; ++i) {
+            dst[2 * i] = even[i];
+            if (2 * i + 1 < n) dst[2 * i + 1] = odd[i];
+        }
     }
 }
 }  // namespace detail
