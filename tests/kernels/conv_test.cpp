@@ -296,12 +296,13 @@ TEST_CASE("conv2d by Winograd's F(2x2, 3x3) matches the direct convolution, forw
             }
     }
     // conv2d_forward and conv2d_backward take it for a ResNet's 3x3 layers of 32 and 64 channels in
-    // training batches; not at batch 1, not for 16 channels, not at stride 2.
+    // training batches; not at batch 1, not for 16 channels, not at stride 2, not past 256 channels.
     CHECK(typenet::kernels::cpu::conv_winograd_wins<float>({64, 7, 7, 64, 3, 3, 1, 1, 1, 1}, 64));
     CHECK(typenet::kernels::cpu::conv_winograd_wins<float>({32, 14, 14, 32, 3, 3, 1, 1, 1, 1}, 64));
     CHECK_FALSE(typenet::kernels::cpu::conv_winograd_wins<float>({64, 7, 7, 64, 3, 3, 1, 1, 1, 1}, 1));
     CHECK_FALSE(typenet::kernels::cpu::conv_winograd_wins<float>({16, 28, 28, 16, 3, 3, 1, 1, 1, 1}, 64));
     CHECK_FALSE(typenet::kernels::cpu::conv_winograd_wins<float>({32, 14, 14, 64, 3, 3, 2, 1, 1, 1}, 64));
+    CHECK_FALSE(typenet::kernels::cpu::conv_winograd_wins<float>({512, 7, 7, 512, 3, 3, 1, 1, 1, 1}, 64));
 }
 
 TEST_CASE("conv2d kernels split the batch over two threads and still match") {

@@ -324,17 +324,29 @@ namespace detail {
 // groups to the threads, n is the count whose N fills the GEMM's column panels best (the largest
 // of equals): at S = 49, 7 samples fill 343 of 352 columns, 8 only 392 of 416.
 template <class T>
+inline index_t best_group_size(index_t cols, index_t values_per_sample, index_t batch);
+
+template <class T>
 inline index_t conv_group_size(const conv2d_geometry& g, index_t batch) {
-    const index_t s = g.oh() * g.ow(), nr = active_gemm_sizes<T>().nr;
+    const index_t s = g.oh() * g.ow();
     // With few terms per output (a 1x1 convolution of 32 channels), copying the group's outputs
     // and gradients to and from their samples costs more than the ragged tiles (conv_bench).
     if (g.col_rows() / g.groups < 64) return 1;
-    const index_t most = std::max<index_t>(1, std::min<index_t>({16, (index_t(1) << 18) / std::max<index_t>(1, g.col_rows() * s),
-                                                                 (batch + 7) / 8}));
+    return best_group_size<T>(s, g.col_rows() * s, batch);
+}
+
+// Of the sample counts n up to 16 whose buffers (values_per_sample each) stay within 2^18 values
+// and which leave at least 8 groups to the threads, the one whose n*cols columns fill the GEMM's
+// panels best (the largest of equals).
+template <class T>
+inline index_t best_group_size(index_t cols, index_t values_per_sample, index_t batch) {
+    const index_t nr = active_gemm_sizes<T>().nr;
+    const index_t most = std::max<index_t>(
+        1, std::min<index_t>({16, (index_t(1) << 18) / std::max<index_t>(1, values_per_sample), (batch + 7) / 8}));
     index_t best = 1;
     double best_fill = 0;
     for (index_t n = 1; n <= most; ++n) {
-        const double fill = double(n * s) / double((n * s + nr - 1) / nr * nr);
+        const double fill = double(n * cols) / double((n * cols + nr - 1) / nr * nr);
         if (fill >= best_fill) best = n, best_fill = fill;
     }
     return best;

@@ -69,7 +69,7 @@ inline void pack_b_panel(Arch, index_t nr, index_t n, index_t k, const T* b, ind
     if (rsb == 1 && csb != 1) {                              // B^T stored row-major: read along k
         // A row of the panel gathered from `cols` rows of B^T: one gather per vector (Winograd's
         // dU = dM V^T packs V^T: 11 % of a 64x7x7 layer's backward as scalar copies, perf).
-        if (double(nr) * double(csb) < 2e9) {
+        if (csb > 0 && double(nr) * double(csb) < 2e9) {
 #if defined(__AVX512F__)
             if constexpr (std::is_base_of_v<xsimd::avx512f, Arch> && std::is_same_v<T, float>) {
                 const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
