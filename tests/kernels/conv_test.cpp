@@ -75,8 +75,10 @@ std::string describe(const conv2d_geometry& g, index_t batch) {
 }
 
 // Runs forward and backward (with and without dx) of one geometry against the reference; returns
-// the worst error. dw and db start from nonzero values: the kernel must add to them.
-double check_geometry(const conv2d_geometry& g, index_t batch, draw& d) {
+// the worst error. dw and db start from nonzero values: the kernel must add to them. winograd:
+// conv2d_forward_winograd and conv2d_backward_winograd instead of conv2d_forward and
+// conv2d_backward (whichever path those choose).
+double check_geometry(const conv2d_geometry& g, index_t batch, draw& d, bool winograd = false) {
     const std::string config = describe(g, batch);
     const index_t oh = g.oh(), ow = g.ow();
     REQUIRE_MESSAGE((oh >= 1 && ow >= 1), config);
@@ -86,8 +88,13 @@ double check_geometry(const conv2d_geometry& g, index_t batch, draw& d) {
         for (auto& e : *v) e = d.uniform();
     const conv_ref_result ref = conv2d_direct(g, batch, x, w, bias, dy);
 
+    const auto backward = [&](double* dx, double* dw, double* db) {
+        if (winograd) typenet::kernels::cpu::conv2d_backward_winograd(g, batch, x.data(), w.data(), dy.data(), dx, dw, db);
+        else typenet::kernels::cpu::conv2d_backward(g, batch, x.data(), w.data(), dy.data(), dx, dw, db);
+    };
     std::vector<double> y(ref.y.size(), std::numeric_limits<double>::quiet_NaN());
-    typenet::kernels::cpu::conv2d_forward(g, batch, x.data(), w.data(), bias.data(), y.data());
+    if (winograd) typenet::kernels::cpu::conv2d_forward_winograd(g, batch, x.data(), w.data(), bias.data(), y.data());
+    else typenet::kernels::cpu::conv2d_forward(g, batch, x.data(), w.data(), bias.data(), y.data());
     double worst = max_error(y, ref.y, "y", config);
     // im2col + GEMM also where conv2d_forward takes the direct kernel.
     std::fill(y.begin(), y.end(), std::numeric_limits<double>::quiet_NaN());
@@ -102,7 +109,7 @@ double check_geometry(const conv2d_geometry& g, index_t batch, draw& d) {
     for (std::size_t i = 0; i < bias.size(); ++i) db_expect[i] = db0[i] + ref.db[i];
 
     std::vector<double> dx(x.size(), std::numeric_limits<double>::quiet_NaN()), dw = dw0, db = db0;
-    typenet::kernels::cpu::conv2d_backward(g, batch, x.data(), w.data(), dy.data(), dx.data(), dw.data(), db.data());
+    backward(dx.data(), dw.data(), db.data());
     worst = std::max(worst, max_error(dx, ref.dx, "dx", config));
     worst = std::max(worst, max_error(dw, dw_expect, "dw", config));
     worst = std::max(worst, max_error(db, db_expect, "db", config));
@@ -110,8 +117,7 @@ double check_geometry(const conv2d_geometry& g, index_t batch, draw& d) {
     // Again, without dx, from the same forward: the same parameter gradients.
     dw = dw0;
     db = db0;
-    typenet::kernels::cpu::conv2d_backward(g, batch, x.data(), w.data(), dy.data(), static_cast<double*>(nullptr),
-                                           dw.data(), db.data());
+    backward(nullptr, dw.data(), db.data());
     worst = std::max(worst, max_error(dw, dw_expect, "dw (second backward, no dx)", config));
     worst = std::max(worst, max_error(db, db_expect, "db (second backward, no dx)", config));
     return worst;
@@ -269,30 +275,8 @@ TEST_CASE("conv2d by Winograd's F(2x2, 3x3) matches the direct convolution, forw
         typenet::kernels::cpu::set_num_threads(threads);
         for (const auto& g : geoms)
             for (index_t batch : {1, 9, 19}) {
-                const std::string config = describe(g, batch);
                 CAPTURE(threads);
-                std::vector<double> x(std::size_t(batch * g.c * g.h * g.w)), w(std::size_t(g.o * g.c * 9)),
-                    bias(std::size_t(g.o)), dy(std::size_t(batch * g.o * g.oh() * g.ow()));
-                for (auto* v : {&x, &w, &bias, &dy})
-                    for (auto& e : *v) e = d.uniform();
-                const conv_ref_result ref = conv2d_direct(g, batch, x, w, bias, dy);
-                std::vector<double> y(ref.y.size(), std::numeric_limits<double>::quiet_NaN());
-                typenet::kernels::cpu::conv2d_forward_winograd(g, batch, x.data(), w.data(), bias.data(), y.data());
-                CHECK(max_error(y, ref.y, "y", config) < 1e-11);
-                std::vector<double> dx(x.size(), std::numeric_limits<double>::quiet_NaN()), dw(w.size(), 0.5),
-                    db(bias.size(), -0.5), dw_expect(w.size()), db_expect(bias.size());
-                for (std::size_t i = 0; i < w.size(); ++i) dw_expect[i] = 0.5 + ref.dw[i];
-                for (std::size_t i = 0; i < bias.size(); ++i) db_expect[i] = -0.5 + ref.db[i];
-                typenet::kernels::cpu::conv2d_backward_winograd(g, batch, x.data(), w.data(), dy.data(), dx.data(),
-                                                                dw.data(), db.data());
-                CHECK(max_error(dx, ref.dx, "dx", config) < 1e-11);
-                CHECK(max_error(dw, dw_expect, "dw", config) < 1e-11);
-                CHECK(max_error(db, db_expect, "db", config) < 1e-11);
-                std::fill(dw.begin(), dw.end(), 0.5);
-                std::fill(db.begin(), db.end(), -0.5);
-                typenet::kernels::cpu::conv2d_backward_winograd(g, batch, x.data(), w.data(), dy.data(),
-                                                                static_cast<double*>(nullptr), dw.data(), db.data());
-                CHECK(max_error(dw, dw_expect, "dw (no dx)", config) < 1e-11);
+                CHECK(check_geometry(g, batch, d, true) < 1e-11);
             }
     }
     // conv2d_forward and conv2d_backward take it for a ResNet's 3x3 layers of 32 and 64 channels in

@@ -317,24 +317,6 @@ inline void for_samples_accumulate(index_t n, int threads, index_t n_acc, index_
 }  // namespace detail
 
 namespace detail {
-// Samples per product. One sample's products are short and ragged: LeNet's second layer is 16 x 100
-// x 150 (N = 100: three full 32-column tiles and one of 4), a ResNet's last stage 64 x 49 x 576.
-// Laid side by side in the columns of one matrix, n samples make one product of N = n*S. Up to 16
-// samples, within 1 MB of columns (C*KH*KW x n*S, in a thread's L2 scratch), leaving at least 8
-// groups to the threads, n is the count whose N fills the GEMM's column panels best (the largest
-// of equals): at S = 49, 7 samples fill 343 of 352 columns, 8 only 392 of 416.
-template <class T>
-inline index_t best_group_size(index_t cols, index_t values_per_sample, index_t batch);
-
-template <class T>
-inline index_t conv_group_size(const conv2d_geometry& g, index_t batch) {
-    const index_t s = g.oh() * g.ow();
-    // With few terms per output (a 1x1 convolution of 32 channels), copying the group's outputs
-    // and gradients to and from their samples costs more than the ragged tiles (conv_bench).
-    if (g.col_rows() / g.groups < 64) return 1;
-    return best_group_size<T>(s, g.col_rows() * s, batch);
-}
-
 // Of the sample counts n up to 16 whose buffers (values_per_sample each) stay within 2^18 values
 // and which leave at least 8 groups to the threads, the one whose n*cols columns fill the GEMM's
 // panels best (the largest of equals).
@@ -350,6 +332,21 @@ inline index_t best_group_size(index_t cols, index_t values_per_sample, index_t 
         if (fill >= best_fill) best = n, best_fill = fill;
     }
     return best;
+}
+
+// Samples per product. One sample's products are short and ragged: LeNet's second layer is 16 x 100
+// x 150 (N = 100: three full 32-column tiles and one of 4), a ResNet's last stage 64 x 49 x 576.
+// Laid side by side in the columns of one matrix, n samples make one product of N = n*S. Up to 16
+// samples, within 1 MB of columns (C*KH*KW x n*S, in a thread's L2 scratch), leaving at least 8
+// groups to the threads, n is the count whose N fills the GEMM's column panels best (the largest
+// of equals): at S = 49, 7 samples fill 343 of 352 columns, 8 only 392 of 416.
+template <class T>
+inline index_t conv_group_size(const conv2d_geometry& g, index_t batch) {
+    const index_t s = g.oh() * g.ow();
+    // With few terms per output (a 1x1 convolution of 32 channels), copying the group's outputs
+    // and gradients to and from their samples costs more than the ragged tiles (conv_bench).
+    if (g.col_rows() / g.groups < 64) return 1;
+    return best_group_size<T>(s, g.col_rows() * s, batch);
 }
 
 // Group gi: the samples [b0, b0 + n).

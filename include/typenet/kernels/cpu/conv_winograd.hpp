@@ -64,23 +64,46 @@ inline void deinterleave(const T* src, index_t n, T* even, T* odd) {
 }
 
 // Columns [c0, c0 + w) of a row of n values zero-padded by pad on the left (and on the right,
-// as far as read): row[c - pad], or 0 where c - pad is outside [0, n). Only the row is read.
+// as far as read): lanes [lo, hi) hold row[c - pad] and are at row + off + lane, the rest are 0.
+struct padded_lanes {
+    index_t off, lo, hi;
+};
+template <class Arch, class T>
+inline padded_lanes padded_lanes_at(index_t n, index_t pad, index_t c0) {
+    constexpr index_t w = xsimd::batch<T, Arch>::size;
+    return {c0 - pad, std::clamp<index_t>(pad - c0, 0, w), std::clamp<index_t>(pad + n - c0, 0, w)};
+}
+// Those columns of the row; only the row is read.
+template <class Arch, class T>
+inline xsimd::batch<T, Arch> load_padded(const T* row, const padded_lanes& l) {
+    if (l.lo >= l.hi) return xsimd::batch<T, Arch>(T(0));
+    if (l.lo == 0 && l.hi == index_t(xsimd::batch<T, Arch>::size)) return xsimd::batch<T, Arch>::load_unaligned(row + l.off);
+    return load_range<Arch>(row + l.off, l.lo, l.hi);
+}
 template <class Arch, class T>
 inline xsimd::batch<T, Arch> load_padded(const T* row, index_t n, index_t pad, index_t c0) {
-    constexpr index_t w = xsimd::batch<T, Arch>::size;
-    const index_t lo = std::clamp<index_t>(pad - c0, 0, w), hi = std::clamp<index_t>(pad + n - c0, 0, w);
-    if (lo >= hi) return xsimd::batch<T, Arch>(T(0));
-    if (lo == 0 && hi == w) return xsimd::batch<T, Arch>::load_unaligned(row + (c0 - pad));
-    return load_range<Arch>(row + (c0 - pad), lo, hi);
+    return load_padded<Arch>(row, padded_lanes_at<Arch, T>(n, pad, c0));
 }
 // Lanes of v, columns [c0, c0 + w) of a padded row as load_padded's, to the row's n values.
 template <class Arch, class T>
 inline void store_padded(const xsimd::batch<T, Arch>& v, T* row, index_t n, index_t pad, index_t c0) {
-    constexpr index_t w = xsimd::batch<T, Arch>::size;
-    const index_t lo = std::clamp<index_t>(pad - c0, 0, w), hi = std::clamp<index_t>(pad + n - c0, 0, w);
-    if (lo >= hi) return;
-    if (lo == 0 && hi == w) v.store_unaligned(row + (c0 - pad));
-    else store_range(v, row + (c0 - pad), lo, hi);
+    const padded_lanes l = padded_lanes_at<Arch, T>(n, pad, c0);
+    if (l.lo >= l.hi) return;
+    if (l.lo == 0 && l.hi == index_t(xsimd::batch<T, Arch>::size)) v.store_unaligned(row + l.off);
+    else store_range(v, row + l.off, l.lo, l.hi);
+}
+
+// Runs the stages of a transform over channels 0..n-1, stage k of channel c after stage k - 1 of
+// channel c + 1: stage(k, c, c % 2), the last argument the channel's buffer of two. Each load
+// then reads stores of a channel earlier, retired by then: a load right after the masked stores
+// that wrote its vector waits for them (the input adjoint's combination, at an offset of tw from
+// the stores of its columns, took most of that kernel's time; the output's interleaving 14 % of a
+// 64x7x7 forward).
+template <index_t Stages, class Stage>
+inline void staggered(index_t n, Stage stage) {
+    for (index_t step = 0; step < n + Stages - 1; ++step)
+        for (index_t k = 0; k < Stages; ++k)
+            if (step - k >= 0 && step - k < n) stage(k, step - k, (step - k) % 2);
 }
 
 // dst[k] = even[k / 2] (k even) or odd[k / 2] (k odd) for k < n.
@@ -119,25 +142,15 @@ struct winograd_input_kernel {
         T* row = work;                                   // a padded row, wp
         T* ev = row + wp + 2 * w;                        // its even and odd columns, tw + 1
         T* od = ev + tw + 1 + w;
-        // H_j, rows of parity q: hb + (2 j + q) hs, two channels' worth: the rows of channel c are
-        // transformed while channel c - 1's are read, so that no load waits on the masked stores
-        // that wrote its vector (a 64x7x7 layer's input transform took 17 % of its time without).
+        // H_j, rows of parity q: hb + (2 j + q) hs, two channels' worth (staggered).
         T* hbuf = od + tw + 1 + w;
         // A row of tiles within one vector (up to 30 columns at AVX-512, 14 at AVX2): the lanes of
         // its four loads, the same for every row, are worked out once, and the rows of H are
         // stored whole, each over the garbage lanes of the one before (2 th + 2 rows of H_j then
         // fill (th + 1) tw + w values).
-        struct lanes {
-            index_t off, lo, hi;
-        };
-        lanes ld4[4] = {};
-        for (index_t q = 0; q < 4; ++q) {                // columns from 0, w, 2 and w + 2
-            const index_t c0 = (q % 2) * w + (q / 2) * 2;
-            ld4[q] = {c0 - p.pad, std::clamp<index_t>(p.pad - c0, 0, w), std::clamp<index_t>(p.pad + p.w - c0, 0, w)};
-        }
-        const auto load4 = [&](const T* xr, index_t q) {
-            return ld4[q].lo < ld4[q].hi ? load_range<Arch>(xr + ld4[q].off, ld4[q].lo, ld4[q].hi) : batch(T(0));
-        };
+        detail::padded_lanes ld4[4] = {};                // columns from 0, w, 2 and w + 2
+        for (index_t q = 0; q < 4; ++q) ld4[q] = detail::padded_lanes_at<Arch, T>(p.w, p.pad, (q % 2) * w + (q / 2) * 2);
+        const auto load4 = [&](const T* xr, index_t q) { return detail::load_padded<Arch>(xr, ld4[q]); };
         const auto rows_of = [&](index_t c, T* hb) {
             const T* xc = x + c * p.h * p.w;
             if constexpr (has_unzip<Arch, T>) {
@@ -214,10 +227,10 @@ struct winograd_input_kernel {
                 }
             }
         };
-        for (index_t c = 0; c <= channels; ++c) {
-            if (c < channels) rows_of(c, hbuf + (c % 2) * 8 * hs);
-            if (c > 0) columns_of(c - 1, hbuf + ((c - 1) % 2) * 8 * hs);
-        }
+        detail::staggered<2>(channels, [&](index_t stage, index_t c, index_t buf) {
+            if (stage == 0) rows_of(c, hbuf + buf * 8 * hs);
+            else columns_of(c, hbuf + buf * 8 * hs);
+        });
     }
 };
 
@@ -231,12 +244,9 @@ struct winograd_input_adjoint_kernel {
         constexpr index_t w = batch::size;
         const index_t tw = p.tw, ts = p.tiles(), wp = 2 * tw + 2, half = (p.th + 1) * tw, hs = half + w;
         const index_t es = ts + 2 * tw + w, ss = tw + 1 + 2 * w;
-        // Three stages per channel, each a channel behind the one before, so that no load waits on
-        // the stores that wrote its vector (the combination's loads, at an offset of tw from the
-        // stores of the columns, took most of this kernel's time when it followed them directly):
-        // the columns' transform B dV into E (two channels' buffers, 4 j x 4 i rows of the tiles
-        // with tw zeros either side), E's rows combined into dH by parity (two channels'), and the
-        // rows' transform from dH into dx.
+        // Three stages per channel (staggered): the columns' transform B dV into E (two channels'
+        // buffers, 4 j x 4 i rows of the tiles with tw zeros either side), E's rows combined into
+        // dH by parity (two channels'), and the rows' transform from dH into dx.
         T* ebuf = work;
         T* hbuf = ebuf + 32 * es;
         T* pe = hbuf + 16 * hs;                          // one padded row's terms, ss each
@@ -320,11 +330,11 @@ struct winograd_input_adjoint_kernel {
                 copy_row<Arch>(row + p.pad, dxc + r * p.w, p.w);
             }
         };
-        for (index_t c = 0; c < channels + 2; ++c) {
-            if (c < channels) columns_of(c, ebuf + (c % 2) * 16 * es);
-            if (c >= 1 && c <= channels) combine(ebuf + ((c - 1) % 2) * 16 * es, hbuf + ((c - 1) % 2) * 8 * hs);
-            if (c >= 2) rows_of(c - 2, hbuf + (c % 2) * 8 * hs);
-        }
+        detail::staggered<3>(channels, [&](index_t stage, index_t c, index_t buf) {
+            if (stage == 0) columns_of(c, ebuf + buf * 16 * es);
+            else if (stage == 1) combine(ebuf + buf * 16 * es, hbuf + buf * 8 * hs);
+            else rows_of(c, hbuf + buf * 8 * hs);
+        });
     }
 };
 
@@ -338,11 +348,7 @@ struct winograd_output_kernel {
         using batch = xsimd::batch<T, Arch>;
         constexpr index_t w = batch::size;
         const index_t tw = p.tw, ts = p.tiles(), ys = ts + w;
-        // Y(a, b) over the tiles: yb + (2 a + b) ys, two channels' worth: channel c's tiles are
-        // transformed while channel c - 1's are interleaved into y (the loads of the interleaving
-        // waited on the stores of the transform when they followed them directly: 14 % of a 64x7x7
-        // forward).
-        T* ybuf = work;
+        T* ybuf = work;                                  // Y(a, b) over the tiles: yb + (2 a + b) ys, two channels' (staggered)
         const auto tiles_of = [&](index_t c, T* yb) {
             const batch bv(bias ? bias[c] : T(0));
             const T* mc = m + c * ldc;
@@ -371,10 +377,10 @@ struct winograd_output_kernel {
                     detail::interleave<Arch>(yb + 2 * a * ys + ty * tw, yb + (2 * a + 1) * ys + ty * tw,
                                              yc + (2 * ty + a) * p.ow, p.ow);
         };
-        for (index_t c = 0; c <= channels; ++c) {
-            if (c < channels) tiles_of(c, ybuf + (c % 2) * 4 * ys);
-            if (c > 0) rows_of(c - 1, ybuf + ((c - 1) % 2) * 4 * ys);
-        }
+        detail::staggered<2>(channels, [&](index_t stage, index_t c, index_t buf) {
+            if (stage == 0) tiles_of(c, ybuf + buf * 4 * ys);
+            else rows_of(c, ybuf + buf * 4 * ys);
+        });
     }
 };
 
@@ -388,7 +394,7 @@ struct winograd_output_adjoint_kernel {
         using batch = xsimd::batch<T, Arch>;
         constexpr index_t w = batch::size;
         const index_t tw = p.tw, ts = p.tiles(), ys = ts + w;
-        T* dbuf = work;                                  // dY(a, b) over the tiles: db + (2 a + b) ys, two channels'
+        T* dbuf = work;                                  // dY(a, b) over the tiles: db + (2 a + b) ys, two channels' (staggered)
         T* row = dbuf + 8 * ys;                          // one row of dy, 2 tw
         const auto rows_of = [&](index_t c, T* db) {
             const T* dyc = dy + c * p.oh * p.ow;
@@ -442,10 +448,10 @@ struct winograd_output_adjoint_kernel {
                 }
             }
         };
-        for (index_t c = 0; c <= channels; ++c) {        // as the input kernel: c's rows while c - 1's columns
-            if (c < channels) rows_of(c, dbuf + (c % 2) * 4 * ys);
-            if (c > 0) columns_of(c - 1, dbuf + ((c - 1) % 2) * 4 * ys);
-        }
+        detail::staggered<2>(channels, [&](index_t stage, index_t c, index_t buf) {
+            if (stage == 0) rows_of(c, dbuf + buf * 4 * ys);
+            else columns_of(c, dbuf + buf * 4 * ys);
+        });
     }
 };
 
