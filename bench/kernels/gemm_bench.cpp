@@ -81,4 +81,22 @@ void bm_gemm_lenet_dense(benchmark::State& state) { run_gemm(state, 64, 120, 400
 BENCHMARK(bm_gemm_lenet_conv2)->Name("bm_gemm_16x100x150")->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK(bm_gemm_lenet_dense)->Name("bm_gemm_64x120x400_bT")->Unit(benchmark::kMicrosecond)->UseRealTime();
 
+// The char-GPT's dense products (examples/char_gpt.cpp: batch 32 x context 128 = 4096 rows, width
+// 128, MLP 512): forward x w^T (B transposed), backward dx = dy w and dw += dy^T x (A transposed),
+// for the attention's in-projection (384), the MLP's two layers (512 and back) and the 128-wide
+// products (out-projection, read-out).
+template <index_t M, index_t N, index_t K, bool AT, bool BT>
+void bm_gemm_gpt(benchmark::State& state) { run_gemm(state, M, N, K, AT, BT, AT ? 1.0f : 0.0f); }
+BENCHMARK(bm_gemm_gpt<4096, 384, 128, false, true>)->Name("bm_gemm_4096x384x128_bT")->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK(bm_gemm_gpt<4096, 512, 128, false, true>)->Name("bm_gemm_4096x512x128_bT")->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK(bm_gemm_gpt<4096, 128, 512, false, true>)->Name("bm_gemm_4096x128x512_bT")->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK(bm_gemm_gpt<4096, 128, 128, false, true>)->Name("bm_gemm_4096x128x128_bT")->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK(bm_gemm_gpt<4096, 128, 384, false, false>)->Name("bm_gemm_4096x128x384")->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK(bm_gemm_gpt<4096, 512, 128, false, false>)->Name("bm_gemm_4096x512x128")->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK(bm_gemm_gpt<4096, 128, 512, false, false>)->Name("bm_gemm_4096x128x512")->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK(bm_gemm_gpt<384, 128, 4096, true, false>)->Name("bm_gemm_384x128x4096_aT")->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK(bm_gemm_gpt<512, 128, 4096, true, false>)->Name("bm_gemm_512x128x4096_aT")->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK(bm_gemm_gpt<128, 512, 4096, true, false>)->Name("bm_gemm_128x512x4096_aT")->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK(bm_gemm_gpt<128, 128, 4096, true, false>)->Name("bm_gemm_128x128x4096_aT")->Unit(benchmark::kMicrosecond)->UseRealTime();
+
 }  // namespace

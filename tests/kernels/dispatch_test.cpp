@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <limits>
+#include <numbers>
 #include <string_view>
 #include <vector>
 
@@ -22,6 +23,7 @@
 #include "typenet/kernels/cpu/gemm_abt.hpp"
 #include "typenet/kernels/cpu/isa.hpp"
 #include "typenet/kernels/cpu/pool.hpp"
+#include "typenet/kernels/cpu/softmax.hpp"
 
 namespace k = typenet::kernels::cpu;
 using k::index_t;
@@ -384,6 +386,97 @@ TEST_CASE_TEMPLATE("every ISA's pointwise kernels agree with SSE2's, tails inclu
 }
 
 #else
+
+TEST_CASE("every ISA's float GELU is within A&S 7.1.26's error of the exact one, forward and backward") {
+    // x in [-12, 12] by 1/64, plus the edges: Phi from erfc(|x| / sqrt 2) = t P(t) e^(-x^2/2)
+    std::vector<float> x;
+    for (int i = -768; i <= 768; ++i) x.push_back(float(i) / 64.0f);
+    const index_t n = index_t(x.size());
+    const std::vector<float> dy(x.size(), 1.0f);
+    std::vector<float> y(x.size()), dx(x.size());
+    for (k::isa i : runnable()) {
+        CAPTURE(k::isa_name(i));
+        table<float>(i).gelu_forward(n, 0.0f, x.data(), y.data());
+        table<float>(i).gelu_backward(n, 0.0f, x.data(), dy.data(), dx.data());
+        for (std::size_t j = 0; j < x.size(); ++j) {
+            CAPTURE(x[j]);
+            const double v = x[j], cdf = 0.5 * std::erfc(-v / std::sqrt(2.0));
+            const double pdf = std::exp(-0.5 * v * v) / std::sqrt(2.0 * std::numbers::pi);
+            CHECK(std::abs(double(y[j]) - v * cdf) <= 1e-7 * (1 + std::abs(v)));
+            CHECK(std::abs(double(dx[j]) - (cdf + v * pdf)) <= 2e-7 * (1 + std::abs(v)));
+        }
+    }
+}
+
+TEST_CASE_TEMPLATE("every ISA's log-sum-exp, exp_affine and causal softmax rows match plain loops", T, float, double) {
+    const double tol = std::is_same_v<T, float> ? 2e-6 : 1e-13;
+    for (k::isa i : runnable()) {
+        CAPTURE(k::isa_name(i));
+        const auto& t = table<T>(i);
+        for (index_t n : {1, 7, 16, 17, 33, 128, 131}) {
+            CAPTURE(n);
+            const index_t rows = 3, ld = n + 5;
+            auto x = uniform<T>(std::size_t(rows * ld), 21);
+            for (auto& v : x) v *= T(20);                                // logits of either sign, up to 40
+            std::vector<T> lse(std::size_t(rows));
+            t.log_sum_exp_rows(rows, n, x.data(), ld, lse.data());
+            for (index_t r = 0; r < rows; ++r) {
+                double m = -1e300, s = 0;
+                for (index_t j = 0; j < n; ++j) m = std::max(m, double(x[std::size_t(r * ld + j)]));
+                for (index_t j = 0; j < n; ++j) s += std::exp(double(x[std::size_t(r * ld + j)]) - m);
+                CHECK(std::abs(double(lse[std::size_t(r)]) - (m + std::log(s))) <= tol * (1 + std::abs(m)));
+            }
+            // y = a e^(x - b) + c, nothing written past n
+            std::vector<T> y(std::size_t(n + 1), T(7));
+            t.exp_affine(n, x.data(), T(0.5), lse[0], T(-0.25), y.data());
+            for (index_t j = 0; j < n; ++j)
+                CHECK(std::abs(double(y[std::size_t(j)]) - (0.5 * std::exp(double(x[std::size_t(j)]) - double(lse[0])) - 0.25)) <=
+                      tol);
+            CHECK(y[std::size_t(n)] == T(7));
+        }
+        // every -inf: -inf; a +inf: +inf; a NaN: NaN
+        const T inf = std::numeric_limits<T>::infinity();
+        std::vector<T> special{-inf, -inf, -inf, T(1), inf, T(2), T(1), std::numeric_limits<T>::quiet_NaN(), T(3)};
+        std::vector<T> lse(3);
+        t.log_sum_exp_rows(3, 3, special.data(), 3, lse.data());
+        CHECK(lse[0] == -inf);
+        CHECK(lse[1] == inf);
+        CHECK(std::isnan(lse[2]));
+        // causal softmax of a (steps, steps) score matrix in row blocks of 4: P on and below the
+        // diagonal, zeros above it to the end of the row's block, the rest untouched; then the same
+        // P again from the log-sum-exps (backward's recomputation)
+        for (index_t steps : {1, 5, 8, 19}) {
+            CAPTURE(steps);
+            const index_t block = 4, hs = 3;                          // lse of 3 heads interleaved
+            const T a = T(0.35);
+            const auto s0 = uniform<T>(std::size_t(steps * steps), 22);
+            auto p = s0;
+            std::vector<T> lse_h(std::size_t(steps * hs), T(-1));
+            t.causal_softmax(steps, block, a, p.data(), lse_h.data() + 1, hs, false);
+            auto again = s0;
+            t.causal_softmax(steps, block, a, again.data(), lse_h.data() + 1, hs, true);
+            for (index_t r = 0; r < steps; ++r) {
+                double m = -1e300, sum = 0;
+                for (index_t j = 0; j <= r; ++j) m = std::max(m, a * double(s0[std::size_t(r * steps + j)]));
+                for (index_t j = 0; j <= r; ++j) sum += std::exp(a * double(s0[std::size_t(r * steps + j)]) - m);
+                CHECK(std::abs(double(lse_h[std::size_t(r * hs + 1)]) - (m + std::log(sum))) <= tol * 10);
+                CHECK(lse_h[std::size_t(r * hs)] == T(-1));
+                const index_t end = std::min(steps, (r / block + 1) * block);
+                for (index_t j = 0; j < steps; ++j) {
+                    const std::size_t e = std::size_t(r * steps + j);
+                    const double want = j <= r ? std::exp(a * double(s0[e]) - m) / sum : 0.0;
+                    if (j < end) {
+                        CHECK(std::abs(double(p[e]) - want) <= tol * 10);
+                        CHECK(std::abs(double(again[e]) - want) <= tol * 10);
+                    } else {
+                        CHECK(p[e] == s0[e]);
+                        CHECK(again[e] == s0[e]);
+                    }
+                }
+            }
+        }
+    }
+}
 
 TEST_CASE("without TYPENET_DISPATCH the kernels run the compile-time ISA") {
     CHECK(k::active_isa() == k::isa::native);

@@ -93,7 +93,7 @@ struct causal_self_attention {
         // P = causal softmax of the scaled scores S = Q K^T, row by row, from each row's
         // log-sum-exp (backward) or computing it (forward, lse written).
         template <class T> static void probabilities(index_t steps, T* sp, T* lse, index_t lse_stride, bool known) {
-            kernels::cpu::causal_softmax(steps, scale<T>(), sp, lse, lse_stride, known);
+            kernels::cpu::causal_softmax(steps, block, scale<T>(), sp, lse, lse_stride, known);
         }
 
         template <class T> void forward(const fwd_args<T>& a) const {

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "typenet/core/shape.hpp"
+#include "typenet/kernels/cpu/softmax.hpp"
 
 namespace typenet::loss {
 
@@ -61,40 +62,29 @@ struct cross_entropy {
             ++counted;
         }
         const T n = T(std::max<index_t>(counted, 1));
-        auto lse_of = [c](const T* yb) {
-            const T mx = *std::max_element(yb, yb + c);
-            T sum_exp = 0;
-            for (index_t j = 0; j < c; ++j) sum_exp += std::exp(yb[j] - mx);
-            return mx + std::log(sum_exp);
-        };
-        // The value first, then dy in a loop of its own: the value is then the same bits whether
-        // dy is asked for or not.
+        // Per row, one vectorized log-sum-exp (kernels/cpu/softmax.hpp), then dy from it:
+        // dy_j = (softmax_j - q_j) / n with q the smoothed one-hot target.
         T total = 0;
         for (index_t b = 0; b < batch; ++b) {
             const T* yb = y + b * c;
             const label_t label = t[b];
-            if (label == ignore_index) continue;
-            const T lse = lse_of(yb);
+            if (label == ignore_index) {
+                if (dy) std::fill_n(dy + b * c, c, T(0));
+                continue;
+            }
+            T lse;
+            kernels::cpu::log_sum_exp_rows(1, c, yb, c, &lse);
             T sum_y = 0;
-            for (index_t j = 0; j < c; ++j) sum_y += yb[j];
+            if (s != T(0))
+                for (index_t j = 0; j < c; ++j) sum_y += yb[j];
             // -log p_t = lse - y_t;  -sum_j log p_j = C lse - sum_j y_j
             total += (T(1) - s) * (lse - yb[label]) + (s / T(c)) * (T(c) * lse - sum_y);
-        }
-        if (dy)
-            for (index_t b = 0; b < batch; ++b) {
-                const T* yb = y + b * c;
+            if (dy) {
                 T* db = dy + b * c;
-                const label_t label = t[b];
-                if (label == ignore_index) {
-                    std::fill_n(db, c, T(0));
-                    continue;
-                }
-                const T lse = lse_of(yb);
-                for (index_t j = 0; j < c; ++j) {
-                    const T q = (j == label ? T(1) - s : T(0)) + s / T(c);
-                    db[j] = (std::exp(yb[j] - lse) - q) / n;
-                }
+                kernels::cpu::exp_affine(c, yb, T(1) / n, lse, -(s / T(c)) / n, db);
+                db[label] -= (T(1) - s) / n;
             }
+        }
         return total / n;
     }
 };

@@ -75,6 +75,8 @@ const kernel_table<T>& make_kernel_table(isa id) {
         t.batch_norm_backward = detail::entry<batch_norm_backward_channels, Arch>(t.batch_norm_backward);
         t.layer_norm_forward = detail::entry<layer_norm_rows, Arch>(t.layer_norm_forward);
         t.layer_norm_backward = detail::entry<layer_norm_backward_rows, Arch>(t.layer_norm_backward);
+        t.log_sum_exp_rows = detail::entry<log_sum_exp_rows_kernel, Arch>(t.log_sum_exp_rows);
+        t.exp_affine = detail::entry<exp_affine_kernel, Arch>(t.exp_affine);
         t.causal_softmax = detail::entry<causal_softmax_rows, Arch>(t.causal_softmax);
         t.attention_score_grad = detail::entry<attention_score_grad_rows, Arch>(t.attention_score_grad);
         t.lstm_step = detail::entry<lstm_step_kernel, Arch>(t.lstm_step);

@@ -50,6 +50,22 @@ inline gemm_sizes active_gemm_sizes() {
 // (Over the Arch, though they hold no SIMD but a copy: each ISA's translation unit has its own.)
 template <class Arch, class T>
 inline void pack_a(Arch, index_t mr, index_t m, index_t k, const T* a, index_t rsa, index_t csa, T* ap) {
+    if (rsa == 1) {
+        // A^T stored row-major (a dense layer's dw = dy^T x): column p of A is contiguous. Read it
+        // along, scattering mr values to each panel; panel by panel instead, every p is a new
+        // cache line (and every few a new page) far from the last: a fifth of a 384 x 128 x 4096
+        // product went to that packing (perf).
+        constexpr index_t w = index_t(xsimd::batch<T, Arch>::size);
+        for (index_t p = 0; p < k; ++p)
+            for (index_t i0 = 0; i0 < m; i0 += mr) {
+                const index_t rows = std::min(mr, m - i0);
+                T* dst = ap + i0 * k + p * mr;
+                for (index_t r = 0; r < mr; r += w)
+                    store_range(load_range<Arch>(a + i0 + p * csa + r, 0, std::clamp(rows - r, index_t(0), w)),
+                                dst + r, 0, std::min(w, mr - r));
+            }
+        return;
+    }
     for (index_t i0 = 0; i0 < m; i0 += mr, ap += mr * k) {
         const index_t rows = std::min(mr, m - i0);
         for (index_t p = 0; p < k; ++p) {

@@ -11,26 +11,132 @@
 
 namespace typenet::kernels::cpu {
 
-// y = log_softmax(x) per row; returns nothing, y may alias x.
+// ---- vectorized row pieces ------------------------------------------------------------------------
+namespace detail {
+// Lanes 0, 1, ..., w - 1 of a batch: a lane mask "lane < n" for the ragged end of a row.
+template <class T, class Arch>
+inline xsimd::batch<T, Arch> lane_numbers() {
+    alignas(64) static constexpr T lanes[64] = {0,  1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12, 13, 14, 15,
+                                                16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31,
+                                                32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47,
+                                                48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 62, 63};
+    static_assert(xsimd::batch<T, Arch>::size <= 64);
+    return xsimd::batch<T, Arch>::load_aligned(lanes);
+}
+
+// max of x[0], ..., x[n - 1], n >= 1: whole vectors, the last one overlapping (max is idempotent).
+template <class T, class Arch>
+inline T row_max(index_t n, const T* x) {
+    using batch = xsimd::batch<T, Arch>;
+    constexpr index_t w = batch::size;
+    if (n < w) {
+        T m = x[0];
+        for (index_t j = 1; j < n; ++j) m = x[j] > m ? x[j] : m;
+        return m;
+    }
+    batch vm = batch::load_unaligned(x);
+    index_t j = w;
+    for (; j + w <= n; j += w) vm = xsimd::max(vm, batch::load_unaligned(x + j));
+    if (j < n) vm = xsimd::max(vm, batch::load_unaligned(x + n - w));
+    alignas(64) T lanes[w];
+    vm.store_aligned(lanes);
+    T m = lanes[0];
+    for (index_t l = 1; l < w; ++l) m = lanes[l] > m ? lanes[l] : m;
+    return m;
+}
+
+// y[j] = exp(a x[j] - b) for j < n (y may be x); returns the sum of the y[j]. One pass: the
+// exponentials are summed in registers as they are stored.
+template <class T, class Arch>
+inline T exp_affine_sum(index_t n, const T* x, T* y, T a, T b) {
+    using batch = xsimd::batch<T, Arch>;
+    constexpr index_t w = batch::size;
+    const batch va(a), vb(b);
+    batch s(T(0));
+    index_t j = 0;
+    for (; j + w <= n; j += w) {
+        const batch e = xsimd::exp(xsimd::fms(batch::load_unaligned(x + j), va, vb));
+        e.store_unaligned(y + j);
+        s += e;
+    }
+    if (j < n) {
+        const index_t rest = n - j;
+        const batch e = xsimd::select(lane_numbers<T, Arch>() < batch(T(rest)),
+                                      xsimd::exp(xsimd::fms(load_range<Arch>(x + j, 0, rest), va, vb)), batch(T(0)));
+        store_range(e, y + j, 0, rest);
+        s += e;
+    }
+    return xsimd::hadd(s);
+}
+// sum of exp(x[j] - b) for j < n.
+template <class T, class Arch>
+inline T exp_sum(index_t n, const T* x, T b) {
+    using batch = xsimd::batch<T, Arch>;
+    constexpr index_t w = batch::size;
+    const batch vb(b);
+    batch s(T(0));
+    index_t j = 0;
+    for (; j + w <= n; j += w) s += xsimd::exp(batch::load_unaligned(x + j) - vb);
+    if (j < n) {
+        const index_t rest = n - j;
+        s += xsimd::select(lane_numbers<T, Arch>() < batch(T(rest)), xsimd::exp(load_range<Arch>(x + j, 0, rest) - vb),
+                           batch(T(0)));
+    }
+    return xsimd::hadd(s);
+}
+}  // namespace detail
+
+// ---- rows of logits: log-sum-exp, softmax, log-softmax ------------------------------------------------
+// lse[r] = log sum_j exp(x[r, j]) for rows of n >= 1 values, ld apart; max-subtracted.
+struct log_sum_exp_rows_kernel {
+    template <class Arch, class T> void operator()(Arch, index_t rows, index_t n, const T* x, index_t ld, T* lse) const;
+};
+template <class Arch, class T>
+[[gnu::noipa]] inline void log_sum_exp_rows_kernel::operator()(Arch, index_t rows, index_t n, const T* x, index_t ld,
+                                                               T* lse) const {
+    for (index_t r = 0; r < rows; ++r, x += ld) {
+        const T m = detail::row_max<T, Arch>(n, x);
+        // Every logit -inf: -inf; a +inf among them: +inf (torch.logsumexp's). A NaN reaches the sum.
+        lse[r] = std::isinf(m) ? m : m + std::log(detail::exp_sum<T, Arch>(n, x, m));
+    }
+}
+
+// y[j] = a exp(x[j] - b) + c (y may be x).
+struct exp_affine_kernel {
+    template <class Arch, class T> void operator()(Arch, index_t n, const T* x, T a, T b, T c, T* y) const;
+};
+template <class Arch, class T>
+inline void exp_affine_kernel::operator()(Arch, index_t n, const T* x, T a, T b, T c, T* y) const {
+    using batch = xsimd::batch<T, Arch>;
+    map<T, Arch>(n, x, y, [a, b, c](auto v) { return xsimd::fma(batch(a), xsimd::exp(v - batch(b)), batch(c)); });
+}
+
+template <class T>
+inline void log_sum_exp_rows(index_t rows, index_t n, const T* x, index_t ld, T* lse) {
+    invoke_kernel<&kernel_table<T>::log_sum_exp_rows>(log_sum_exp_rows_kernel{}, rows, n, x, ld, lse);
+}
+template <class T>
+inline void exp_affine(index_t n, const T* x, T a, T b, T c, T* y) {
+    invoke_kernel<&kernel_table<T>::exp_affine>(exp_affine_kernel{}, n, x, a, b, c, y);
+}
+
+// y = log_softmax(x) per row; y may alias x.
 template <class T>
 inline void log_softmax_rows(index_t rows, index_t n, const T* x, T* y) {
     for (index_t r = 0; r < rows; ++r, x += n, y += n) {
-        const T mx = *std::max_element(x, x + n);
-        T s = 0;
-        for (index_t j = 0; j < n; ++j) s += std::exp(x[j] - mx);
-        const T lse = mx + std::log(s);
+        T lse;
+        log_sum_exp_rows(1, n, x, n, &lse);
         for (index_t j = 0; j < n; ++j) y[j] = x[j] - lse;
     }
 }
 
+// y = softmax(x) per row = exp(x - lse); y may alias x.
 template <class T>
 inline void softmax_rows(index_t rows, index_t n, const T* x, T* y) {
     for (index_t r = 0; r < rows; ++r, x += n, y += n) {
-        const T mx = *std::max_element(x, x + n);
-        T s = 0;
-        for (index_t j = 0; j < n; ++j) s += (y[j] = std::exp(x[j] - mx));
-        const T inv = T(1) / s;
-        for (index_t j = 0; j < n; ++j) y[j] *= inv;
+        T lse;
+        log_sum_exp_rows(1, n, x, n, &lse);
+        exp_affine(n, x, T(1), lse, T(0), y);
     }
 }
 
@@ -50,48 +156,47 @@ inline void log_softmax_rows_backward(index_t rows, index_t n, const T* y, const
     for (index_t r = 0; r < rows; ++r, y += n, dy += n, dx += n) {
         T s = 0;
         for (index_t j = 0; j < n; ++j) s += dy[j];
-        for (index_t j = 0; j < n; ++j) dx[j] = dy[j] - std::exp(y[j]) * s;
+        exp_affine(n, y, -s, T(0), T(0), dx);
+        for (index_t j = 0; j < n; ++j) dx[j] += dy[j];
     }
 }
 
 // ---- causal attention's rows (layers/attention.hpp) ----------------------------------------------------
 // sp (T, T) holds the scores q_i . k_j; row i keeps columns j <= i. In place: P_ij =
-// exp(a s_ij - lse_i) on and below the diagonal, 0 above, with a the scale 1/sqrt(dh). known: lse
-// (every lse_stride-th value) is given (backward recomputes P from forward's); else it is computed.
+// exp(a s_ij - lse_i) on and below the diagonal, 0 above up to the end of row i's block of `block`
+// rows (the column extent the attention's row-block GEMMs read; the rest of the row is neither
+// written nor read), with a the scale 1/sqrt(dh). known: lse (every lse_stride-th value) is given
+// (backward recomputes P from forward's); else it is computed.
 struct causal_softmax_rows {
     template <class Arch, class T>
-    void operator()(Arch, index_t steps, T a, T* sp, T* lse, index_t lse_stride, bool known) const;
+    void operator()(Arch, index_t steps, index_t block, T a, T* sp, T* lse, index_t lse_stride, bool known) const;
 };
 
 // noipa here and below: kept out of a layer's constant propagation (the tail loops, as in gemm).
 template <class Arch, class T>
-[[gnu::noipa]] inline void causal_softmax_rows::operator()(Arch, index_t steps, T a, T* sp, T* lse, index_t lse_stride,
-                                            bool known) const {
+[[gnu::noipa]] inline void causal_softmax_rows::operator()(Arch, index_t steps, index_t block, T a, T* sp, T* lse,
+                                                           index_t lse_stride, bool known) const {
     using batch = xsimd::batch<T, Arch>;
     for (index_t i = 0; i < steps; ++i) {
         T* row = sp + i * steps;
         T& l = lse[i * lse_stride];
         if (!known) {
-            T m = row[0];
-            for (index_t j = 1; j <= i; ++j) m = row[j] > m ? row[j] : m;
-            m *= a;
-            map<T, Arch>(i + 1, row, row, [a, m](auto v) { return xsimd::exp(v * batch(a) - batch(m)); });
-            T sum = 0;
-            for (index_t j = 0; j <= i; ++j) sum += row[j];
+            const T m = a * detail::row_max<T, Arch>(i + 1, row);   // a > 0
+            const T sum = detail::exp_affine_sum<T, Arch>(i + 1, row, row, a, m);
             l = m + std::log(sum);
             const T inv = T(1) / sum;
             map<T, Arch>(i + 1, row, row, [inv](auto v) { return v * batch(inv); });
         } else {
-            const T li = l;
-            map<T, Arch>(i + 1, row, row, [a, li](auto v) { return xsimd::exp(v * batch(a) - batch(li)); });
+            detail::exp_affine_sum<T, Arch>(i + 1, row, row, a, l);
         }
-        for (index_t j = i + 1; j < steps; ++j) row[j] = T(0);
+        const index_t end = std::min(steps, (i / block + 1) * block);
+        for (index_t j = i + 1; j < end; ++j) row[j] = T(0);
     }
 }
 
 template <class T>
-inline void causal_softmax(index_t steps, T a, T* sp, T* lse, index_t lse_stride, bool known) {
-    invoke_kernel<&kernel_table<T>::causal_softmax>(causal_softmax_rows{}, steps, a, sp, lse, lse_stride, known);
+inline void causal_softmax(index_t steps, index_t block, T a, T* sp, T* lse, index_t lse_stride, bool known) {
+    invoke_kernel<&kernel_table<T>::causal_softmax>(causal_softmax_rows{}, steps, block, a, sp, lse, lse_stride, known);
 }
 
 // Rows [i0, i1) of dS = a P (dP - rowsum(dO o O)), columns [0, i1): ds (row stride steps) holds dP
