@@ -47,7 +47,6 @@ inline gemm_sizes active_gemm_sizes() {
 }
 
 // A (m, k) block -> panels of mr rows, each (k, mr) with p outermost; rows past m are zero.
-// (Over the Arch, though they hold no SIMD but a copy: each ISA's translation unit has its own.)
 template <class Arch, class T>
 inline void pack_a(Arch, index_t mr, index_t m, index_t k, const T* a, index_t rsa, index_t csa, T* ap) {
     if (rsa == 1) {

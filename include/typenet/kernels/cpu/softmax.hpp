@@ -45,9 +45,9 @@ inline T row_max(index_t n, const T* x) {
     return m;
 }
 
-// y[j] = exp(a x[j] - b) for j < n (y may be x); returns the sum of the y[j]. One pass: the
-// exponentials are summed in registers as they are stored.
-template <class T, class Arch>
+// The sum of exp(a x[j] - b) for j < n, in registers; with Store, each exp also to y[j] (y may
+// be x), in the same pass.
+template <class T, class Arch, bool Store>
 inline T exp_affine_sum(index_t n, const T* x, T* y, T a, T b) {
     using batch = xsimd::batch<T, Arch>;
     constexpr index_t w = batch::size;
@@ -56,31 +56,15 @@ inline T exp_affine_sum(index_t n, const T* x, T* y, T a, T b) {
     index_t j = 0;
     for (; j + w <= n; j += w) {
         const batch e = xsimd::exp(xsimd::fms(batch::load_unaligned(x + j), va, vb));
-        e.store_unaligned(y + j);
+        if constexpr (Store) e.store_unaligned(y + j);
         s += e;
     }
     if (j < n) {
         const index_t rest = n - j;
         const batch e = xsimd::select(lane_numbers<T, Arch>() < batch(T(rest)),
                                       xsimd::exp(xsimd::fms(load_range<Arch>(x + j, 0, rest), va, vb)), batch(T(0)));
-        store_range(e, y + j, 0, rest);
+        if constexpr (Store) store_range(e, y + j, 0, rest);
         s += e;
-    }
-    return xsimd::hadd(s);
-}
-// sum of exp(x[j] - b) for j < n.
-template <class T, class Arch>
-inline T exp_sum(index_t n, const T* x, T b) {
-    using batch = xsimd::batch<T, Arch>;
-    constexpr index_t w = batch::size;
-    const batch vb(b);
-    batch s(T(0));
-    index_t j = 0;
-    for (; j + w <= n; j += w) s += xsimd::exp(batch::load_unaligned(x + j) - vb);
-    if (j < n) {
-        const index_t rest = n - j;
-        s += xsimd::select(lane_numbers<T, Arch>() < batch(T(rest)), xsimd::exp(load_range<Arch>(x + j, 0, rest) - vb),
-                           batch(T(0)));
     }
     return xsimd::hadd(s);
 }
@@ -97,7 +81,7 @@ template <class Arch, class T>
     for (index_t r = 0; r < rows; ++r, x += ld) {
         const T m = detail::row_max<T, Arch>(n, x);
         // Every logit -inf: -inf; a +inf among them: +inf (torch.logsumexp's). A NaN reaches the sum.
-        lse[r] = std::isinf(m) ? m : m + std::log(detail::exp_sum<T, Arch>(n, x, m));
+        lse[r] = std::isinf(m) ? m : m + std::log(detail::exp_affine_sum<T, Arch, false>(n, x, nullptr, T(1), m));
     }
 }
 
@@ -182,12 +166,12 @@ template <class Arch, class T>
         T& l = lse[i * lse_stride];
         if (!known) {
             const T m = a * detail::row_max<T, Arch>(i + 1, row);   // a > 0
-            const T sum = detail::exp_affine_sum<T, Arch>(i + 1, row, row, a, m);
+            const T sum = detail::exp_affine_sum<T, Arch, true>(i + 1, row, row, a, m);
             l = m + std::log(sum);
             const T inv = T(1) / sum;
             map<T, Arch>(i + 1, row, row, [inv](auto v) { return v * batch(inv); });
         } else {
-            detail::exp_affine_sum<T, Arch>(i + 1, row, row, a, l);
+            detail::exp_affine_sum<T, Arch, true>(i + 1, row, row, a, l);
         }
         const index_t end = std::min(steps, (i / block + 1) * block);
         for (index_t j = i + 1; j < end; ++j) row[j] = T(0);
