@@ -42,7 +42,7 @@ struct bias_epilogue {
     const T* row = nullptr;
     // The epilogue of the block of C from row i0 and column j0.
     constexpr bias_epilogue at(index_t i0, index_t j0) const { return {col ? col + j0 : col, row ? row + i0 : row}; }
-    // v, element (i, j) of C, with its bias: the scalar stores' one formula (edge tiles, A B^T sums).
+    // v, element (i, j) of C, with its bias: the scalar stores' one formula (A B^T sums, k = 0).
     constexpr T add(T v, index_t i, index_t j) const {
         if (col) v += col[j];
         if (row) v += row[i];
