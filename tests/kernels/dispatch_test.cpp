@@ -441,14 +441,20 @@ TEST_CASE_TEMPLATE("every ISA's log-sum-exp, exp_affine and causal softmax rows 
         CHECK(lse[0] == -inf);
         CHECK(lse[1] == inf);
         CHECK(std::isnan(lse[2]));
-        // causal softmax of a (steps, steps) score matrix in row blocks of 4: P on and below the
+        // causal softmax of a (steps, steps) score matrix in row blocks: P on and below the
         // diagonal, zeros above it to the end of the row's block, the rest untouched; then the same
-        // P again from the log-sum-exps (backward's recomputation)
-        for (index_t steps : {1, 5, 8, 19}) {
+        // P again from the log-sum-exps (backward's recomputation). Rows from 1 to 200 values (the
+        // ragged last vector at every ISA); scores shifted to -300 (e^(0.35 s) underflows) would
+        // give 0 / 0 if a row's max were not its own.
+        struct rows_case { index_t steps, block; T shift; };
+        for (rows_case rc : {rows_case{1, 4, 0}, rows_case{5, 4, 0}, rows_case{8, 4, 0}, rows_case{19, 4, 0},
+                             rows_case{19, 4, -300}, rows_case{131, 32, 0}, rows_case{200, 32, -300}}) {
+            const index_t steps = rc.steps, block = rc.block, hs = 3;   // lse of 3 heads interleaved
             CAPTURE(steps);
-            const index_t block = 4, hs = 3;                          // lse of 3 heads interleaved
+            CAPTURE(double(rc.shift));
             const T a = T(0.35);
-            const auto s0 = uniform<T>(std::size_t(steps * steps), 22);
+            auto s0 = uniform<T>(std::size_t(steps * steps), 22);
+            for (auto& v : s0) v += rc.shift;
             auto p = s0;
             std::vector<T> lse_h(std::size_t(steps * hs), T(-1));
             t.causal_softmax(steps, block, a, p.data(), lse_h.data() + 1, hs, false);
@@ -458,7 +464,7 @@ TEST_CASE_TEMPLATE("every ISA's log-sum-exp, exp_affine and causal softmax rows 
                 double m = -1e300, sum = 0;
                 for (index_t j = 0; j <= r; ++j) m = std::max(m, a * double(s0[std::size_t(r * steps + j)]));
                 for (index_t j = 0; j <= r; ++j) sum += std::exp(a * double(s0[std::size_t(r * steps + j)]) - m);
-                CHECK(std::abs(double(lse_h[std::size_t(r * hs + 1)]) - (m + std::log(sum))) <= tol * 10);
+                CHECK(std::abs(double(lse_h[std::size_t(r * hs + 1)]) - (m + std::log(sum))) <= tol * 10 * (1 + std::abs(m)));
                 CHECK(lse_h[std::size_t(r * hs)] == T(-1));
                 const index_t end = std::min(steps, (r / block + 1) * block);
                 for (index_t j = 0; j < steps; ++j) {
