@@ -145,9 +145,7 @@ inline void pack_b_panel(Arch, index_t nr, index_t n, index_t k, const T* b, ind
             const T* src = b + p * rsb;
             T* dst = bp + p * nr;
             for (index_t j = 0; j < nr; j += w) {
-                const index_t len = std::clamp<index_t>(cols - j, 0, w);
-                (len == w ? batch::load_unaligned(src + j) : len > 0 ? load_first<Arch>(src + j, len) : batch(T(0)))
-                    .store_unaligned(dst + j);
+                load_upto<Arch>(src + j, std::clamp<index_t>(cols - j, 0, w)).store_unaligned(dst + j);   // past cols: zeros
             }
         }
         return;
