@@ -65,6 +65,29 @@ TEST_CASE_TEMPLATE("gemm: every operand layout and beta", T, float, double) {
             for (T beta : {T(0), T(1), T(-0.75)}) CHECK(check_case<T>(29, 37, 41, ta, tb, beta, 11));
 }
 
+// Causal attention's row blocks: B (K^T or V^T) packed once, then products over its leading j1
+// columns only; columns past j1 keep their values.
+TEST_CASE_TEMPLATE("gemm_packed_b_single_thread: the leading columns of a packed B, the rest untouched", T, float,
+                   double) {
+    for (auto [m, n, kk] : {std::array<index_t, 3>{32, 128, 32}, {13, 100, 17}, {9, 70, 300}})
+        for (index_t j1 : {index_t(1), index_t(32), index_t(33), n - 5, n, n + 9}) {
+            typenet::rng g(typenet::seed{std::uint64_t(m * 7 + n + kk + j1)});
+            std::vector<T> a(std::size_t(m * kk)), b(std::size_t(kk * n)), c(std::size_t(m * n)), ref;
+            for (auto& v : a) v = T(g.uniform(-1, 1));
+            for (auto& v : b) v = T(g.uniform(-1, 1));
+            for (auto& v : c) v = T(g.uniform(-1, 1));
+            ref = c;
+            std::vector<T> bp(std::size_t(k::packed_b_size<T>(kk, n)));
+            k::pack_b(kk, n, b.data(), 1, kk, bp.data());                      // B^T stored, as K is
+            k::gemm_packed_b_single_thread(m, n, kk, a.data(), kk, index_t(1), bp.data(), T(0), c.data(), n, j1);
+            const index_t cols = std::min(j1, n);
+            k::gemm_ref(m, cols, kk, a.data(), kk, 1, b.data(), 1, kk, T(0), ref.data(), n);
+            const double tol = std::is_same_v<T, float> ? 2e-5 * std::sqrt(double(kk) + 1) : 1e-12 * double(kk + 1);
+            INFO("m ", m, " n ", n, " k ", kk, " j1 ", j1);
+            CHECK(max_rel_diff(c, ref) <= tol);                                 // columns past j1: both untouched
+        }
+}
+
 TEST_CASE("gemm: blocks past kc, mc and nc, with threads") {
     CHECK(check_case<float>(300, 700, 600, false, false, 0.0f, 21));
     CHECK(check_case<float>(150, 1100, 260, true, true, 1.0f, 22));

@@ -23,7 +23,15 @@ template <class T, class Arch>
 struct blocking {
     static constexpr index_t w = xsimd::batch<T, Arch>::size;   // lanes
     static constexpr index_t nv = 2;                             // vectors across a tile row
-    static constexpr index_t mr = 6;                             // MR x NR accumulators: 12 registers
+    // MR x NR accumulators: 8 x 2 = 16 of AVX-512's 32 registers, 6 x 2 = 12 of AVX2's 16. Eight
+    // rows divide the row counts of the layers here (a transformer's 4096 tokens and its 128, 384,
+    // 512 wide weight gradients, attention's 32-row blocks), where six left a ragged tile in each
+    // A block; and a k step loads 2 vectors of B for 16 FMAs, not 12. gemm_bench, 1 thread, 6 -> 8:
+    // 512x128x4096_aT 118-120 -> 128-136 GFLOP/s, 128x128x4096_aT 117-119 -> 125-127, 64x256x784_bT
+    // 100-122 -> 128-130, 16x100x150 96-99 -> 106-110, the 4096-row products unchanged (150-158).
+    // (12 rows: 24 accumulators and 12 row pointers of A, which g++ spills: 10 % slower read in
+    // place.)
+    static constexpr index_t mr = std::is_base_of_v<xsimd::avx512f, Arch> ? 8 : 6;
     static constexpr index_t nr = nv * w;
     static constexpr index_t kc = 256;                           // kc x nr B micro-panel stays in L1
     static constexpr index_t mc = mr * 24;                       // mc x kc A block stays in L2
@@ -90,6 +98,36 @@ inline void pack_a(Arch, index_t mr, index_t m, index_t k, const T* a, index_t r
     }
 }
 
+namespace detail {
+#if defined(__AVX512F__)
+// r[i] := column i of the 16 x 16 matrix whose rows are r[0..15].
+inline void transpose16(__m512 r[16]) {
+    __m512 t[16];
+    for (int i = 0; i < 8; ++i) {                       // pairs of rows interleaved
+        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    for (int i = 0; i < 4; ++i) {                       // then pairs of pairs: 4 x 4 blocks per 128-bit lane
+        const __m512d a = _mm512_castps_pd(t[4 * i]), b = _mm512_castps_pd(t[4 * i + 1]);
+        const __m512d c = _mm512_castps_pd(t[4 * i + 2]), d = _mm512_castps_pd(t[4 * i + 3]);
+        r[4 * i] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, c));
+        r[4 * i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, c));
+        r[4 * i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(b, d));
+        r[4 * i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(b, d));
+    }
+    for (int i = 0; i < 2; ++i)                         // then the 128-bit lanes, twice
+        for (int q = 0; q < 4; ++q) {
+            t[8 * i + q] = _mm512_shuffle_f32x4(r[8 * i + q], r[8 * i + 4 + q], 0x88);
+            t[8 * i + 4 + q] = _mm512_shuffle_f32x4(r[8 * i + q], r[8 * i + 4 + q], 0xdd);
+        }
+    for (int q = 0; q < 8; ++q) {
+        r[q] = _mm512_shuffle_f32x4(t[q], t[8 + q], 0x88);
+        r[8 + q] = _mm512_shuffle_f32x4(t[q], t[8 + q], 0xdd);
+    }
+}
+#endif
+}  // namespace detail
+
 // B (k, n) panel of nr columns -> (k, nr) with p outermost; columns past n are zero.
 template <class Arch, class T>
 inline void pack_b_panel(Arch, index_t nr, index_t n, index_t k, const T* b, index_t rsb, index_t csb, T* bp) {
@@ -100,12 +138,27 @@ inline void pack_b_panel(Arch, index_t nr, index_t n, index_t k, const T* b, ind
         if (csb > 0 && double(nr) * double(csb) < 2e9) {
 #if defined(__AVX512F__)
             if constexpr (std::is_base_of_v<xsimd::avx512f, Arch> && std::is_same_v<T, float>) {
+                // 16 x 16 blocks: 16 rows of B^T loaded whole and transposed in registers (64
+                // shuffles), where a gather reads 16 lines for one vector. Causal attention packs
+                // K^T and V^T (32 x 128) per sequence and head: by gathers that was 2 % of char-GPT's
+                // step (perf). The k mod 16 rows left by gathers.
+                index_t p0 = 0;
+                for (; p0 + 16 <= k; p0 += 16)
+                    for (index_t v = 0; v < nr; v += 16) {
+                        __m512 r[16];
+#pragma GCC unroll 16
+                        for (index_t t = 0; t < 16; ++t)
+                            r[t] = v + t < cols ? _mm512_loadu_ps(b + p0 + (v + t) * csb) : _mm512_setzero_ps();
+                        detail::transpose16(r);
+#pragma GCC unroll 16
+                        for (index_t q = 0; q < 16; ++q) _mm512_storeu_ps(bp + (p0 + q) * nr + v, r[q]);
+                    }
                 const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
                 for (index_t v = 0; v < nr; v += 16) {
                     const __m512i idx = _mm512_mullo_epi32(_mm512_add_epi32(lane, _mm512_set1_epi32(int(v))),
                                                            _mm512_set1_epi32(int(csb)));
                     const __mmask16 in = __mmask16(cols - v >= 16 ? 0xFFFFu : cols > v ? (1u << (cols - v)) - 1u : 0u);
-                    for (index_t p = 0; p < k; ++p)
+                    for (index_t p = p0; p < k; ++p)
                         _mm512_storeu_ps(bp + p * nr + v, _mm512_mask_i32gather_ps(_mm512_setzero_ps(), in, idx, b + p, 4));
                 }
                 return;
@@ -500,6 +553,19 @@ template <class Arch, class T>
                 [&](index_t jp, index_t) { return std::pair<const T*, index_t>(first + jp * nr * kc, nr); },
                 pc == 0 ? beta : T(1), c + ic * ldc + j0, ldc, ap, bias_epilogue<T>{});
     }
+}
+
+// One thread, columns [0, j1) of C (m, n) := A (m, k) B + beta C with B from pack_b(k, n, ...): the
+// leading columns of a B packed once for products that use more and more of it (causal attention's
+// row blocks, block i reading keys [0, j1)). Columns past j1 are neither written nor read.
+template <class T>
+inline void gemm_packed_b_single_thread(index_t m, index_t n, index_t k, const T* a, index_t rsa, index_t csa,
+                                        const T* bp, T beta, T* c, index_t ldc, index_t j1) {
+    j1 = std::min(j1, n);
+    if (m <= 0 || j1 <= 0 || k <= 0) return;
+    T* ap = detail::gemm_scratch_a().get<T>(std::size_t(active_gemm_sizes<T>().a_size(m, k)));
+    invoke_kernel<&kernel_table<T>::gemm_packed_b_serial>(gemm_packed_b_serial{}, m, n, k, a, rsa, csa, bp, beta, c, ldc,
+                                                          index_t(0), j1, ap);
 }
 
 // C (m, n) := A (m, k) B + beta C with B from pack_b(k, n, ...); threads split the panels of B.
