@@ -116,7 +116,8 @@ TEST_CASE_TEMPLATE("every ISA's GEMM kernels match plain loops on ragged sizes",
                     t.gemm_packed_b_serial(m, n, kk, a.data(), kk, 1, packed.data(), T(0), c.data(), n, 0, n, ap.data());
                     k::gemm_ref(m, n, kk, a.data(), kk, 1, b.data(), n, 1, T(0), ref.data(), n);
                     CHECK(max_rel_diff(c, ref) <= tolerance<T>(kk));
-                    // B^T stored, B (n, k): its panels gathered, in gemm_serial and in pack_b.
+                    // B^T stored, B (n, k): its panels transposed (16 x 16 blocks) or gathered, in
+                    // gemm_serial and in pack_b.
                     t.gemm_serial(m, n, kk, a.data(), kk, 1, b.data(), 1, kk, T(0), c.data(), n, ap.data(), bp.data(), {});
                     k::gemm_ref(m, n, kk, a.data(), kk, 1, b.data(), 1, kk, T(0), ref.data(), n);
                     CHECK(max_rel_diff(c, ref) <= tolerance<T>(kk));
@@ -457,9 +458,15 @@ TEST_CASE_TEMPLATE("every ISA's log-sum-exp, exp_affine and causal softmax rows 
             for (auto& v : s0) v += rc.shift;
             auto p = s0;
             std::vector<T> lse_h(std::size_t(steps * hs), T(-1));
-            t.causal_softmax(steps, block, a, p.data(), lse_h.data() + 1, hs, false);
+            // in two row ranges, as the attention's row blocks call it: rows [0, split), then
+            // [split, steps) from their own first row (sp points at row i0, lse is indexed by i)
+            const index_t split = steps / 3;
+            t.causal_softmax(0, split, steps, block, a, p.data(), steps, lse_h.data() + 1, hs, false);
+            t.causal_softmax(split, steps, steps, block, a, p.data() + split * steps, steps, lse_h.data() + 1, hs, false);
             auto again = s0;
-            t.causal_softmax(steps, block, a, again.data(), lse_h.data() + 1, hs, true);
+            t.causal_softmax(0, split, steps, block, a, again.data(), steps, lse_h.data() + 1, hs, true);
+            t.causal_softmax(split, steps, steps, block, a, again.data() + split * steps, steps, lse_h.data() + 1, hs,
+                             true);
             for (index_t r = 0; r < steps; ++r) {
                 double m = -1e300, sum = 0;
                 for (index_t j = 0; j <= r; ++j) m = std::max(m, a * double(s0[std::size_t(r * steps + j)]));

@@ -82,18 +82,27 @@ struct causal_self_attention {
             static thread_local kernels::cpu::scratch s[2];
             return s[which].template get<T>(std::size_t(steps * steps));
         }
+        // K^T or V^T (hd, T) of one pair in GEMM panels, per thread: packed once for the pair's row
+        // blocks, which read its leading columns (packing them per block gathered 2.5 times as many).
+        template <class T> static T* packed_t(index_t steps, const T* src, int which) {
+            static thread_local kernels::cpu::scratch s[2];
+            T* bp = s[which].template get<T>(std::size_t(kernels::cpu::packed_b_size<T>(hd, steps)));
+            kernels::cpu::pack_b(hd, steps, src, 1, d3, bp);
+            return bp;
+        }
         // S = Q K^T on and below the diagonal, in row blocks: block [i0, i1) needs keys [0, i1).
         static constexpr index_t block = 32;
-        template <class T> static void causal_scores(index_t steps, const T* q, const T* kk, T* p) {
+        template <class T> static void causal_scores(index_t steps, const T* q, const T* kt, T* p) {
             for (index_t i0 = 0; i0 < steps; i0 += block) {
                 const index_t i1 = std::min(steps, i0 + block);
-                kernels::cpu::gemm_single_thread(i1 - i0, i1, hd, q + i0 * d3, d3, 1, kk, 1, d3, T(0), p + i0 * steps, steps);
+                kernels::cpu::gemm_packed_b_single_thread(i1 - i0, steps, hd, q + i0 * d3, d3, index_t(1), kt, T(0),
+                                                          p + i0 * steps, steps, i1);
             }
         }
         // P = causal softmax of the scaled scores S = Q K^T, row by row, from each row's
         // log-sum-exp (backward) or computing it (forward, lse written).
         template <class T> static void probabilities(index_t steps, T* sp, T* lse, index_t lse_stride, bool known) {
-            kernels::cpu::causal_softmax(steps, block, scale<T>(), sp, lse, lse_stride, known);
+            kernels::cpu::causal_softmax(index_t(0), steps, steps, block, scale<T>(), sp, steps, lse, lse_stride, known);
         }
 
         template <class T> void forward(const fwd_args<T>& a) const {
@@ -106,13 +115,18 @@ struct causal_self_attention {
                 const index_t b = bh / index_t(Heads), h = bh % index_t(Heads);
                 const T* q = s.qkv + b * steps * d3 + h * hd;
                 const T *kk = q + d, *v = q + 2 * d;
+                // Row block by row block, S, P and O = P V in turn: the block's scores (block x T)
+                // stay in L1 from the product that writes them to the one that reads them.
                 T* p = scores<T>(steps, 0);
-                causal_scores(steps, q, kk, p);                                                     // S = Q K^T
-                probabilities(steps, p, s.lse + b * steps * index_t(Heads) + h, index_t(Heads), false);
+                T* lse = s.lse + b * steps * index_t(Heads) + h;
                 T* o = s.att + b * steps * d + h * hd;
-                for (index_t i0 = 0; i0 < steps; i0 += block) {                                     // O = P V
+                const T* kt = packed_t(steps, kk, 0);
+                for (index_t i0 = 0; i0 < steps; i0 += block) {
                     const index_t i1 = std::min(steps, i0 + block);
-                    k::gemm_single_thread(i1 - i0, hd, i1, p + i0 * steps, steps, 1, v, d3, 1, T(0), o + i0 * d, d);
+                    k::gemm_packed_b_single_thread(i1 - i0, steps, hd, q + i0 * d3, d3, index_t(1), kt, T(0), p, steps,
+                                                   i1);                                                       // S = Q K^T
+                    k::causal_softmax(i0, i1, steps, block, scale<T>(), p, steps, lse, index_t(Heads), false);
+                    k::gemm_single_thread(i1 - i0, hd, i1, p, steps, 1, v, d3, 1, T(0), o + i0 * d, d);     // O = P V
                 }
             });
             k::gemm_abt(rows, d, d, s.att, d, a.p + wout, d, T(0), a.y, d, k::bias_epilogue<T>{.col = a.p + bout});
@@ -138,14 +152,16 @@ struct causal_self_attention {
                 T *dk = dq + d, *dv = dq + 2 * d;
                 T* p = scores<T>(steps, 0);
                 T* ds = scores<T>(steps, 1);
-                causal_scores(steps, q, kk, p);
+                causal_scores(steps, q, packed_t(steps, kk, 0), p);
                 probabilities(steps, p, s.lse + first * index_t(Heads) + h, index_t(Heads), true);
+                const T* vt = packed_t(steps, v, 1);
                 const T sc = scale<T>();
                 // Row block [i0, i1) reads columns [0, i1): the blocks above the diagonal are
                 // zeros of P and dS, never computed nor read.
                 for (index_t i0 = 0; i0 < steps; i0 += block) {
                     const index_t i1 = std::min(steps, i0 + block), rb = i1 - i0;
-                    k::gemm_single_thread(rb, i1, hd, dout + i0 * d, d, 1, v, 1, d3, T(0), ds + i0 * steps, steps);  // dP = dO V^T
+                    k::gemm_packed_b_single_thread(rb, steps, hd, dout + i0 * d, d, index_t(1), vt, T(0), ds + i0 * steps,
+                                                   steps, i1);                                              // dP = dO V^T
                     k::attention_score_grad(i0, i1, hd, sc, dout, out, d, p, ds, steps);   // dS = P (dP - rowsum(dO O)) / sqrt(dh)
                     k::gemm_single_thread(rb, hd, i1, ds + i0 * steps, steps, 1, kk, d3, 1, T(0), dq + i0 * d3, d3);  // dQ = dS K
                 }

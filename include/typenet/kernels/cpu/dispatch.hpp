@@ -142,7 +142,8 @@ struct kernel_table {
     // softmax.hpp: rows of logits, causal attention's rows
     void (*log_sum_exp_rows)(index_t rows, index_t n, const T* x, index_t ld, T* lse) = nullptr;
     void (*exp_affine)(index_t n, const T* x, T a, T b, T c, T* y) = nullptr;
-    void (*causal_softmax)(index_t steps, index_t block, T a, T* sp, T* lse, index_t lse_stride, bool known) = nullptr;
+    void (*causal_softmax)(index_t i0, index_t i1, index_t steps, index_t block, T a, T* sp, index_t ld, T* lse,
+                           index_t lse_stride, bool known) = nullptr;
     void (*attention_score_grad)(index_t i0, index_t i1, index_t hd, T a, const T* dout, const T* out, index_t ld,
                                  const T* p, T* ds, index_t steps) = nullptr;
     // recurrent.hpp: one time step's pointwise part
