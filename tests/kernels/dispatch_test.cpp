@@ -92,7 +92,7 @@ TEST_CASE_TEMPLATE("every ISA's GEMM kernels match plain loops on ragged sizes",
     for (k::isa i : runnable()) {
         CAPTURE(k::isa_name(i));
         const auto& t = table<T>(i);
-        for (index_t m : {1, 5, 13, 67})
+        for (index_t m : {1, 5, 13, 67, 300})          // 300: past mc, with k 300 past kc the whole B kept
             for (index_t n : {1, 7, 33, 67})
                 for (index_t kk : {1, 9, 67, 300}) {
                     CAPTURE(m);

@@ -23,6 +23,10 @@
 
 namespace typenet::kernels::cpu {
 
+// Up to this many elements (256 KB of floats), a GEMM's whole packed B past one kc block is kept,
+// so that each row block of C takes every k block in turn while it stays in cache (gemm_serial).
+inline constexpr index_t whole_b_max = 1 << 16;
+
 // A GEMM's register and cache blocking, as values (blocking<T, Arch> in gemm.hpp holds them as
 // constants): the threads of gemm() split C in whole micro-panels of the ISA that runs.
 struct gemm_sizes {
@@ -30,7 +34,10 @@ struct gemm_sizes {
     index_t direct_b_max_m;       // up to this many rows of C, a row-major B is read in place
     // Pack buffers of one thread's GEMM of (m, k) x (k, n).
     constexpr index_t a_size(index_t m, index_t k) const { return std::min((m + mr - 1) / mr * mr, mc) * std::min(k, kc); }
-    constexpr index_t b_size(index_t n, index_t k) const { return std::min(k, kc) * std::min((n + nr - 1) / nr * nr, nc); }
+    constexpr index_t b_size(index_t n, index_t k) const {
+        const index_t whole = k * ((n + nr - 1) / nr * nr);
+        return std::max(std::min(k, kc) * std::min((n + nr - 1) / nr * nr, nc), whole <= whole_b_max ? whole : 0);
+    }
 };
 
 // What a GEMM adds to C in the pass that stores A B + beta C, instead of a pass of its own: a bias
