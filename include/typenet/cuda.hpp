@@ -399,11 +399,11 @@ struct device_layer<layer_norm<E>, In> {
     static constexpr index_t n = index_t(B::n);
     static void forward(const step_info& s, const fwd_args<float>& a) {
         k::layer_norm_forward(*s.ctx, a.batch * index_t(B::rows), n, float(E), a.x, a.p, a.p + n, a.cache, a.y,
-                              a.cache + a.batch * index_t(In::size));
+                              a.cache + a.batch * index_t(B::rows));
     }
     static void backward(const step_info& s, const bwd_args<float>& a) {
-        k::layer_norm_backward(*s.ctx, a.batch * index_t(B::rows), n, a.cache, a.p, a.cache + a.batch * index_t(In::size),
-                               a.dy, a.dx, a.dp, a.dp + n);
+        k::layer_norm_backward(*s.ctx, a.batch * index_t(B::rows), n, a.x, a.cache, a.p,
+                               a.cache + a.batch * index_t(B::rows), a.dy, a.dx, a.dp, a.dp + n);
     }
 };
 

@@ -137,9 +137,9 @@ constexpr unsigned row_threads = 128;
 
 __device__ float row_sum(float v) { return block_reduce<row_threads>(v, sum_op{}); }
 
-// One block per row: mean, biased variance, xhat, y.
+// One block per row: mean, biased variance, y; the row's mean (unless null) and invstd kept.
 __global__ void layer_norm_forward_kernel(index_t n, float eps, const float* x, const float* gamma, const float* beta,
-                                          float* xhat, float* y, float* invstd_out) {
+                                          float* mean_out, float* y, float* invstd_out) {
     const index_t r = blockIdx.x;
     const float* xr = x + r * n;
     float s = 0;
@@ -148,35 +148,39 @@ __global__ void layer_norm_forward_kernel(index_t n, float eps, const float* x, 
     float q = 0;
     for (index_t j = threadIdx.x; j < n; j += blockDim.x) q += (xr[j] - mean) * (xr[j] - mean);
     const float invstd = 1.0f / sqrtf(row_sum(q) / float(n) + eps);
-    if (threadIdx.x == 0) invstd_out[r] = invstd;
+    if (threadIdx.x == 0) {
+        invstd_out[r] = invstd;
+        if (mean_out) mean_out[r] = mean;
+    }
     for (index_t j = threadIdx.x; j < n; j += blockDim.x) {
         const float hv = (xr[j] - mean) * invstd;
-        if (xhat) xhat[r * n + j] = hv;
         y[r * n + j] = gamma[j] * hv + beta[j];
     }
 }
-// dx of one row per block: invstd (g - mean g - xhat mean(g xhat)), g = gamma dy.
-__global__ void layer_norm_dx_kernel(index_t n, const float* xhat, const float* gamma, const float* invstd,
-                                     const float* dy, float* dx) {
+// dx of one row per block: invstd (g - mean g - xhat mean(g xhat)), g = gamma dy, xhat = (x - mean)
+// invstd as forward computed it.
+__global__ void layer_norm_dx_kernel(index_t n, const float* x, const float* mean, const float* gamma,
+                                     const float* invstd, const float* dy, float* dx) {
     const index_t r = blockIdx.x;
+    const float m = mean[r], is = invstd[r];
     float sg = 0, sgx = 0;
     for (index_t j = threadIdx.x; j < n; j += blockDim.x) {
         const float g = dy[r * n + j] * gamma[j];
         sg += g;
-        sgx += g * xhat[r * n + j];
+        sgx += g * ((x[r * n + j] - m) * is);
     }
-    const float mg = row_sum(sg) / float(n), mgx = row_sum(sgx) / float(n), is = invstd[r];
+    const float mg = row_sum(sg) / float(n), mgx = row_sum(sgx) / float(n);
     for (index_t j = threadIdx.x; j < n; j += blockDim.x)
-        dx[r * n + j] = is * (dy[r * n + j] * gamma[j] - mg - xhat[r * n + j] * mgx);
+        dx[r * n + j] = is * (dy[r * n + j] * gamma[j] - mg - ((x[r * n + j] - m) * is) * mgx);
 }
 // dgamma[j] += sum_r dy xhat, dbeta[j] += sum_r dy: 32 columns x 8 row lanes per block.
-__global__ void layer_norm_params_kernel(index_t rows, index_t n, const float* xhat, const float* dy, float* dgamma,
-                                         float* dbeta) {
+__global__ void layer_norm_params_kernel(index_t rows, index_t n, const float* x, const float* mean,
+                                         const float* invstd, const float* dy, float* dgamma, float* dbeta) {
     const index_t j = blockIdx.x * index_t(32) + threadIdx.x;
     float sg = 0, sb = 0;
     if (j < n)
         for (index_t r = threadIdx.y; r < rows; r += 8) {
-            sg += dy[r * n + j] * xhat[r * n + j];
+            sg += dy[r * n + j] * ((x[r * n + j] - mean[r]) * invstd[r]);
             sb += dy[r * n + j];
         }
     __shared__ float pg[8][33], pb[8][33];
@@ -285,18 +289,19 @@ void rnn_step_backward(context& c, index_t batch, index_t h, const float* y, con
 }
 
 void layer_norm_forward(context& c, index_t rows, index_t n, float eps, const float* x, const float* gamma,
-                        const float* beta, float* xhat, float* y, float* invstd) {
+                        const float* beta, float* mean, float* y, float* invstd) {
     if (rows == 0) return;
-    layer_norm_forward_kernel<<<unsigned(rows), row_threads, 0, c.stream>>>(n, eps, x, gamma, beta, xhat, y, invstd);
+    layer_norm_forward_kernel<<<unsigned(rows), row_threads, 0, c.stream>>>(n, eps, x, gamma, beta, mean, y, invstd);
     TYPENET_CUDA_LAUNCHED("layer_norm_forward_kernel");
 }
-void layer_norm_backward(context& c, index_t rows, index_t n, const float* xhat, const float* gamma,
+void layer_norm_backward(context& c, index_t rows, index_t n, const float* x, const float* mean, const float* gamma,
                          const float* invstd, const float* dy, float* dx, float* dgamma, float* dbeta) {
     if (rows == 0) return;
-    layer_norm_params_kernel<<<unsigned((n + 31) / 32), dim3(32, 8), 0, c.stream>>>(rows, n, xhat, dy, dgamma, dbeta);
+    layer_norm_params_kernel<<<unsigned((n + 31) / 32), dim3(32, 8), 0, c.stream>>>(rows, n, x, mean, invstd, dy, dgamma,
+                                                                                     dbeta);
     TYPENET_CUDA_LAUNCHED("layer_norm_params_kernel");
     if (!dx) return;
-    layer_norm_dx_kernel<<<unsigned(rows), row_threads, 0, c.stream>>>(n, xhat, gamma, invstd, dy, dx);
+    layer_norm_dx_kernel<<<unsigned(rows), row_threads, 0, c.stream>>>(n, x, mean, gamma, invstd, dy, dx);
     TYPENET_CUDA_LAUNCHED("layer_norm_dx_kernel");
 }
 

@@ -356,6 +356,66 @@ TEST_CASE_TEMPLATE("every ISA's row sums match plain loops, tails included", T, 
     }
 }
 
+// Layer norm keeps each row's mean and invstd, and backward recomputes xhat from x: rows of 1 to
+// 200 values (whole vectors and the scalar tail at every ISA) against double loops.
+TEST_CASE_TEMPLATE("every ISA's layer norm rows match plain loops, forward and backward, tails included", T, float,
+                   double) {
+    for (index_t n : {1, 7, 16, 37, 128, 200}) {
+        CAPTURE(n);
+        const index_t rows = 5;
+        const auto x = uniform<T>(std::size_t(rows * n), 31), gamma = uniform<T>(std::size_t(n), 32),
+                   beta = uniform<T>(std::size_t(n), 33), dy = uniform<T>(std::size_t(rows * n), 34);
+        const double eps = 1e-5;
+        std::vector<double> y_ref(std::size_t(rows * n)), dx_ref(std::size_t(rows * n)), dg_ref(std::size_t(n), 0.5),
+            db_ref(std::size_t(n), -0.25);
+        for (index_t r = 0; r < rows; ++r) {
+            double mean = 0, var = 0;
+            for (index_t j = 0; j < n; ++j) mean += double(x[std::size_t(r * n + j)]) / double(n);
+            for (index_t j = 0; j < n; ++j) var += std::pow(double(x[std::size_t(r * n + j)]) - mean, 2) / double(n);
+            const double is = 1 / std::sqrt(var + eps);
+            double mg = 0, mgx = 0;
+            for (index_t j = 0; j < n; ++j) {
+                const std::size_t e = std::size_t(r * n + j);
+                const double h = (double(x[e]) - mean) * is, g = double(dy[e]) * double(gamma[std::size_t(j)]);
+                y_ref[e] = double(gamma[std::size_t(j)]) * h + double(beta[std::size_t(j)]);
+                dg_ref[std::size_t(j)] += double(dy[e]) * h;
+                db_ref[std::size_t(j)] += double(dy[e]);
+                mg += g / double(n);
+                mgx += g * h / double(n);
+            }
+            for (index_t j = 0; j < n; ++j) {
+                const std::size_t e = std::size_t(r * n + j);
+                const double h = (double(x[e]) - mean) * is;
+                dx_ref[e] = is * (double(dy[e]) * double(gamma[std::size_t(j)]) - mg - h * mgx);
+            }
+        }
+        for (k::isa i : runnable()) {
+            CAPTURE(k::isa_name(i));
+            const auto& t = table<T>(i);
+            const std::size_t cells = std::size_t(rows * n), nr = std::size_t(rows), nc = std::size_t(n);
+            std::vector<T> y(cells), mean(nr), invstd(nr), dx(cells), dg(nc, T(0.5)), db(nc, T(-0.25));
+            t.layer_norm_forward(0, rows, n, T(eps), x.data(), gamma.data(), beta.data(), mean.data(), y.data(),
+                                 invstd.data());
+            t.layer_norm_backward(rows, n, x.data(), mean.data(), gamma.data(), invstd.data(), dy.data(), dx.data(),
+                                  dg.data(), db.data());
+            const double tol = std::is_same_v<T, float> ? 2e-4 : 1e-9;   // invstd up to ~1e2 for n = 1 (var 0)
+            double ey = 0, edx = 0, edg = 0, edb = 0;
+            for (std::size_t e = 0; e < y.size(); ++e) {
+                ey = std::max(ey, std::abs(double(y[e]) - y_ref[e]));
+                edx = std::max(edx, std::abs(double(dx[e]) - dx_ref[e]) / (1 + std::abs(dx_ref[e])));
+            }
+            for (std::size_t j = 0; j < dg.size(); ++j) {
+                edg = std::max(edg, std::abs(double(dg[j]) - dg_ref[j]) / (1 + std::abs(dg_ref[j])));
+                edb = std::max(edb, std::abs(double(db[j]) - db_ref[j]));
+            }
+            CHECK(ey <= tol);
+            CHECK(edx <= tol);
+            CHECK(edg <= tol);
+            CHECK(edb <= tol);
+        }
+    }
+}
+
 TEST_CASE_TEMPLATE("every ISA's pointwise kernels agree with SSE2's, tails included", T, float, double) {
     const auto& base = table<T>(k::isa::sse2);
     for (k::isa i : runnable()) {

@@ -99,7 +99,7 @@ struct layer_norm {
         using input_shape = In;
         using output_shape = In;
         static constexpr std::size_t param_count = 2 * n;               // gamma (n), beta (n)
-        static constexpr std::size_t cache_per_sample = In::size + rows; // xhat, invstd per row
+        static constexpr std::size_t cache_per_sample = 2 * rows;       // mean, invstd per row
         static std::string name() { return "layer_norm"; }
         static void tensors(tensor_list& t, const std::string& prefix, std::size_t p, std::size_t) {
             t.push_back({prefix + "weight", {n}, p});
@@ -111,11 +111,11 @@ struct layer_norm {
         }
         template <class T> void forward(const fwd_args<T>& a) const {
             kernels::cpu::layer_norm_forward(a.batch * index_t(rows), index_t(n), T(Eps), a.x, a.p, a.p + n, a.cache,
-                                             a.y, a.cache + a.batch * index_t(In::size));
+                                             a.y, a.cache + a.batch * index_t(rows));
         }
         template <class T> void backward(const bwd_args<T>& a) const {
-            kernels::cpu::layer_norm_backward(a.batch * index_t(rows), index_t(n), a.cache, a.p,
-                                              a.cache + a.batch * index_t(In::size), a.dy, a.dx, a.dp, a.dp + n);
+            kernels::cpu::layer_norm_backward(a.batch * index_t(rows), index_t(n), a.x, a.cache, a.p,
+                                              a.cache + a.batch * index_t(rows), a.dy, a.dx, a.dp, a.dp + n);
         }
     };
 };

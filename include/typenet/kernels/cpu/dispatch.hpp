@@ -143,9 +143,9 @@ struct kernel_table {
                                 const T* gamma, const T* invstd, const T* dy, T* dx, T* dgamma, T* dbeta) = nullptr;
     // norm.hpp: layer norm over rows
     void (*layer_norm_forward)(index_t r0, index_t r1, index_t n, T eps, const T* x, const T* gamma, const T* beta,
-                               T* xhat, T* y, T* invstd) = nullptr;
-    void (*layer_norm_backward)(index_t rows, index_t n, const T* xhat, const T* gamma, const T* invstd, const T* dy,
-                                T* dx, T* dgamma, T* dbeta) = nullptr;
+                               T* mean, T* y, T* invstd) = nullptr;
+    void (*layer_norm_backward)(index_t rows, index_t n, const T* x, const T* mean, const T* gamma, const T* invstd,
+                                const T* dy, T* dx, T* dgamma, T* dbeta) = nullptr;
     // softmax.hpp: rows of logits, causal attention's rows
     void (*log_sum_exp_rows)(index_t rows, index_t n, const T* x, index_t ld, T* lse) = nullptr;
     void (*exp_affine)(index_t n, const T* x, T a, T b, T c, T* y) = nullptr;

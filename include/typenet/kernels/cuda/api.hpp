@@ -165,11 +165,12 @@ void gru_step_backward(context&, index_t batch, index_t h, float* gates, index_t
 void rnn_step(context&, index_t batch, index_t h, float* y, index_t ld_h);
 void rnn_step_backward(context&, index_t batch, index_t h, const float* y, const float* dy, index_t ld_h,
                        const float* dh, float* dg);
-// Layer norm over each row of n (biased variance); xhat may be null (inference).
+// Layer norm over each row of n (biased variance); each row's mean and invstd kept (mean may be null:
+// inference), xhat = (x - mean) invstd recomputed by backward, as the host layer does.
 void layer_norm_forward(context&, index_t rows, index_t n, float eps, const float* x, const float* gamma,
-                        const float* beta, float* xhat, float* y, float* invstd);
+                        const float* beta, float* mean, float* y, float* invstd);
 // dgamma += sum dy xhat, dbeta += sum dy; dx when not null.
-void layer_norm_backward(context&, index_t rows, index_t n, const float* xhat, const float* gamma,
+void layer_norm_backward(context&, index_t rows, index_t n, const float* x, const float* mean, const float* gamma,
                          const float* invstd, const float* dy, float* dx, float* dgamma, float* dbeta);
 
 // Causal multi-head attention of B sequences of T steps (layers/attention.hpp): qkv (B T, 3D) the
