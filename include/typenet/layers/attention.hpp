@@ -90,14 +90,17 @@ struct causal_self_attention {
             kernels::cpu::pack_b(hd, steps, src, 1, d3, bp);
             return bp;
         }
-        // S = Q K^T on and below the diagonal, in row blocks: block [i0, i1) needs keys [0, i1).
+        // S = Q K^T on and below the diagonal, in row blocks: block [i0, i1) needs keys [0, i1), kt
+        // from packed_t; its rows go to out, steps apart.
         static constexpr index_t block = 32;
+        template <class T>
+        static void block_scores(index_t i0, index_t i1, index_t steps, const T* q, const T* kt, T* out) {
+            kernels::cpu::gemm_packed_b_single_thread(i1 - i0, steps, hd, q + i0 * d3, d3, index_t(1), kt, T(0), out,
+                                                      steps, i1);
+        }
         template <class T> static void causal_scores(index_t steps, const T* q, const T* kt, T* p) {
-            for (index_t i0 = 0; i0 < steps; i0 += block) {
-                const index_t i1 = std::min(steps, i0 + block);
-                kernels::cpu::gemm_packed_b_single_thread(i1 - i0, steps, hd, q + i0 * d3, d3, index_t(1), kt, T(0),
-                                                          p + i0 * steps, steps, i1);
-            }
+            for (index_t i0 = 0; i0 < steps; i0 += block)
+                block_scores(i0, std::min(steps, i0 + block), steps, q, kt, p + i0 * steps);
         }
         // P = causal softmax of the scaled scores S = Q K^T, row by row, from each row's
         // log-sum-exp (backward) or computing it (forward, lse written).
@@ -123,8 +126,7 @@ struct causal_self_attention {
                 const T* kt = packed_t(steps, kk, 0);
                 for (index_t i0 = 0; i0 < steps; i0 += block) {
                     const index_t i1 = std::min(steps, i0 + block);
-                    k::gemm_packed_b_single_thread(i1 - i0, steps, hd, q + i0 * d3, d3, index_t(1), kt, T(0), p, steps,
-                                                   i1);                                                       // S = Q K^T
+                    block_scores(i0, i1, steps, q, kt, p);                                                  // S = Q K^T
                     k::causal_softmax(i0, i1, steps, block, scale<T>(), p, steps, lse, index_t(Heads), false);
                     k::gemm_single_thread(i1 - i0, hd, i1, p, steps, 1, v, d3, 1, T(0), o + i0 * d, d);     // O = P V
                 }

@@ -229,6 +229,23 @@ inline void pack_b_panel(Arch, index_t nr, index_t n, index_t k, const T* b, ind
     }
 }
 
+namespace detail {
+// B (k, n) in blocks of kc_step rows, outermost, each as (kc, nr) panels: the block of row pc at
+// bp + pc * panels * nr, its panel jp at + jp * nr * kc (pack_b's layout, and gemm_serial's when
+// it keeps a small B whole).
+template <class Arch, class T>
+inline void pack_b_blocks(Arch, index_t kc_step, index_t k, index_t n, const T* b, index_t rsb, index_t csb, T* bp) {
+    constexpr index_t nr = blocking<T, Arch>::nr;
+    const index_t panels = (n + nr - 1) / nr;
+    for (index_t pc = 0; pc < k; pc += kc_step) {
+        const index_t kc = std::min(kc_step, k - pc);
+        for (index_t jp = 0; jp < panels; ++jp)
+            pack_b_panel(Arch{}, nr, n - jp * nr, kc, b + pc * rsb + jp * nr * csb, rsb, csb,
+                         bp + pc * panels * nr + jp * nr * kc);
+    }
+}
+}  // namespace detail
+
 // One MR x NR tile of C from a packed A micro-panel and a B micro-panel whose rows are ldb apart
 // (NR when packed; B's own row stride when read in place): C := acc + beta*C (beta == 0: C is not
 // read). Edge tiles (rows < MR or cols < NR) go through a local tile, so C is never touched past
@@ -432,12 +449,7 @@ template <class Arch, class T>
     // 4096x128x512 (B^T) 152-154 -> 156-157.
     const index_t npanels_all = (n + nr - 1) / nr;
     if (!direct_b && n <= nc_max && k > kc_max && m > mc_max && k * npanels_all * nr <= whole_b_max) {
-        for (index_t pc = 0; pc < k; pc += kc_even) {
-            const index_t kc = std::min(kc_even, k - pc);
-            for (index_t jp = 0; jp < npanels_all; ++jp)
-                pack_b_panel(Arch{}, nr, n - jp * nr, kc, b + pc * rsb + jp * nr * csb, rsb, csb,
-                             bp + pc * npanels_all * nr + jp * nr * kc);
-        }
+        detail::pack_b_blocks(Arch{}, kc_even, k, n, b, rsb, csb, bp);
         for (index_t ic = 0; ic < m; ic += mc_max)
             for (index_t pc = 0; pc < k; pc += kc_even) {
                 const index_t kc = std::min(kc_even, k - pc);
@@ -545,15 +557,7 @@ struct pack_b_kernel {
 // noipa: as gemm_serial (a layer's constant sizes would reach the tail loops of pack_b_panel).
 template <class Arch, class T>
 [[gnu::noipa]] inline void pack_b_kernel::operator()(Arch, index_t k, index_t n, const T* b, index_t rsb, index_t csb, T* bp) const {
-    using blk = blocking<T, Arch>;
-    const index_t panels = (n + blk::nr - 1) / blk::nr;
-    for (index_t pc = 0; pc < k; pc += blk::kc) {
-        const index_t kc = std::min(blk::kc, k - pc);
-        T* blk_p = bp + pc * panels * blk::nr;
-        for (index_t jp = 0; jp < panels; ++jp)
-            pack_b_panel(Arch{}, blk::nr, n - jp * blk::nr, kc, b + pc * rsb + jp * blk::nr * csb, rsb, csb,
-                         blk_p + jp * blk::nr * kc);
-    }
+    detail::pack_b_blocks(Arch{}, blocking<T, Arch>::kc, k, n, b, rsb, csb, bp);
 }
 
 // bp: packed_b_size(k, n) elements.
@@ -588,6 +592,17 @@ template <class Arch, class T>
     }
 }
 
+namespace detail {
+// Columns [j0, j1) (j0 on a panel boundary) of C := A B + beta C, B from pack_b, on this thread.
+template <class T>
+inline void packed_b_columns(index_t m, index_t n, index_t k, const T* a, index_t rsa, index_t csa, const T* bp, T beta,
+                             T* c, index_t ldc, index_t j0, index_t j1) {
+    T* ap = gemm_scratch_a().get<T>(std::size_t(active_gemm_sizes<T>().a_size(m, k)));
+    invoke_kernel<&kernel_table<T>::gemm_packed_b_serial>(gemm_packed_b_serial{}, m, n, k, a, rsa, csa, bp, beta, c, ldc,
+                                                          j0, j1, ap);
+}
+}  // namespace detail
+
 // One thread, columns [0, j1) of C (m, n) := A (m, k) B + beta C with B from pack_b(k, n, ...): the
 // leading columns of a B packed once for products that use more and more of it (causal attention's
 // row blocks, block i reading keys [0, j1)). Columns past j1 are neither written nor read.
@@ -596,9 +611,7 @@ inline void gemm_packed_b_single_thread(index_t m, index_t n, index_t k, const T
                                         const T* bp, T beta, T* c, index_t ldc, index_t j1) {
     j1 = std::min(j1, n);
     if (m <= 0 || j1 <= 0 || k <= 0) return;
-    T* ap = detail::gemm_scratch_a().get<T>(std::size_t(active_gemm_sizes<T>().a_size(m, k)));
-    invoke_kernel<&kernel_table<T>::gemm_packed_b_serial>(gemm_packed_b_serial{}, m, n, k, a, rsa, csa, bp, beta, c, ldc,
-                                                          index_t(0), j1, ap);
+    detail::packed_b_columns(m, n, k, a, rsa, csa, bp, beta, c, ldc, index_t(0), j1);
 }
 
 // C (m, n) := A (m, k) B + beta C with B from pack_b(k, n, ...); threads split the panels of B.
@@ -610,11 +623,7 @@ inline void gemm_packed_b(index_t m, index_t n, index_t k, const T* a, index_t r
     const index_t panels = (n + sz.nr - 1) / sz.nr;
     const int threads = int(std::min<double>({double(max_threads()), double(m) * double(n) * double(k) / double(1 << 18),
                                               double(panels)}));
-    auto slice = [&](index_t j0, index_t j1) {
-        T* ap = detail::gemm_scratch_a().get<T>(std::size_t(sz.a_size(m, k)));
-        invoke_kernel<&kernel_table<T>::gemm_packed_b_serial>(gemm_packed_b_serial{}, m, n, k, a, rsa, csa, bp, beta, c,
-                                                              ldc, j0, j1, ap);
-    };
+    auto slice = [&](index_t j0, index_t j1) { detail::packed_b_columns(m, n, k, a, rsa, csa, bp, beta, c, ldc, j0, j1); };
     if (threads <= 1) {
         slice(0, n);
         return;
