@@ -102,14 +102,19 @@ TEST_CASE_TEMPLATE("every ISA's GEMM kernels match plain loops on ragged sizes",
                     auto c = uniform<T>(std::size_t(m * n), 3);
                     auto ref = c;
                     std::vector<T> ap(std::size_t(t.gemm.a_size(m, kk))), bp(std::size_t(t.gemm.b_size(n, kk)));
-                    // A^T stored, and a bias per column added in the same pass
+                    // A^T stored, a bias per column added in the same pass, and A's row sums (a
+                    // weight gradient's bias gradient) taken in its packing
                     const auto col_bias = uniform<T>(std::size_t(n), 9), row_bias = uniform<T>(std::size_t(m), 10);
+                    auto sums = uniform<T>(std::size_t(m), 11), sums_ref = sums;
                     t.gemm_serial(m, n, kk, a.data(), 1, m, b.data(), n, 1, T(0.5), c.data(), n, ap.data(), bp.data(),
-                                  {.col = col_bias.data()});
+                                  {.col = col_bias.data(), .a_row_sums = sums.data()});
                     k::gemm_ref(m, n, kk, a.data(), 1, m, b.data(), n, 1, T(0.5), ref.data(), n);
                     for (index_t i = 0; i < m; ++i)
                         for (index_t j = 0; j < n; ++j) ref[std::size_t(i * n + j)] += col_bias[std::size_t(j)];
                     CHECK(max_rel_diff(c, ref) <= tolerance<T>(kk));
+                    for (index_t i = 0; i < m; ++i)
+                        for (index_t p = 0; p < kk; ++p) sums_ref[std::size_t(i)] += a[std::size_t(p * m + i)];
+                    CHECK(max_rel_diff(sums, sums_ref) <= tolerance<T>(kk));
                     // B packed once (its panels are the ISA's), A read in place.
                     std::vector<T> packed(std::size_t(k::packed_b_size<T>(kk, n)));
                     t.pack_b(kk, n, b.data(), n, 1, packed.data());

@@ -180,3 +180,54 @@ TEST_CASE_TEMPLATE("gemm and gemm_abt add a row or a column bias as they store C
             }
     }
 }
+
+// A weight gradient's bias gradient in its product: a_row_sums[i] += sum_p A(i, p), each row once
+// whatever the threads split (C's columns: only the block of column 0 adds them), for A^T (packed),
+// A in place and general strides, past kc, mc and nc, and through gemm_abt.
+TEST_CASE_TEMPLATE("gemm and gemm_abt add A's row sums once: layouts, blocks, threads", T, float, double) {
+    struct dims { index_t m, n, kk; };
+    for (int threads : {1, 2}) {
+        k::set_num_threads(threads);
+        for (dims d : {dims{1, 1, 1}, dims{7, 5, 3}, dims{67, 33, 17}, dims{128, 512, 700}, dims{512, 128, 600},
+                       dims{300, 64, 500}, dims{300, 2200, 70}, dims{9, 3000, 40}})
+            for (int layout : {0, 1, 2}) {      // A^T stored (a weight gradient's dy^T), A row-major, A column-strided
+                CAPTURE(threads);
+                CAPTURE(d.m);
+                CAPTURE(d.n);
+                CAPTURE(d.kk);
+                CAPTURE(layout);
+                typenet::rng g(typenet::seed{std::uint64_t(d.m * 13 + d.n + layout)});
+                auto fill = [&](std::size_t n) {
+                    std::vector<T> v(n);
+                    for (auto& x : v) x = T(g.uniform(-1, 1));
+                    return v;
+                };
+                // layout 2: A (m, k) inside a (m, 2k) buffer, every other column
+                const index_t rsa = layout == 0 ? 1 : layout == 1 ? d.kk : 2 * d.kk, csa = layout == 0 ? d.m : layout == 1 ? 1 : 2;
+                const auto a = fill(std::size_t(d.m * d.kk * (layout == 2 ? 2 : 1))), b = fill(std::size_t(d.kk * d.n));
+                const auto s0 = fill(std::size_t(d.m)), c0 = fill(std::size_t(d.m * d.n));
+                auto sums_ref = s0;
+                for (index_t i = 0; i < d.m; ++i) {
+                    double s = 0;
+                    for (index_t p = 0; p < d.kk; ++p) s += double(a[std::size_t(i * rsa + p * csa)]);
+                    sums_ref[std::size_t(i)] += T(s);
+                }
+                const double tol = std::is_same_v<T, float> ? 2e-5 * std::sqrt(double(d.kk) + 1) : 1e-12 * double(d.kk + 1);
+                auto c = c0, ref = c0, sums = s0;
+                k::gemm(d.m, d.n, d.kk, a.data(), rsa, csa, b.data(), d.n, 1, T(1), c.data(), d.n,
+                        k::bias_epilogue<T>{.a_row_sums = sums.data()});
+                k::gemm_ref(d.m, d.n, d.kk, a.data(), rsa, csa, b.data(), d.n, 1, T(1), ref.data(), d.n);
+                CHECK(max_rel_diff(c, ref) <= tol);
+                CHECK(max_rel_diff(sums, sums_ref) <= tol);
+                if (layout == 1) {            // A B^T, B (n, k)
+                    sums = s0;
+                    k::gemm_abt(d.m, d.n, d.kk, a.data(), d.kk, b.data(), d.kk, T(0), c.data(), d.n,
+                                k::bias_epilogue<T>{.a_row_sums = sums.data()});
+                    k::gemm_ref(d.m, d.n, d.kk, a.data(), d.kk, 1, b.data(), 1, d.kk, T(0), ref.data(), d.n);
+                    CHECK(max_rel_diff(c, ref) <= tol);
+                    CHECK(max_rel_diff(sums, sums_ref) <= tol);
+                }
+            }
+    }
+    k::set_num_threads(1);
+}

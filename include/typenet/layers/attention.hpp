@@ -140,8 +140,8 @@ struct causal_self_attention {
             const slots<T> s(a.cache, rows);
             T* dp = a.dp;
             k::gemm(rows, d, d, a.dy, d, 1, a.p + wout, d, 1, T(0), s.datt, d);        // d(att) = dy W_o
-            k::gemm(d, d, rows, a.dy, 1, d, s.att, d, 1, T(1), dp + wout, d);          // dW_o += dy^T att
-            k::add_column_sums(rows, d, a.dy, d, dp + bout);
+            k::gemm(d, d, rows, a.dy, 1, d, s.att, d, 1, T(1), dp + wout, d,           // dW_o += dy^T att,
+                    k::bias_epilogue<T>{.a_row_sums = dp + bout});                     // db_o += sum dy
             const index_t pairs = batch * index_t(Heads);
             k::parallel_for(threads(pairs, steps), pairs, [&](index_t bh) {
                 const index_t b = bh / index_t(Heads), h = bh % index_t(Heads);
@@ -175,8 +175,8 @@ struct causal_self_attention {
                                           dk + j0 * d3, d3);                                                // dK = dS^T Q
                 }
             });
-            k::gemm(d3, d, rows, s.dqkv, 1, d3, a.x, d, 1, T(1), dp + win, d);        // dW_in += dqkv^T x
-            k::add_column_sums(rows, d3, s.dqkv, d3, dp + bin);
+            k::gemm(d3, d, rows, s.dqkv, 1, d3, a.x, d, 1, T(1), dp + win, d,         // dW_in += dqkv^T x,
+                    k::bias_epilogue<T>{.a_row_sums = dp + bin});                     // db_in += sum dqkv
             if (a.dx) k::gemm(rows, d, d3, s.dqkv, d3, 1, a.p + win, d, 1, T(0), a.dx, d);
         }
     };

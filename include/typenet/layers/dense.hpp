@@ -51,8 +51,8 @@ struct dense<Out, Init>::bound<shape<In>> {
         T* dw = a.dp;                                       // (Out, In)
         T* db = a.dp + Out * In;                            // (Out)
         if (a.dx) k::gemm(n, in, out, a.dy, out, 1, w, in, 1, T(0), a.dx, in);   // dx (B, In) = dy w
-        k::gemm(out, in, n, a.dy, 1, out, a.x, in, 1, T(1), dw, in);             // dw += dy^T (Out, B) x
-        k::add_column_sums(n, out, a.dy, out, db);                                // db += sum_B dy
+        k::gemm(out, in, n, a.dy, 1, out, a.x, in, 1, T(1), dw, in,               // dw += dy^T (Out, B) x,
+                k::bias_epilogue<T>{.a_row_sums = db});                           // db += sum_B dy in its packing
     }
 };
 

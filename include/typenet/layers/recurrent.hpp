@@ -158,10 +158,9 @@ struct lstm<H>::bound<seq<D>> : detail::recurrent_params<4, D, H> {
             detail::copy_rows(batch, h, s.dc, h, a.dcarry_in + h, 2 * h);
         }
         T* dp = a.dp;
-        k::gemm(g, d, rows, s.gates, 1, g, a.x, d, 1, T(1), dp + wih, d);          // dW_ih += dG^T x
-        k::gemm(g, h, rows, s.gates, 1, g, s.hp, h, 1, T(1), dp + whh, h);         // dW_hh += dG^T h_prev
-        k::add_column_sums(rows, g, s.gates, g, dp + bih);
-        k::add_column_sums(rows, g, s.gates, g, dp + bhh);
+        // dW_ih += dG^T x, dW_hh += dG^T h_prev; each bias += the sums of dG's columns, in its packing
+        k::gemm(g, d, rows, s.gates, 1, g, a.x, d, 1, T(1), dp + wih, d, k::bias_epilogue<T>{.a_row_sums = dp + bih});
+        k::gemm(g, h, rows, s.gates, 1, g, s.hp, h, 1, T(1), dp + whh, h, k::bias_epilogue<T>{.a_row_sums = dp + bhh});
         if (a.dx) k::gemm(rows, d, g, s.gates, g, 1, a.p + wih, d, 1, T(0), a.dx, d);   // dx = dG W_ih
     }
 };
@@ -235,12 +234,12 @@ struct gru<H>::bound<seq<D>> : detail::recurrent_params<3, D, H> {
         }
         if (a.dcarry_in) std::copy_n(dhr, batch * h, a.dcarry_in);
         T* dp = a.dp;
-        k::gemm(g, d, rows, s.gates, 1, g, a.x, d, 1, T(1), dp + wih, d);
-        k::gemm(2 * h, h, rows, s.gates, 1, g, s.hp, h, 1, T(1), dp + whh, h);
-        k::gemm(h, h, rows, s.hn, 1, h, s.hp, h, 1, T(1), dp + whh + 2 * H * H, h);
-        k::add_column_sums(rows, g, s.gates, g, dp + bih);
-        k::add_column_sums(rows, 2 * h, s.gates, g, dp + bhh);
-        k::add_column_sums(rows, h, s.hn, h, dp + bhh + 2 * H);
+        // The biases' gradients as the sums of the gradient operand's columns, in each product's packing.
+        k::gemm(g, d, rows, s.gates, 1, g, a.x, d, 1, T(1), dp + wih, d, k::bias_epilogue<T>{.a_row_sums = dp + bih});
+        k::gemm(2 * h, h, rows, s.gates, 1, g, s.hp, h, 1, T(1), dp + whh, h,
+                k::bias_epilogue<T>{.a_row_sums = dp + bhh});
+        k::gemm(h, h, rows, s.hn, 1, h, s.hp, h, 1, T(1), dp + whh + 2 * H * H, h,
+                k::bias_epilogue<T>{.a_row_sums = dp + bhh + 2 * H});
         if (a.dx) k::gemm(rows, d, g, s.gates, g, 1, a.p + wih, d, 1, T(0), a.dx, d);
     }
 };
@@ -297,10 +296,8 @@ struct rnn<H>::bound<seq<D>> : detail::recurrent_params<1, D, H> {
         }
         if (a.dcarry_in) std::copy_n(dhr, batch * h, a.dcarry_in);
         T* dp = a.dp;
-        k::gemm(h, d, rows, dg, 1, h, a.x, d, 1, T(1), dp + wih, d);
-        k::gemm(h, h, rows, dg, 1, h, hp, h, 1, T(1), dp + whh, h);
-        k::add_column_sums(rows, h, dg, h, dp + bih);
-        k::add_column_sums(rows, h, dg, h, dp + bhh);
+        k::gemm(h, d, rows, dg, 1, h, a.x, d, 1, T(1), dp + wih, d, k::bias_epilogue<T>{.a_row_sums = dp + bih});
+        k::gemm(h, h, rows, dg, 1, h, hp, h, 1, T(1), dp + whh, h, k::bias_epilogue<T>{.a_row_sums = dp + bhh});
         if (a.dx) k::gemm(rows, d, h, dg, h, 1, a.p + wih, d, 1, T(0), a.dx, d);
     }
 };

@@ -12,6 +12,7 @@
 #pragma once
 #include <algorithm>
 #include <cstring>
+#include <numeric>
 #include <utility>
 
 #include "typenet/kernels/cpu/common.hpp"
@@ -58,9 +59,55 @@ inline gemm_sizes active_gemm_sizes() {
     return active_sizes<&kernel_table<T>::gemm>([](auto a) { return gemm_sizes_of<T, decltype(a)>(); });
 }
 
-// A (m, k) block -> panels of mr rows, each (k, mr) with p outermost; rows past m are zero.
+namespace detail {
+// sums[i] += sum_p A(i, p), A (m, k) read in place.
+template <class T>
+inline void add_row_sums(index_t m, index_t k, const T* a, index_t rsa, index_t csa, T* sums) {
+    for (index_t i = 0; i < m; ++i) {
+        T s = 0;
+        for (index_t p = 0; p < k; ++p) s += a[i * rsa + p * csa];
+        sums[i] += s;
+    }
+}
+
+// sums[r] += sum_p panel[p * mr + r] for r < rows: a packed panel of A, (k, mr) with p outermost.
+// Read flat, lane l of the vector at offset f holds row (f + l) mod mr, so every lcm(mr, w) values
+// (one vector at AVX-512's 8 rows of 16 floats, three at AVX2's 6 of 8) the rows repeat: that many
+// accumulators, folded into rows once. A weight gradient's bias gradient this way costs a few vector
+// adds per packed block, read back from L1; summed as the values were copied (a chain of dependent
+// adds per row) it cost as much as the pass over dy it replaced (char-GPT, perf).
 template <class Arch, class T>
-inline void pack_a(Arch, index_t mr, index_t m, index_t k, const T* a, index_t rsa, index_t csa, T* ap) {
+inline void add_panel_row_sums(const T* panel, index_t k, index_t mr, index_t rows, T* sums) {
+    using batch = xsimd::batch<T, Arch>;
+    constexpr index_t w = batch::size, max_nv = 4, max_mr = 16;
+    const index_t period = std::lcm(mr, w), nv = period / w, len = k * mr;
+    if (nv > max_nv || mr > max_mr) {                       // not a blocking of this library: plain loops
+        for (index_t r = 0; r < rows; ++r) {
+            T s = 0;
+            for (index_t p = 0; p < k; ++p) s += panel[p * mr + r];
+            sums[r] += s;
+        }
+        return;
+    }
+    batch acc[max_nv];
+    for (index_t j = 0; j < nv; ++j) acc[j] = batch(T(0));
+    index_t f = 0;
+    for (; f + period <= len; f += period)
+        for (index_t j = 0; j < nv; ++j) acc[j] += batch::load_unaligned(panel + f + j * w);
+    alignas(64) T lanes[max_nv * w];
+    T row[max_mr] = {};
+    for (index_t j = 0; j < nv; ++j) acc[j].store_aligned(lanes + j * w);
+    for (index_t i = 0; i < period; ++i) row[i % mr] += lanes[i];
+    for (; f < len; ++f) row[f % mr] += panel[f];           // f is a multiple of mr here
+    for (index_t r = 0; r < rows; ++r) sums[r] += row[r];
+}
+}  // namespace detail
+
+// A (m, k) block -> panels of mr rows, each (k, mr) with p outermost; rows past m are zero.
+// sums (if not null): sums[i] += sum_p A(i, p) over the block, from the values as they are copied.
+template <class Arch, class T>
+inline void pack_a(Arch, index_t mr, index_t m, index_t k, const T* a, index_t rsa, index_t csa, T* ap,
+                   T* sums = nullptr) {
     if (rsa == 1) {
         // A^T stored row-major (a dense layer's dw = dy^T x): the mr values of a panel at one p are
         // contiguous. Panel by panel, every p is a new cache line (and every few a new page) far
@@ -86,6 +133,7 @@ inline void pack_a(Arch, index_t mr, index_t m, index_t k, const T* a, index_t r
                         for (; r < mr; ++r) dst[p * mr + r] = T(0);
                     }
                 }
+                if (sums) detail::add_panel_row_sums<Arch>(dst + p0 * mr, p1 - p0, mr, rows, sums + i0);   // from L1
             }
         }
         return;
@@ -99,6 +147,7 @@ inline void pack_a(Arch, index_t mr, index_t m, index_t k, const T* a, index_t r
             for (; r < rows; ++r) dst[r] = src[r * rsa];
             for (; r < mr; ++r) dst[r] = T(0);
         }
+        if (sums) detail::add_panel_row_sums<Arch>(ap, k, mr, rows, sums + i0);
     }
 }
 
@@ -392,13 +441,16 @@ inline scratch& gemm_scratch_b() { static thread_local scratch s; return s; }
 // is read in place, the micro-kernel broadcasting from its rows: packing A costs a load and a store
 // per element against nc / (2 w) FMAs per element in the tiles, for the narrow products of a
 // transformer's layers (nc = 128) as much as a third of the time. Otherwise A is packed into ap.
+// a_sums (if not null): += the sums of the block's rows of A (bias_epilogue::a_row_sums); ep's own is
+// not read.
 template <class T, class Arch, class Panel>
 inline void macro_kernel(index_t mc, index_t nc, index_t kc, const T* a, index_t rsa, index_t csa, Panel panel, T beta,
-                         T* c, index_t ldc, T* ap, bias_epilogue<T> ep) {
+                         T* c, index_t ldc, T* ap, bias_epilogue<T> ep, T* a_sums) {
     using blk = blocking<T, Arch>;
     constexpr index_t mr = blk::mr, nr = blk::nr;
     const bool direct_a = csa == 1 && rsa != 1;
-    if (!direct_a) pack_a(Arch{}, mr, mc, kc, a, rsa, csa, ap);
+    if (!direct_a) pack_a(Arch{}, mr, mc, kc, a, rsa, csa, ap, a_sums);
+    else if (a_sums) add_row_sums(mc, kc, a, rsa, csa, a_sums);
     for (index_t jp = 0; jp < (nc + nr - 1) / nr; ++jp) {
         const index_t cols = std::min(nr, nc - jp * nr);
         const auto [bj, ldb] = panel(jp, cols);
@@ -457,7 +509,8 @@ template <class Arch, class T>
                 detail::macro_kernel<T, Arch>(
                     std::min(mc_max, m - ic), n, kc, a + ic * rsa + pc * csa, rsa, csa,
                     [&](index_t jp, index_t) { return std::pair<const T*, index_t>(bb + jp * nr * kc, nr); },
-                    pc == 0 ? beta : T(1), c + ic * ldc, ldc, ap, pc == 0 ? ep.at(ic, 0) : bias_epilogue<T>{});
+                    pc == 0 ? beta : T(1), c + ic * ldc, ldc, ap, pc == 0 ? ep.at(ic, 0) : bias_epilogue<T>{},
+                    ep.a_row_sums ? ep.a_row_sums + ic : nullptr);
             }
         return;
     }
@@ -480,7 +533,8 @@ template <class Arch, class T>
                                                       in_place ? rsb : nr);   // (kc, nr)
                                               },
                                               beta_k, c + ic * ldc + jc, ldc, ap,
-                                              pc == 0 ? ep.at(ic, jc) : bias_epilogue<T>{});   // added once
+                                              pc == 0 ? ep.at(ic, jc) : bias_epilogue<T>{},   // added once
+                                              jc == 0 && ep.a_row_sums ? ep.a_row_sums + ic : nullptr);
         }
     }
 }
@@ -588,7 +642,7 @@ template <class Arch, class T>
             detail::macro_kernel<T, Arch>(
                 std::min(mc_max, m - ic), j1 - j0, kc, a + ic * rsa + pc * csa, rsa, csa,
                 [&](index_t jp, index_t) { return std::pair<const T*, index_t>(first + jp * nr * kc, nr); },
-                pc == 0 ? beta : T(1), c + ic * ldc + j0, ldc, ap, bias_epilogue<T>{});
+                pc == 0 ? beta : T(1), c + ic * ldc + j0, ldc, ap, bias_epilogue<T>{}, static_cast<T*>(nullptr));
     }
 }
 
