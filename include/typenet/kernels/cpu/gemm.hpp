@@ -17,6 +17,7 @@
 
 #include "typenet/kernels/cpu/common.hpp"
 #include "typenet/kernels/cpu/dispatch.hpp"
+#include "typenet/kernels/cpu/elementwise.hpp"
 
 namespace typenet::kernels::cpu {
 
@@ -60,16 +61,6 @@ inline gemm_sizes active_gemm_sizes() {
 }
 
 namespace detail {
-// sums[i] += sum_p A(i, p), A (m, k) read in place.
-template <class T>
-inline void add_row_sums(index_t m, index_t k, const T* a, index_t rsa, index_t csa, T* sums) {
-    for (index_t i = 0; i < m; ++i) {
-        T s = 0;
-        for (index_t p = 0; p < k; ++p) s += a[i * rsa + p * csa];
-        sums[i] += s;
-    }
-}
-
 // sums[r] += sum_p panel[p * mr + r] for r < rows: a packed panel of A, (k, mr) with p outermost.
 // Read flat, lane l of the vector at offset f holds row (f + l) mod mr, so every lcm(mr, w) values
 // (one vector at AVX-512's 8 rows of 16 floats, three at AVX2's 6 of 8) the rows repeat: that many
@@ -104,7 +95,7 @@ inline void add_panel_row_sums(const T* panel, index_t k, index_t mr, index_t ro
 }  // namespace detail
 
 // A (m, k) block -> panels of mr rows, each (k, mr) with p outermost; rows past m are zero.
-// sums (if not null): sums[i] += sum_p A(i, p) over the block, from the values as they are copied.
+// sums (if not null): sums[i] += sum_p A(i, p) over the block, summed from the packed panels.
 template <class Arch, class T>
 inline void pack_a(Arch, index_t mr, index_t m, index_t k, const T* a, index_t rsa, index_t csa, T* ap,
                    T* sums = nullptr) {
@@ -450,7 +441,7 @@ inline void macro_kernel(index_t mc, index_t nc, index_t kc, const T* a, index_t
     constexpr index_t mr = blk::mr, nr = blk::nr;
     const bool direct_a = csa == 1 && rsa != 1;
     if (!direct_a) pack_a(Arch{}, mr, mc, kc, a, rsa, csa, ap, a_sums);
-    else if (a_sums) add_row_sums(mc, kc, a, rsa, csa, a_sums);
+    else if (a_sums) row_sums{}(Arch{}, mc, kc, a, rsa, a_sums);          // rows read in place: their own sums
     for (index_t jp = 0; jp < (nc + nr - 1) / nr; ++jp) {
         const index_t cols = std::min(nr, nc - jp * nr);
         const auto [bj, ldb] = panel(jp, cols);

@@ -122,7 +122,7 @@ template <class T>
 inline void gemm_abt_single_thread(index_t m, index_t n, index_t k, const T* a, index_t lda, const T* b, index_t ldb,
                                    T beta, T* c, index_t ldc, bias_epilogue<T> ep = {}) {
     if (ep.a_row_sums) {                          // A read in place, row by row: its sums in a pass of their own
-        detail::add_row_sums(m, k, a, lda, index_t(1), ep.a_row_sums);
+        add_row_sums(m, k, a, lda, ep.a_row_sums);
         ep.a_row_sums = nullptr;
     }
     invoke_kernel<&kernel_table<T>::gemm_abt_serial>(gemm_abt_serial{}, m, n, k, a, lda, b, ldb, beta, c, ldc, ep);
