@@ -31,7 +31,6 @@ inline constexpr index_t whole_b_max = 1 << 16;
 // constants): the threads of gemm() split C in whole micro-panels of the ISA that runs.
 struct gemm_sizes {
     index_t mr, nr, kc, mc, nc;
-    index_t direct_b_max_m;       // up to this many rows of C, a row-major B is read in place
     // Pack buffers of one thread's GEMM of (m, k) x (k, n).
     constexpr index_t a_size(index_t m, index_t k) const { return std::min((m + mr - 1) / mr * mr, mc) * std::min(k, kc); }
     constexpr index_t b_size(index_t n, index_t k) const {

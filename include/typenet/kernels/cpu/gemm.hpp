@@ -51,7 +51,7 @@ struct blocking {
 template <class T, class Arch>
 constexpr gemm_sizes gemm_sizes_of() {
     using blk = blocking<T, Arch>;
-    return {blk::mr, blk::nr, blk::kc, blk::mc, blk::nc, blk::direct_b_max_m};
+    return {blk::mr, blk::nr, blk::kc, blk::mc, blk::nc};
 }
 
 // The blocking of the ISA that runs this process's GEMMs.
