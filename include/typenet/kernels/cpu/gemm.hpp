@@ -61,44 +61,37 @@ inline gemm_sizes active_gemm_sizes() {
 }
 
 namespace detail {
-// sums[r] += sum_p panel[p * mr + r] for r < rows: a packed panel of A, (k, mr) with p outermost.
-// Read flat, lane l of the vector at offset f holds row (f + l) mod mr, so every lcm(mr, w) values
+// sums[r] += sum_p panel[p * MR + r] for r < rows: a packed panel of A, (k, MR) with p outermost.
+// Read flat, lane l of the vector at offset f holds row (f + l) mod MR, so every lcm(MR, w) values
 // (one vector at AVX-512's 8 rows of 16 floats, three at AVX2's 6 of 8) the rows repeat: that many
 // accumulators, folded into rows once. A weight gradient's bias gradient this way costs a few vector
 // adds per packed block, read back from L1; summed as the values were copied (a chain of dependent
 // adds per row) it cost as much as the pass over dy it replaced (char-GPT, perf).
 template <class Arch, class T>
-inline void add_panel_row_sums(const T* panel, index_t k, index_t mr, index_t rows, T* sums) {
+inline void add_panel_row_sums(const T* panel, index_t k, index_t rows, T* sums) {
     using batch = xsimd::batch<T, Arch>;
-    constexpr index_t w = batch::size, max_nv = 4, max_mr = 16;
-    const index_t period = std::lcm(mr, w), nv = period / w, len = k * mr;
-    if (nv > max_nv || mr > max_mr) {                       // not a blocking of this library: plain loops
-        for (index_t r = 0; r < rows; ++r) {
-            T s = 0;
-            for (index_t p = 0; p < k; ++p) s += panel[p * mr + r];
-            sums[r] += s;
-        }
-        return;
-    }
-    batch acc[max_nv];
+    constexpr index_t w = batch::size, MR = blocking<T, Arch>::mr;
+    constexpr index_t period = std::lcm(MR, w), nv = period / w;
+    const index_t len = k * MR;
+    batch acc[nv];
     for (index_t j = 0; j < nv; ++j) acc[j] = batch(T(0));
     index_t f = 0;
     for (; f + period <= len; f += period)
         for (index_t j = 0; j < nv; ++j) acc[j] += batch::load_unaligned(panel + f + j * w);
-    alignas(64) T lanes[max_nv * w];
-    T row[max_mr] = {};
+    alignas(64) T lanes[period];
+    T row[MR] = {};
     for (index_t j = 0; j < nv; ++j) acc[j].store_aligned(lanes + j * w);
-    for (index_t i = 0; i < period; ++i) row[i % mr] += lanes[i];
-    for (; f < len; ++f) row[f % mr] += panel[f];           // f is a multiple of mr here
+    for (index_t i = 0; i < period; ++i) row[i % MR] += lanes[i];
+    for (; f < len; ++f) row[f % MR] += panel[f];           // f is a multiple of MR here
     for (index_t r = 0; r < rows; ++r) sums[r] += row[r];
 }
 }  // namespace detail
 
-// A (m, k) block -> panels of mr rows, each (k, mr) with p outermost; rows past m are zero.
+// A (m, k) block -> panels of the ISA's mr rows, each (k, mr) with p outermost; rows past m are zero.
 // sums (if not null): sums[i] += sum_p A(i, p) over the block, summed from the packed panels.
 template <class Arch, class T>
-inline void pack_a(Arch, index_t mr, index_t m, index_t k, const T* a, index_t rsa, index_t csa, T* ap,
-                   T* sums = nullptr) {
+inline void pack_a(Arch, index_t m, index_t k, const T* a, index_t rsa, index_t csa, T* ap, T* sums = nullptr) {
+    constexpr index_t mr = blocking<T, Arch>::mr;
     if (rsa == 1) {
         // A^T stored row-major (a dense layer's dw = dy^T x): the mr values of a panel at one p are
         // contiguous. Panel by panel, every p is a new cache line (and every few a new page) far
@@ -108,15 +101,14 @@ inline void pack_a(Arch, index_t mr, index_t m, index_t k, const T* a, index_t r
         // all panels at each p, the writes went to mc / mr streams 6 KB apart, which share two of
         // L1's 64 sets: 17 % of the same product in masked stores that missed, perf.)
         constexpr index_t pb = 32;
-        constexpr index_t MR = blocking<T, Arch>::mr;
         for (index_t p0 = 0; p0 < k; p0 += pb) {
             const index_t p1 = std::min(k, p0 + pb);
             for (index_t i0 = 0; i0 < m; i0 += mr) {
                 const index_t rows = std::min(mr, m - i0);
                 T* dst = ap + i0 * k;
                 const T* src = a + i0;
-                if (mr == MR && rows == MR) {
-                    for (index_t p = p0; p < p1; ++p) std::memcpy(dst + p * MR, src + p * csa, sizeof(T) * MR);
+                if (rows == mr) {
+                    for (index_t p = p0; p < p1; ++p) std::memcpy(dst + p * mr, src + p * csa, sizeof(T) * mr);
                 } else {
                     for (index_t p = p0; p < p1; ++p) {
                         index_t r = 0;
@@ -124,7 +116,7 @@ inline void pack_a(Arch, index_t mr, index_t m, index_t k, const T* a, index_t r
                         for (; r < mr; ++r) dst[p * mr + r] = T(0);
                     }
                 }
-                if (sums) detail::add_panel_row_sums<Arch>(dst + p0 * mr, p1 - p0, mr, rows, sums + i0);   // from L1
+                if (sums) detail::add_panel_row_sums<Arch>(dst + p0 * mr, p1 - p0, rows, sums + i0);   // from L1
             }
         }
         return;
@@ -138,7 +130,7 @@ inline void pack_a(Arch, index_t mr, index_t m, index_t k, const T* a, index_t r
             for (; r < rows; ++r) dst[r] = src[r * rsa];
             for (; r < mr; ++r) dst[r] = T(0);
         }
-        if (sums) detail::add_panel_row_sums<Arch>(ap, k, mr, rows, sums + i0);
+        if (sums) detail::add_panel_row_sums<Arch>(ap, k, rows, sums + i0);
     }
 }
 
@@ -436,11 +428,11 @@ inline scratch& gemm_scratch_b() { static thread_local scratch s; return s; }
 // not read.
 template <class T, class Arch, class Panel>
 inline void macro_kernel(index_t mc, index_t nc, index_t kc, const T* a, index_t rsa, index_t csa, Panel panel, T beta,
-                         T* c, index_t ldc, T* ap, bias_epilogue<T> ep, T* a_sums) {
+                         T* c, index_t ldc, T* ap, bias_epilogue<T> ep, T* a_sums = nullptr) {
     using blk = blocking<T, Arch>;
     constexpr index_t mr = blk::mr, nr = blk::nr;
     const bool direct_a = csa == 1 && rsa != 1;
-    if (!direct_a) pack_a(Arch{}, mr, mc, kc, a, rsa, csa, ap, a_sums);
+    if (!direct_a) pack_a(Arch{}, mc, kc, a, rsa, csa, ap, a_sums);
     else if (a_sums) row_sums{}(Arch{}, mc, kc, a, rsa, a_sums);          // rows read in place: their own sums
     for (index_t jp = 0; jp < (nc + nr - 1) / nr; ++jp) {
         const index_t cols = std::min(nr, nc - jp * nr);
@@ -633,7 +625,7 @@ template <class Arch, class T>
             detail::macro_kernel<T, Arch>(
                 std::min(mc_max, m - ic), j1 - j0, kc, a + ic * rsa + pc * csa, rsa, csa,
                 [&](index_t jp, index_t) { return std::pair<const T*, index_t>(first + jp * nr * kc, nr); },
-                pc == 0 ? beta : T(1), c + ic * ldc + j0, ldc, ap, bias_epilogue<T>{}, static_cast<T*>(nullptr));
+                pc == 0 ? beta : T(1), c + ic * ldc + j0, ldc, ap, bias_epilogue<T>{});
     }
 }
 
