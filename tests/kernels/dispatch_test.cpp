@@ -4,6 +4,7 @@
 // (tests/CMakeLists.txt), so every entry point is exercised at each ISA the CPU has.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
@@ -13,6 +14,7 @@
 #include <vector>
 
 #include "support/compare.hpp"
+#include "typenet/core/aligned.hpp"
 #include "typenet/core/random.hpp"
 #include "typenet/kernels/cpu/activation.hpp"
 #include "typenet/kernels/cpu/conv.hpp"
@@ -136,6 +138,39 @@ TEST_CASE_TEMPLATE("every ISA's GEMM kernels match plain loops on ragged sizes",
                         for (index_t j = 0; j < n; ++j) ref[std::size_t(i * n + j)] += row_bias[std::size_t(i)];
                     CHECK(max_rel_diff(c, ref) <= tolerance<T>(kk));
                 }
+    }
+}
+
+// A C of 2 MB or more written in one k block with beta == 0 is stored by non-temporal stores
+// (gemm_serial) where the ISA has them and C's rows are whole aligned lines; otherwise by normal
+// stores. Both must write exactly C: full tiles, ragged edge tiles, the bias, guard columns left
+// alone, NaN in C never read, and the same C from an unaligned start (normal stores).
+TEST_CASE_TEMPLATE("every ISA's GEMM streams a large C written once and stores the same values", T, float, double) {
+    const index_t m = 1043, n = 531, kk = 100, ldc = 544;   // C: 2.2 MB (float) or 4.4 MB: above the 2 MB
+    static_assert(1043 * 531 * sizeof(float) >= (std::size_t(1) << 21));
+    const auto a = uniform<T>(std::size_t(m * kk), 1), b = uniform<T>(std::size_t(n * kk), 2);
+    const auto bias = uniform<T>(std::size_t(n), 3);
+    std::vector<T> ref(std::size_t(m * ldc), T(7));
+    k::gemm_ref(m, n, kk, a.data(), kk, 1, b.data(), 1, kk, T(0), ref.data(), ldc);
+    for (index_t i = 0; i < m; ++i)
+        for (index_t j = 0; j < n; ++j) ref[std::size_t(i * ldc + j)] += bias[std::size_t(j)];
+    for (k::isa i : runnable()) {
+        CAPTURE(k::isa_name(i));
+        const auto& t = table<T>(i);
+        std::vector<T> ap(std::size_t(t.gemm.a_size(m, kk))), bp(std::size_t(t.gemm.b_size(n, kk)));
+        for (index_t offset : {0, 1}) {                       // C at a 64-byte boundary, and one value past it
+            CAPTURE(offset);
+            typenet::aligned_vector<T> c(std::size_t(m * ldc + 1), T(7));
+            T* c0 = c.data() + offset;
+            for (index_t r = 0; r < m; ++r)
+                std::fill(c0 + r * ldc, c0 + r * ldc + n, std::numeric_limits<T>::quiet_NaN());
+            t.gemm_serial(m, n, kk, a.data(), kk, 1, b.data(), 1, kk, T(0), c0, ldc, ap.data(), bp.data(),
+                          {.col = bias.data()});
+            const std::vector<T> got(c0, c0 + m * ldc);
+            CHECK(std::none_of(got.begin(), got.end(), [](T v) { return std::isnan(v); }));
+            CHECK(max_rel_diff(got, ref) <= tolerance<T>(kk));   // guard columns still 7
+            if (offset == 1) CHECK(c[0] == T(7));
+        }
     }
 }
 

@@ -112,6 +112,32 @@ inline void parallel_for(int threads, index_t n, F f) {
     });
 }
 
+// Non-temporal stores: a vector written to memory without reading its cache line first (the read a
+// normal store of a line not in cache makes) and without keeping it in cache. can_stream<T, Arch>
+// says whether the ISA has them for a whole vector of T (AVX and AVX-512); stream_store needs p
+// aligned to the vector's size, and a store_fence() before another thread reads what it wrote.
+template <class T, class Arch>
+inline constexpr bool can_stream = std::is_base_of_v<xsimd::avx, Arch> || std::is_base_of_v<xsimd::avx512f, Arch>;
+
+template <class Arch, class T>
+inline void stream_store(const xsimd::batch<T, Arch>& v, T* p) {
+#if defined(__AVX512F__)
+    if constexpr (std::is_base_of_v<xsimd::avx512f, Arch> && std::is_same_v<T, float>) return _mm512_stream_ps(p, v);
+    else if constexpr (std::is_base_of_v<xsimd::avx512f, Arch> && std::is_same_v<T, double>) return _mm512_stream_pd(p, v);
+#endif
+#if defined(__AVX__)
+    if constexpr (std::is_base_of_v<xsimd::avx, Arch> && std::is_same_v<T, float>) return _mm256_stream_ps(p, v);
+    else if constexpr (std::is_base_of_v<xsimd::avx, Arch> && std::is_same_v<T, double>) return _mm256_stream_pd(p, v);
+#endif
+    v.store_aligned(p);
+}
+
+inline void store_fence() {
+#if defined(__SSE__)
+    _mm_sfence();
+#endif
+}
+
 // The first n < batch::size lanes of v to out, nothing past them: one masked store where the ISA
 // has one. A copy through a stack tile became a memmove call per ragged vector (11 % of a batch-1
 // LeNet predict, perf: its 28- and 10-column rows end in a partial vector).
