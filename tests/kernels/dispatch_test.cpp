@@ -192,7 +192,7 @@ TEST_CASE_TEMPLATE("every ISA's direct convolution matches plain loops", T, floa
 TEST_CASE_TEMPLATE("every ISA's im2col and col2im_add match plain loops, within their rows", T, float, double) {
     // One-vector rows at stride 1 (10 columns), 'same' width, stride 2 (with dilation, even and odd
     // padding, rows past two vectors; the ResNet's 3x3 and 1x1 downsampling at 28 and 14, padding
-    // of 3 at a 5x5 window), dilation,
+    // of 3 at a 5x5 window, and a window 17 wide, past col2im's 16 of the vector path), dilation,
     // rows longer than two vectors; rows ld = OH*OW + 5 apart, as samples side by side leave them, and the gap
     // between rows must stay unwritten. {C, H, W, O, KH, KW, stride, pad, dilation, groups}
     const k::conv2d_geometry geoms[] = {{2, 14, 14, 3, 5, 5, 1, 0, 1, 1}, {1, 28, 28, 2, 5, 5, 1, 2, 1, 1},
@@ -201,7 +201,8 @@ TEST_CASE_TEMPLATE("every ISA's im2col and col2im_add match plain loops, within 
                                         {2, 13, 70, 2, 3, 4, 2, 2, 2, 1}, {2, 10, 33, 2, 2, 2, 2, 0, 1, 1},
                                         {2, 9, 9, 2, 1, 1, 2, 0, 1, 1},   {3, 28, 28, 2, 3, 3, 2, 1, 1, 1},
                                         {2, 14, 14, 2, 3, 3, 2, 1, 1, 1}, {2, 14, 14, 2, 1, 1, 2, 0, 1, 1},
-                                        {2, 8, 10, 2, 5, 5, 2, 3, 1, 1},  {2, 40, 40, 2, 3, 3, 2, 1, 1, 1}};
+                                        {2, 8, 10, 2, 5, 5, 2, 3, 1, 1},  {2, 40, 40, 2, 3, 3, 2, 1, 1, 1},
+                                        {2, 9, 40, 2, 3, 17, 2, 4, 1, 1}};
     for (const auto& g : geoms) {
         const index_t oh = g.oh(), ow = g.ow(), s = oh * ow, ld = s + 5, rows = g.col_rows();
         CAPTURE(g.h);
