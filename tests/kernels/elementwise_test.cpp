@@ -2,12 +2,14 @@
 // stability, the denormal guard.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <vector>
 
 #include "typenet/kernels/cpu/activation.hpp"
 #include "typenet/kernels/cpu/elementwise.hpp"
+#include "typenet/kernels/cpu/optim.hpp"
 #include "typenet/kernels/cpu/softmax.hpp"
 
 namespace k = typenet::kernels::cpu;
@@ -84,3 +86,49 @@ TEST_CASE("flush_denormals zeroes denormal results while it lives, and restores 
     CHECK(d > 0.0f);
 }
 #endif
+
+// Arrays of 2^17 values and more are cut into one slice per thread (split_elementwise): each value
+// is computed as on one thread, so the results are the same bits, the ragged end included, and
+// nothing past n is written. The optimizer's update goes the same way.
+TEST_CASE_TEMPLATE("large elementwise passes give one thread's values on two, and write nothing past n", T, float,
+                   double) {
+    const k::index_t n = (k::index_t(1) << 17) + 37;
+    std::vector<T> x(std::size_t(n) + 1), dy(std::size_t(n) + 1);
+    for (k::index_t i = 0; i < n; ++i)
+        x[std::size_t(i)] = T(std::sin(double(i))) * T(3), dy[std::size_t(i)] = T(std::cos(double(i)));
+    struct out {
+        std::vector<T> relu, relu_back, gelu, gelu_back, sum, axpy, p, m, v;
+    };
+    auto run = [&](int threads) {
+        k::set_num_threads(threads);
+        out o;
+        for (auto* a : {&o.relu, &o.relu_back, &o.gelu, &o.gelu_back, &o.sum, &o.axpy})
+            a->assign(std::size_t(n) + 1, T(-7));
+        k::relu_forward(n, x.data(), o.relu.data());
+        k::relu_backward(n, o.relu.data(), dy.data(), o.relu_back.data());
+        k::gelu_forward(n, x.data(), o.gelu.data());
+        k::gelu_backward(n, x.data(), dy.data(), o.gelu_back.data());
+        k::add(n, x.data(), dy.data(), o.sum.data());
+        o.axpy = dy;
+        k::axpy(n, T(0.5), x.data(), o.axpy.data());
+        o.p = x, o.m.assign(x.size(), T(0)), o.v.assign(x.size(), T(0));
+        k::adam_update(n, T(1e-3), T(0.9), T(0.999), T(1e-8), T(0.01), true, 1, o.p.data(), dy.data(), o.m.data(),
+                       o.v.data());
+        return o;
+    };
+    const out one = run(1), two = run(2);
+    k::set_num_threads(2);
+    CHECK(one.relu == two.relu);
+    CHECK(one.relu_back == two.relu_back);
+    CHECK(one.gelu == two.gelu);
+    CHECK(one.gelu_back == two.gelu_back);
+    CHECK(one.sum == two.sum);
+    CHECK(one.axpy == two.axpy);
+    CHECK(one.p == two.p);
+    CHECK(one.m == two.m);
+    CHECK(one.v == two.v);
+    for (const auto* a : {&two.relu, &two.relu_back, &two.gelu, &two.gelu_back, &two.sum})
+        CHECK((*a)[std::size_t(n)] == T(-7));
+    CHECK(two.relu[std::size_t(n) - 1] == std::max(T(0), x[std::size_t(n) - 1]));
+    CHECK(two.sum[std::size_t(n) - 1] == x[std::size_t(n) - 1] + dy[std::size_t(n) - 1]);
+}

@@ -95,34 +95,54 @@ inline void pointwise_backward<F>::operator()(Arch, index_t n, T a, const T* v, 
 }
 
 template <class T> inline void relu_forward(index_t n, const T* x, T* y) {
-    invoke_kernel<&kernel_table<T>::relu_forward>(pointwise_forward<relu_fn>{}, n, T(0), x, y);
+    split_elementwise<T>(n, [&](index_t i, index_t m) {
+        invoke_kernel<&kernel_table<T>::relu_forward>(pointwise_forward<relu_fn>{}, m, T(0), x + i, y + i);
+    });
 }
 template <class T> inline void relu_backward(index_t n, const T* y, const T* dy, T* dx) {
-    invoke_kernel<&kernel_table<T>::relu_backward>(pointwise_backward<relu_fn>{}, n, T(0), y, dy, dx);
+    split_elementwise<T>(n, [&](index_t i, index_t m) {
+        invoke_kernel<&kernel_table<T>::relu_backward>(pointwise_backward<relu_fn>{}, m, T(0), y + i, dy + i, dx + i);
+    });
 }
 template <class T> inline void leaky_relu_forward(index_t n, T slope, const T* x, T* y) {
-    invoke_kernel<&kernel_table<T>::leaky_relu_forward>(pointwise_forward<leaky_relu_fn>{}, n, slope, x, y);
+    split_elementwise<T>(n, [&](index_t i, index_t m) {
+        invoke_kernel<&kernel_table<T>::leaky_relu_forward>(pointwise_forward<leaky_relu_fn>{}, m, slope, x + i, y + i);
+    });
 }
 template <class T> inline void leaky_relu_backward(index_t n, T slope, const T* x, const T* dy, T* dx) {
-    invoke_kernel<&kernel_table<T>::leaky_relu_backward>(pointwise_backward<leaky_relu_fn>{}, n, slope, x, dy, dx);
+    split_elementwise<T>(n, [&](index_t i, index_t m) {
+        invoke_kernel<&kernel_table<T>::leaky_relu_backward>(pointwise_backward<leaky_relu_fn>{}, m, slope, x + i, dy + i, dx + i);
+    });
 }
 template <class T> inline void sigmoid_forward(index_t n, const T* x, T* y) {
-    invoke_kernel<&kernel_table<T>::sigmoid_forward>(pointwise_forward<sigmoid_fn>{}, n, T(0), x, y);
+    split_elementwise<T>(n, [&](index_t i, index_t m) {
+        invoke_kernel<&kernel_table<T>::sigmoid_forward>(pointwise_forward<sigmoid_fn>{}, m, T(0), x + i, y + i);
+    });
 }
 template <class T> inline void sigmoid_backward(index_t n, const T* y, const T* dy, T* dx) {
-    invoke_kernel<&kernel_table<T>::sigmoid_backward>(pointwise_backward<sigmoid_fn>{}, n, T(0), y, dy, dx);
+    split_elementwise<T>(n, [&](index_t i, index_t m) {
+        invoke_kernel<&kernel_table<T>::sigmoid_backward>(pointwise_backward<sigmoid_fn>{}, m, T(0), y + i, dy + i, dx + i);
+    });
 }
 template <class T> inline void tanh_forward(index_t n, const T* x, T* y) {
-    invoke_kernel<&kernel_table<T>::tanh_forward>(pointwise_forward<tanh_fn>{}, n, T(0), x, y);
+    split_elementwise<T>(n, [&](index_t i, index_t m) {
+        invoke_kernel<&kernel_table<T>::tanh_forward>(pointwise_forward<tanh_fn>{}, m, T(0), x + i, y + i);
+    });
 }
 template <class T> inline void tanh_backward(index_t n, const T* y, const T* dy, T* dx) {
-    invoke_kernel<&kernel_table<T>::tanh_backward>(pointwise_backward<tanh_fn>{}, n, T(0), y, dy, dx);
+    split_elementwise<T>(n, [&](index_t i, index_t m) {
+        invoke_kernel<&kernel_table<T>::tanh_backward>(pointwise_backward<tanh_fn>{}, m, T(0), y + i, dy + i, dx + i);
+    });
 }
 template <class T> inline void gelu_forward(index_t n, const T* x, T* y) {
-    invoke_kernel<&kernel_table<T>::gelu_forward>(pointwise_forward<gelu_fn>{}, n, T(0), x, y);
+    split_elementwise<T>(n, [&](index_t i, index_t m) {
+        invoke_kernel<&kernel_table<T>::gelu_forward>(pointwise_forward<gelu_fn>{}, m, T(0), x + i, y + i);
+    });
 }
 template <class T> inline void gelu_backward(index_t n, const T* x, const T* dy, T* dx) {
-    invoke_kernel<&kernel_table<T>::gelu_backward>(pointwise_backward<gelu_fn>{}, n, T(0), x, dy, dx);
+    split_elementwise<T>(n, [&](index_t i, index_t m) {
+        invoke_kernel<&kernel_table<T>::gelu_backward>(pointwise_backward<gelu_fn>{}, m, T(0), x + i, dy + i, dx + i);
+    });
 }
 
 }  // namespace typenet::kernels::cpu

@@ -49,7 +49,9 @@ inline void axpy_kernel::operator()(Arch, index_t n, T a, const T* x, T* y) cons
 }
 template <class T>
 inline void axpy(index_t n, T a, const T* x, T* y) {
-    invoke_kernel<&kernel_table<T>::axpy>(axpy_kernel{}, n, a, x, y);
+    split_elementwise<T>(n, [&](index_t i, index_t m) {
+        invoke_kernel<&kernel_table<T>::axpy>(axpy_kernel{}, m, a, x + i, y + i);
+    });
 }
 
 // z = x + y (a residual's sum, a bias pair, a position added); z may alias x or y.
@@ -62,7 +64,9 @@ inline void add_arrays::operator()(Arch, index_t n, const T* x, const T* y, T* z
 }
 template <class T>
 inline void add(index_t n, const T* x, const T* y, T* z) {
-    invoke_kernel<&kernel_table<T>::add>(add_arrays{}, n, x, y, z);
+    split_elementwise<T>(n, [&](index_t i, index_t m) {
+        invoke_kernel<&kernel_table<T>::add>(add_arrays{}, m, x + i, y + i, z + i);
+    });
 }
 
 // Every row of C (m, n) := v (n): the bias, before a GEMM accumulates into C with beta = 1.

@@ -54,7 +54,10 @@ inline void sgd_step::operator()(Arch, index_t n, T lr, T momentum, T dampening,
 template <class T>
 [[gnu::noipa]] inline void sgd_update(index_t n, T lr, T momentum, T dampening, T weight_decay, bool nesterov, bool first,
                        T* p, const T* grad, T* buf) {
-    invoke_kernel<&kernel_table<T>::sgd>(sgd_step{}, n, lr, momentum, dampening, weight_decay, nesterov, first, p, grad, buf);
+    split_elementwise<T>(n, [&](index_t i, index_t m) {
+        invoke_kernel<&kernel_table<T>::sgd>(sgd_step{}, m, lr, momentum, dampening, weight_decay, nesterov, first, p + i,
+                                             grad + i, buf ? buf + i : nullptr);
+    });
 }
 
 // torch.optim.Adam (L2 weight decay folded into g) and torch.optim.AdamW (decoupled: p *= 1 - lr wd).
@@ -97,7 +100,10 @@ inline void adam_step::operator()(Arch, index_t n, T lr, T beta1, T beta2, T eps
 template <class T>
 [[gnu::noipa]] inline void adam_update(index_t n, T lr, T beta1, T beta2, T eps, T weight_decay, bool decoupled, long step,
                         T* p, const T* grad, T* m, T* v) {
-    invoke_kernel<&kernel_table<T>::adam>(adam_step{}, n, lr, beta1, beta2, eps, weight_decay, decoupled, step, p, grad, m, v);
+    split_elementwise<T>(n, [&](index_t i, index_t len) {
+        invoke_kernel<&kernel_table<T>::adam>(adam_step{}, len, lr, beta1, beta2, eps, weight_decay, decoupled, step, p + i,
+                                              grad + i, m + i, v + i);
+    });
 }
 
 // torch.optim.RMSprop: g = grad + wd p; v = alpha v + (1 - alpha) g^2;
@@ -161,7 +167,11 @@ inline void rmsprop_step::operator()(Arch, index_t n, T lr, T alpha, T eps, T we
 template <class T>
 [[gnu::noipa]] inline void rmsprop_update(index_t n, T lr, T alpha, T eps, T weight_decay, T momentum, bool centered,
                            T* p, const T* grad, T* square_avg, T* grad_avg, T* buf) {
-    invoke_kernel<&kernel_table<T>::rmsprop>(rmsprop_step{}, n, lr, alpha, eps, weight_decay, momentum, centered, p, grad, square_avg, grad_avg, buf);
+    split_elementwise<T>(n, [&](index_t i, index_t m) {
+        invoke_kernel<&kernel_table<T>::rmsprop>(rmsprop_step{}, m, lr, alpha, eps, weight_decay, momentum, centered, p + i,
+                                                 grad + i, square_avg + i, grad_avg ? grad_avg + i : nullptr,
+                                                 buf ? buf + i : nullptr);
+    });
 }
 
 }  // namespace typenet::kernels::cpu
