@@ -94,55 +94,50 @@ inline void pointwise_backward<F>::operator()(Arch, index_t n, T a, const T* v, 
     map2<T, Arch>(n, v, dy, dx, [a](auto u, auto g) { return F::backward(u, g, a); });
 }
 
-template <class T> inline void relu_forward(index_t n, const T* x, T* y) {
+// The entry points: table entry M (a pointwise_forward<F> or pointwise_backward<F>) over [0, n),
+// one slice per thread where n is large enough (split_elementwise).
+template <auto M, class F, class T>
+inline void run_pointwise_forward(index_t n, T a, const T* x, T* y) {
     split_elementwise<T>(n, [&](index_t i, index_t m) {
-        invoke_kernel<&kernel_table<T>::relu_forward>(pointwise_forward<relu_fn>{}, m, T(0), x + i, y + i);
+        invoke_kernel<M>(pointwise_forward<F>{}, m, a, x + i, y + i);
     });
+}
+template <auto M, class F, class T>
+inline void run_pointwise_backward(index_t n, T a, const T* v, const T* dy, T* dx) {
+    split_elementwise<T>(n, [&](index_t i, index_t m) {
+        invoke_kernel<M>(pointwise_backward<F>{}, m, a, v + i, dy + i, dx + i);
+    });
+}
+
+template <class T> inline void relu_forward(index_t n, const T* x, T* y) {
+    run_pointwise_forward<&kernel_table<T>::relu_forward, relu_fn>(n, T(0), x, y);
 }
 template <class T> inline void relu_backward(index_t n, const T* y, const T* dy, T* dx) {
-    split_elementwise<T>(n, [&](index_t i, index_t m) {
-        invoke_kernel<&kernel_table<T>::relu_backward>(pointwise_backward<relu_fn>{}, m, T(0), y + i, dy + i, dx + i);
-    });
+    run_pointwise_backward<&kernel_table<T>::relu_backward, relu_fn>(n, T(0), y, dy, dx);
 }
 template <class T> inline void leaky_relu_forward(index_t n, T slope, const T* x, T* y) {
-    split_elementwise<T>(n, [&](index_t i, index_t m) {
-        invoke_kernel<&kernel_table<T>::leaky_relu_forward>(pointwise_forward<leaky_relu_fn>{}, m, slope, x + i, y + i);
-    });
+    run_pointwise_forward<&kernel_table<T>::leaky_relu_forward, leaky_relu_fn>(n, slope, x, y);
 }
 template <class T> inline void leaky_relu_backward(index_t n, T slope, const T* x, const T* dy, T* dx) {
-    split_elementwise<T>(n, [&](index_t i, index_t m) {
-        invoke_kernel<&kernel_table<T>::leaky_relu_backward>(pointwise_backward<leaky_relu_fn>{}, m, slope, x + i, dy + i, dx + i);
-    });
+    run_pointwise_backward<&kernel_table<T>::leaky_relu_backward, leaky_relu_fn>(n, slope, x, dy, dx);
 }
 template <class T> inline void sigmoid_forward(index_t n, const T* x, T* y) {
-    split_elementwise<T>(n, [&](index_t i, index_t m) {
-        invoke_kernel<&kernel_table<T>::sigmoid_forward>(pointwise_forward<sigmoid_fn>{}, m, T(0), x + i, y + i);
-    });
+    run_pointwise_forward<&kernel_table<T>::sigmoid_forward, sigmoid_fn>(n, T(0), x, y);
 }
 template <class T> inline void sigmoid_backward(index_t n, const T* y, const T* dy, T* dx) {
-    split_elementwise<T>(n, [&](index_t i, index_t m) {
-        invoke_kernel<&kernel_table<T>::sigmoid_backward>(pointwise_backward<sigmoid_fn>{}, m, T(0), y + i, dy + i, dx + i);
-    });
+    run_pointwise_backward<&kernel_table<T>::sigmoid_backward, sigmoid_fn>(n, T(0), y, dy, dx);
 }
 template <class T> inline void tanh_forward(index_t n, const T* x, T* y) {
-    split_elementwise<T>(n, [&](index_t i, index_t m) {
-        invoke_kernel<&kernel_table<T>::tanh_forward>(pointwise_forward<tanh_fn>{}, m, T(0), x + i, y + i);
-    });
+    run_pointwise_forward<&kernel_table<T>::tanh_forward, tanh_fn>(n, T(0), x, y);
 }
 template <class T> inline void tanh_backward(index_t n, const T* y, const T* dy, T* dx) {
-    split_elementwise<T>(n, [&](index_t i, index_t m) {
-        invoke_kernel<&kernel_table<T>::tanh_backward>(pointwise_backward<tanh_fn>{}, m, T(0), y + i, dy + i, dx + i);
-    });
+    run_pointwise_backward<&kernel_table<T>::tanh_backward, tanh_fn>(n, T(0), y, dy, dx);
 }
 template <class T> inline void gelu_forward(index_t n, const T* x, T* y) {
-    split_elementwise<T>(n, [&](index_t i, index_t m) {
-        invoke_kernel<&kernel_table<T>::gelu_forward>(pointwise_forward<gelu_fn>{}, m, T(0), x + i, y + i);
-    });
+    run_pointwise_forward<&kernel_table<T>::gelu_forward, gelu_fn>(n, T(0), x, y);
 }
 template <class T> inline void gelu_backward(index_t n, const T* x, const T* dy, T* dx) {
-    split_elementwise<T>(n, [&](index_t i, index_t m) {
-        invoke_kernel<&kernel_table<T>::gelu_backward>(pointwise_backward<gelu_fn>{}, m, T(0), x + i, dy + i, dx + i);
-    });
+    run_pointwise_backward<&kernel_table<T>::gelu_backward, gelu_fn>(n, T(0), x, dy, dx);
 }
 
 }  // namespace typenet::kernels::cpu
