@@ -3,6 +3,7 @@
 #pragma once
 #include <algorithm>
 #include <cstddef>
+#include <cstdint>
 #include <cstdlib>
 #include <new>
 #include <type_traits>
@@ -369,6 +370,54 @@ inline void zip(xsimd::batch<float, Arch> even, xsimd::batch<float, Arch> odd, x
         a1 = _mm_unpackhi_ps(even, odd);
     }
 }
+
+// The float ISAs with a full-width permute of lanes (AVX2, AVX-512).
+template <class Arch, class T>
+inline constexpr bool has_lane_permute = std::is_same_v<T, float> && (false
+#if defined(__AVX2__)
+                                                                      || std::is_base_of_v<xsimd::avx2, Arch>
+#endif
+#if defined(__AVX512F__)
+                                                                      || std::is_base_of_v<xsimd::avx512f, Arch>
+#endif
+                                                                      );
+
+// A fixed choice of lanes from a pair of vectors (a0, a1), 2w values: lane i of the result is value
+// index[i] of the pair, or zero where index[i] < 0. Built once, applied to many pairs: one
+// two-source permute each at AVX-512; two permutes, a blend and a mask at AVX2.
+template <class Arch>
+struct pair_lanes {
+    static_assert(has_lane_permute<Arch, float>);
+    static constexpr index_t w = xsimd::batch<float, Arch>::size;
+    xsimd::batch<std::int32_t, Arch> index;
+    xsimd::batch<std::int32_t, Arch> keep, high;       // AVX2: all ones where index >= 0, >= w
+    unsigned keep_bits = 0;                             // AVX-512: bit i where index[i] >= 0
+
+    pair_lanes() = default;
+    explicit pair_lanes(const std::int32_t* idx) {     // w entries, each < 2w
+        index = xsimd::batch<std::int32_t, Arch>::load_unaligned(idx);
+        for (index_t i = 0; i < w; ++i) keep_bits |= idx[i] >= 0 ? 1u << i : 0u;
+#if defined(__AVX2__)
+        if constexpr (!std::is_base_of_v<xsimd::avx512f, Arch>) {
+            keep = _mm256_cmpgt_epi32(index, _mm256_set1_epi32(-1));
+            high = _mm256_cmpgt_epi32(index, _mm256_set1_epi32(int(w) - 1));
+        }
+#endif
+    }
+    xsimd::batch<float, Arch> operator()(xsimd::batch<float, Arch> a0, xsimd::batch<float, Arch> a1) const {
+#if defined(__AVX512F__)
+        if constexpr (std::is_base_of_v<xsimd::avx512f, Arch>)   // the permute reads the index's low 5 bits
+            return _mm512_maskz_permutex2var_ps(__mmask16(keep_bits), a0, index, a1);
+#endif
+#if defined(__AVX2__)
+        if constexpr (!std::is_base_of_v<xsimd::avx512f, Arch>) {   // each vector permuted by the low 3 bits
+            const __m256 picked = _mm256_blendv_ps(_mm256_permutevar8x32_ps(a0, index), _mm256_permutevar8x32_ps(a1, index),
+                                                   _mm256_castsi256_ps(high));
+            return _mm256_and_ps(picked, _mm256_castsi256_ps(keep));
+        }
+#endif
+    }
+};
 
 // n <= 2w values from p as two vectors, zeros past n; nothing past p + n is read.
 template <class Arch, class T>

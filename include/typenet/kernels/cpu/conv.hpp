@@ -12,41 +12,13 @@
 #include <vector>
 
 #include "typenet/kernels/cpu/conv_direct.hpp"
+#include "typenet/kernels/cpu/conv_direct_s2.hpp"
+#include "typenet/kernels/cpu/conv_geometry.hpp"
 #include "typenet/kernels/cpu/elementwise.hpp"
 #include "typenet/kernels/cpu/gemm.hpp"
 #include "typenet/kernels/cpu/gemm_abt.hpp"
 
 namespace typenet::kernels::cpu {
-
-struct conv2d_geometry {
-    index_t c, h, w;          // input channels, height, width
-    index_t o, kh, kw;        // output channels, kernel height, width
-    index_t stride, pad, dilation, groups;
-    constexpr index_t oh() const { return (h + 2 * pad - dilation * (kh - 1) - 1) / stride + 1; }
-    constexpr index_t ow() const { return (w + 2 * pad - dilation * (kw - 1) - 1) / stride + 1; }
-    constexpr index_t col_rows() const { return c * kh * kw; }           // C*KH*KW
-    constexpr index_t col_size() const { return col_rows() * oh() * ow(); }
-};
-
-namespace detail {
-// The output columns [lo, hi) whose input column ox*stride - pad + off (off = kx*dilation) lies in
-// [0, w): the rest read the zero padding. Hoisting this out of the row loops leaves the inner loops
-// without a test per element (a contiguous copy at stride 1). (Over the Arch: it is compiled into
-// each ISA's kernels, dispatch.hpp.)
-struct valid_span {
-    index_t lo, hi;
-};
-template <class Arch>
-inline valid_span valid_columns(Arch, index_t ow, index_t w, index_t stride, index_t pad, index_t off) {
-    const index_t first = pad - off;                          // ox*stride >= first
-    const index_t last = w - 1 + pad - off;                   // ox*stride <= last
-    index_t lo = first <= 0 ? 0 : (first + stride - 1) / stride;
-    index_t hi = last < 0 ? 0 : last / stride + 1;
-    lo = std::min(lo, ow);
-    hi = std::clamp(hi, lo, ow);
-    return {lo, hi};
-}
-}  // namespace detail
 
 namespace detail {
 // dst[i] = src[2 i] for i < n (stride-2 convolutions): in vectors, pairs of vectors unzipped, where
@@ -88,6 +60,65 @@ inline xsimd::batch<T, Arch> load_strided_range(const T* p, index_t lo, index_t 
 }
 }  // namespace detail
 
+namespace detail {
+constexpr index_t im2col_s2_max_kw = 16;
+
+// im2col at stride 2 where an output row fits one vector and an input row two (the ResNet's
+// 16x28x28 and 32x14x14 downsampling, 14 and 7 columns at AVX-512). Each input row is loaded once;
+// every row of columns it feeds (KW of them for each ky whose window reaches it) is then one
+// permute of that pair: output column ox of tap kx is input column 2 ox + kx D - P. The path below
+// loads the input pair again for each row of columns (two masked loads and an unzip). im2col of a
+// batch of 64 at AVX-512, one thread: 16x28x28 363-365 -> 306-310 us, 32x14x14 299-339 -> 239-251.
+// What is left is the stores (113 KB a sample at 16x28x28, into L2): the backward pass's weight
+// gradient is what still unrolls these layers; their forward is conv_direct_s2.hpp's.
+// Rows of each (ky, kx) are written in increasing oy, so a whole-vector store's spill past a row is
+// overwritten by the next; the last row is stored masked.
+template <class Arch, class T>
+inline void im2col_stride2_rows(const conv2d_geometry& g, index_t oh, index_t ow, const T* x, T* col, index_t ld) {
+    using batch = xsimd::batch<T, Arch>;
+    constexpr index_t w = batch::size;
+    const index_t taps = g.kw;
+    pair_lanes<Arch> pick[im2col_s2_max_kw];
+    for (index_t kx = 0; kx < taps; ++kx) {
+        const valid_span v = valid_columns(Arch{}, ow, g.w, 2, g.pad, kx * g.dilation);
+        std::int32_t idx[w];
+        for (index_t i = 0; i < w; ++i) idx[i] = i >= v.lo && i < v.hi ? std::int32_t(2 * i + kx * g.dilation - g.pad) : -1;
+        pick[kx] = pair_lanes<Arch>(idx);
+    }
+    const bool spill_ok = w <= 2 * ow;                                     // a store's spill stays in the next row
+    auto put_all = [&](T* row, index_t oy, auto&& value) {                 // row (ky, 0) at row, then + kx ld
+        T* out = row + oy * ow;
+        if (spill_ok && oy + 1 < oh)
+            for (index_t kx = 0; kx < taps; ++kx) value(kx).store_unaligned(out + kx * ld);
+        else
+            for (index_t kx = 0; kx < taps; ++kx) store_upto(batch(value(kx)), out + kx * ld, ow);
+    };
+    const auto zeros = [](index_t) { return batch(T(0)); };
+    valid_span inside[im2col_s2_max_kw];                                   // per ky: the rows oy in the image
+    for (index_t ky = 0; ky < g.kh; ++ky) inside[ky] = valid_columns(Arch{}, oh, g.h, 2, g.pad, ky * g.dilation);
+    for (index_t ch = 0; ch < g.c; ++ch) {
+        T* rows = col + ch * g.kh * taps * ld;                             // row (ky, kx) at + (ky KW + kx) ld
+        const T* xc = x + ch * g.h * g.w;
+        // Output rows whose window row lies above the image: zeros, before the rows below them.
+        for (index_t ky = 0; ky < g.kh; ++ky)
+            for (index_t oy = 0; oy < inside[ky].lo; ++oy) put_all(rows + ky * taps * ld, oy, zeros);
+        for (index_t iy = 0; iy < g.h; ++iy) {
+            batch a0, a1;
+            bool loaded = false;                                            // rows no window uses are not read
+            for (index_t ky = 0; ky < g.kh; ++ky) {
+                const index_t t = iy + g.pad - ky * g.dilation;             // 2 oy
+                if (t < 0 || t % 2 != 0 || t / 2 >= oh) continue;
+                if (!loaded) load_pair<Arch>(xc + iy * g.w, g.w, a0, a1), loaded = true;
+                put_all(rows + ky * taps * ld, t / 2, [&](index_t kx) { return pick[kx](a0, a1); });
+            }
+        }
+        for (index_t ky = 0; ky < g.kh; ++ky)                              // and below the image
+            for (index_t oy = std::max(inside[ky].hi, inside[ky].lo); oy < oh; ++oy)
+                put_all(rows + ky * taps * ld, oy, zeros);
+    }
+}
+}  // namespace detail
+
 // im2col of one sample for an output extent given explicitly (conv_transpose2d's adjoint
 // convolution has OH = H even where output padding would make the formula round up): row r of the
 // columns, (OH, OW), at col + r * ld, so samples can sit side by side in one matrix (conv2d_forward).
@@ -101,6 +132,15 @@ inline void im2col_kernel::operator()(Arch, const conv2d_geometry& g, index_t oh
                                       index_t ld) const {
     using batch = xsimd::batch<T, Arch>;
     constexpr index_t w = batch::size;
+    if constexpr (has_lane_permute<Arch, T>) {
+        // (A 1x1 window reads each input row for one row of columns: nothing to share, and the
+        // path below is faster there, 32x14x14 -> 7x7: 49 against 77 us a batch of 64.)
+        if (g.stride == 2 && ow <= w && g.w <= 2 * w && g.kh * g.kw > 1 && g.kw <= detail::im2col_s2_max_kw &&
+            g.kh <= detail::im2col_s2_max_kw) {
+            detail::im2col_stride2_rows<Arch>(g, oh, ow, x, col, ld);
+            return;
+        }
+    }
     for (index_t ch = 0; ch < g.c; ++ch)
         for (index_t ky = 0; ky < g.kh; ++ky)
             for (index_t kx = 0; kx < g.kw; ++kx) {
@@ -423,6 +463,28 @@ inline bool conv_direct_wins(const conv2d_geometry& g) {
     return g.stride == 1 && g.dilation == 1 && g.groups == 1 && 2 * g.ow() >= active_direct_sizes<T>().w;
 }
 
+// The stride-2 direct kernel (conv_direct_s2.hpp) where the active ISA has it and an output row
+// fits one vector. conv_bench, batch 64, one thread, forward, against im2col + GEMM: ResNet
+// 16x28x28 -> 32 k3 s2 and 32x14x14 -> 64 k3 s2 (measured in the commit that added it).
+template <class T>
+inline bool conv_direct_s2_wins(const conv2d_geometry& g) {
+    const direct_sizes d = active_direct_sizes<T>();
+    return d.s2 && direct_s2_fits<T>(g, d.w);
+}
+
+template <class T>
+inline void conv2d_forward_direct_s2(const conv2d_geometry& g, index_t batch, const T* x, const T* w, const T* bias,
+                                     T* y) {
+    const index_t s = g.oh() * g.ow();
+    const int threads = detail::conv_threads(batch, 2.0 * double(g.o * g.col_rows() * s));
+    run_threads(threads, [&](index_t t, index_t nt) {            // a run of samples each, weights packed once
+        const index_t b0 = batch * t / nt, b1 = batch * (t + 1) / nt;
+        T* wp = detail::conv_work().get<T>(std::size_t(direct_s2_packed_size(g)));
+        invoke_kernel<&kernel_table<T>::conv_direct_s2>(conv2d_direct_s2{}, g, b1 - b0, x + b0 * g.c * g.h * g.w, w, bias,
+                                                        y + b0 * g.o * s, wp);
+    });
+}
+
 // y = conv(x, w) + b: the direct kernel where it wins, else im2col + GEMM (conv2d_forward_columns).
 // Nothing is kept for backward, in any mode. Measured (conv_bench, batch 64, one thread, against
 // the grouped im2col + GEMM): LeNet's layers 225 vs 410 and 450 vs 430-500 us, ResNet's 16x28x28
@@ -431,6 +493,10 @@ template <class T>
 inline void conv2d_forward(const conv2d_geometry& g, index_t batch, const T* x, const T* w, const T* bias, T* y) {
     if (conv_winograd_wins<T>(g, batch)) {
         conv2d_forward_winograd(g, batch, x, w, bias, y);
+        return;
+    }
+    if (conv_direct_s2_wins<T>(g)) {
+        conv2d_forward_direct_s2(g, batch, x, w, bias, y);
         return;
     }
     if (!conv_direct_wins<T>(g)) {

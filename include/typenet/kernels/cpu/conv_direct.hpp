@@ -14,6 +14,7 @@
 #include <type_traits>
 
 #include "typenet/kernels/cpu/common.hpp"
+#include "typenet/kernels/cpu/conv_direct_s2.hpp"
 #include "typenet/kernels/cpu/dispatch.hpp"
 
 namespace typenet::kernels::cpu {
@@ -92,7 +93,7 @@ inline void conv_direct_tile<OB, RB>::operator()(Arch, const conv_direct_geometr
 
 template <class T, class Arch>
 constexpr direct_sizes direct_sizes_of() {
-    return {direct_blocking<T, Arch>::w, direct_blocking<T, Arch>::ob};
+    return {direct_blocking<T, Arch>::w, direct_blocking<T, Arch>::ob, direct_s2_blocking<T, Arch>::available};
 }
 
 // The direct kernel's sizes at the ISA that runs it: xp holds g.padded_size(lanes) values.

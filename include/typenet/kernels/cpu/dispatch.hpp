@@ -73,6 +73,7 @@ struct abt_sizes {
 // The direct convolution's vector width and output-channel block (conv_direct.hpp).
 struct direct_sizes {
     index_t w, ob;
+    bool s2 = false;          // conv_direct_s2.hpp's kernel (stride 2) is compiled for this ISA
 };
 
 struct conv_direct_geometry;
@@ -114,6 +115,8 @@ struct kernel_table {
     void (*max_pool_2x2_backward)(index_t planes, index_t h, index_t w, const T* arg, const T* dy, T* dx) = nullptr;
     // conv_direct.hpp
     void (*conv_direct)(const conv_direct_geometry& g, const T* x, const T* wt, const T* bias, T* y, T* xp) = nullptr;
+    // conv_direct_s2.hpp (where direct.s2)
+    void (*conv_direct_s2)(const conv2d_geometry& g, index_t n, const T* x, const T* wt, const T* bias, T* y, T* wp) = nullptr;
     // optim.hpp
     void (*sgd)(index_t n, T lr, T momentum, T dampening, T weight_decay, bool nesterov, bool first, T* p, const T* grad,
                 T* buf) = nullptr;

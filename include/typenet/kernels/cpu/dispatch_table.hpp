@@ -5,6 +5,7 @@
 #include "typenet/kernels/cpu/activation.hpp"
 #include "typenet/kernels/cpu/conv.hpp"
 #include "typenet/kernels/cpu/conv_direct.hpp"
+#include "typenet/kernels/cpu/conv_direct_s2.hpp"
 #include "typenet/kernels/cpu/conv_winograd.hpp"
 #include "typenet/kernels/cpu/dispatch.hpp"
 #include "typenet/kernels/cpu/elementwise.hpp"
@@ -49,6 +50,8 @@ const kernel_table<T>& make_kernel_table(isa id) {
         t.max_pool_2x2_forward = detail::entry<max_pool_2x2_forward_kernel, Arch>(t.max_pool_2x2_forward);
         t.max_pool_2x2_backward = detail::entry<max_pool_2x2_backward_kernel, Arch>(t.max_pool_2x2_backward);
         t.conv_direct = detail::entry<conv2d_direct, Arch>(t.conv_direct);
+        if constexpr (direct_s2_blocking<T, Arch>::available)
+            t.conv_direct_s2 = detail::entry<conv2d_direct_s2, Arch>(t.conv_direct_s2);
         t.sgd = detail::entry<sgd_step, Arch>(t.sgd);
         t.adam = detail::entry<adam_step, Arch>(t.adam);
         t.rmsprop = detail::entry<rmsprop_step, Arch>(t.rmsprop);
