@@ -251,6 +251,67 @@ TEST_CASE("every ISA's stride-2 direct convolution matches plain loops, and writ
     }
 }
 
+TEST_CASE("every ISA's stride-2 direct input gradient matches plain loops, and writes all of dx and nothing else") {
+    // dx = the adjoint of the stride-2 convolution, by phases: the ResNet's two 3x3 layers and its
+    // 1x1 projections (one and two dx rows a vector), odd widths (a shorter odd phase), padding 0
+    // to 3, dilation 2, a window row that reaches no dx row of one parity (1x1: odd rows are
+    // zero), input channels that leave a partial block, 3 samples. dx starts as NaN: every value
+    // must be written. {C, H, W, O, KH, KW, stride, pad, dilation, groups}
+    const k::conv2d_geometry geoms[] = {{16, 28, 28, 32, 3, 3, 2, 1, 1, 1}, {32, 14, 14, 64, 3, 3, 2, 1, 1, 1},
+                                        {16, 28, 28, 32, 1, 1, 2, 0, 1, 1}, {32, 14, 14, 64, 1, 1, 2, 0, 1, 1},
+                                        {3, 9, 11, 5, 3, 3, 2, 1, 1, 1},    {19, 13, 15, 6, 3, 3, 2, 2, 2, 1},
+                                        {5, 8, 10, 3, 5, 5, 2, 3, 1, 1},    {2, 7, 13, 4, 3, 3, 2, 1, 1, 1},
+                                        {17, 6, 30, 3, 4, 2, 2, 1, 1, 1},   {1, 1, 1, 2, 3, 3, 2, 1, 1, 1}};
+    const index_t n = 3;
+    int ran = 0;
+    for (const auto& g : geoms) {
+        CAPTURE(g.c);
+        CAPTURE(g.h);
+        CAPTURE(g.w);
+        CAPTURE(g.kw);
+        CAPTURE(g.pad);
+        const index_t oh = g.oh(), ow = g.ow(), s = oh * ow, k = g.c * g.kh * g.kw;
+        const auto dy = uniform<float>(std::size_t(n * g.o * s), 41);
+        const auto w = uniform<float>(std::size_t(g.o * k), 42);
+        std::vector<double> ref(std::size_t(n * g.c * g.h * g.w), 0.0);
+        for (index_t b = 0; b < n; ++b)
+            for (index_t o = 0; o < g.o; ++o)
+                for (index_t ch = 0; ch < g.c; ++ch)
+                    for (index_t ky = 0; ky < g.kh; ++ky)
+                        for (index_t kx = 0; kx < g.kw; ++kx)
+                            for (index_t oy = 0; oy < oh; ++oy)
+                                for (index_t ox = 0; ox < ow; ++ox) {
+                                    const index_t iy = 2 * oy - g.pad + ky * g.dilation, ix = 2 * ox - g.pad + kx * g.dilation;
+                                    if (iy < 0 || iy >= g.h || ix < 0 || ix >= g.w) continue;
+                                    ref[std::size_t(((b * g.c + ch) * g.h + iy) * g.w + ix)] +=
+                                        double(w[std::size_t(((o * g.c + ch) * g.kh + ky) * g.kw + kx)]) *
+                                        double(dy[std::size_t((b * g.o + o) * s + oy * ow + ox)]);
+                                }
+        for (k::isa i : runnable()) {
+            CAPTURE(k::isa_name(i));
+            const auto& t = table<float>(i);
+            if (!t.direct.s2 || !k::direct_s2_dx_fits<float>(g, t.direct.w)) continue;
+            ++ran;
+            const index_t guard = 40;
+            std::vector<float> dx(ref.size() + std::size_t(guard), std::numeric_limits<float>::quiet_NaN());
+            std::vector<float> wp(std::size_t(k::direct_s2_dx_packed_size(g)), std::numeric_limits<float>::quiet_NaN());
+            k::direct_s2_dx_pack(g, w.data(), wp.data());
+            t.conv_direct_s2_dx(g, n, dy.data(), wp.data(), dx.data());
+            double err = 0;
+            index_t unwritten = 0, spilled = 0;
+            for (std::size_t j = 0; j < ref.size(); ++j) {
+                unwritten += std::isnan(dx[j]);
+                err = std::max(err, std::abs(double(dx[j]) - ref[j]) / (1 + std::abs(ref[j])));
+            }
+            for (std::size_t j = ref.size(); j < dx.size(); ++j) spilled += !std::isnan(dx[j]);
+            CHECK(unwritten == 0);
+            CHECK(spilled == 0);
+            CHECK(err <= tolerance<float>(g.o * g.kh * g.kw));
+        }
+    }
+    if (k::cpu_supports(k::isa::avx512)) CHECK(ran == 10);    // each fits AVX-512's kernel
+}
+
 TEST_CASE_TEMPLATE("every ISA's im2col and col2im_add match plain loops, within their rows", T, float, double) {
     // One-vector rows at stride 1 (10 columns), 'same' width, stride 2 (with dilation, even and odd
     // padding, rows past two vectors; the ResNet's 3x3 and 1x1 downsampling at 28 and 14, padding

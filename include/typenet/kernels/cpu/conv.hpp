@@ -533,6 +533,14 @@ inline bool conv_dx_direct_wins(const conv2d_geometry& g) {
            2 * g.w >= d.w && 4 * g.h * g.w <= 5 * g.oh() * g.ow();
 }
 
+// dx of a stride-2 convolution by conv_direct_s2.hpp's phase kernel, where the active ISA has it.
+// conv_bench, batch 64, one thread, backward (measured in the commit that added it).
+template <class T>
+inline bool conv_dx_direct_s2_wins(const conv2d_geometry& g) {
+    const direct_sizes d = active_direct_sizes<T>();
+    return d.s2 && direct_s2_dx_fits<T>(g, d.w);
+}
+
 // dw += sum_b dy_b col_b^T, db += sum dy, and (when dx is given) dx = col2im(w^T dy), or the
 // direct convolution above; x is forward's input, unrolled again here. A group of samples
 // (conv_group_size) makes one product of each: dy's rows gathered side by side as the columns
@@ -549,6 +557,13 @@ inline void conv2d_backward(const conv2d_geometry& g, index_t batch, const T* x,
     const index_t nb = detail::conv_group_size<T>(g, batch), groups = (batch + nb - 1) / nb;
     const int threads = std::min<int>(int(groups), detail::conv_threads(batch, 4.0 * double(g.o * kg * s)));
     const bool direct_dx = dx && conv_dx_direct_wins<T>(g);
+    const bool direct_dx_s2 = dx && !direct_dx && conv_dx_direct_s2_wins<T>(g);
+    static thread_local std::vector<T> dx_packed;                // w for conv_direct_s2_dx, packed once a call
+    if (direct_dx_s2) {
+        dx_packed.resize(std::size_t(direct_s2_dx_packed_size(g)));
+        direct_s2_dx_pack(g, w, dx_packed.data());
+    }
+    const T* wp_dx = dx_packed.data();
     const conv_direct_geometry gx = conv_dx_geometry(g);
     static thread_local std::vector<T> flipped;                  // w' (C, O, KH, KW), then zeros (C) for a bias
     if (direct_dx) {
@@ -604,6 +619,12 @@ inline void conv2d_backward(const conv2d_geometry& g, index_t batch, const T* x,
                     conv2d_direct_forward(gx, dy + b * g.o * s, wflip, wflip + g.c * g.o * g.kh * g.kw,
                                           dx + b * g.c * g.h * g.w, work + n_dy);
                 }
+                return;
+            }
+            if (direct_dx_s2) {
+                invoke_kernel<&kernel_table<T>::conv_direct_s2_dx>(conv2d_direct_s2_dx{}, g, grp.n,
+                                                                   dy + grp.b0 * g.o * s, wp_dx,
+                                                                   dx + grp.b0 * g.c * g.h * g.w);
                 return;
             }
             T* dcol = cg;                                        // the columns are spent: their gradient in place

@@ -214,4 +214,175 @@ inline void conv2d_direct_s2::operator()(Arch, const conv2d_geometry& g, index_t
     }
 }
 
+// ---- dx of the same convolutions ------------------------------------------------------------------------
+// dx = the adjoint of the stride-2 convolution, computed per phase: dx's even columns 2j and odd
+// columns 2j + 1 are each a sum of dy rows shifted by whole columns,
+//   dx[c, iy, 2 j + e] = sum over o, ky with iy + P - ky D = 2 oy, kx with e + P - kx D = 2 sh:
+//                        w[o, c, ky, kx] * dy[o, oy, j + sh]
+// so each term is one (masked) load of a dy row, no permute, and each phase is zipped into dx's
+// row once at the end. A vector holds the phase of RPV dx rows of one parity (iy, iy + 2, ...),
+// lane r OW + j, since their dy rows oy, oy + 1, ... lie one after another: one load covers them.
+// CB input channels x the two phases stay in registers across the (o, ky, kx) reduction. Every
+// value of dx is written (zeros where no window reaches), so dx needs no clearing. It replaces
+// dcol = w^T dy (a GEMM that wrote C*KH*KW values per output position) and col2im's gather.
+constexpr index_t direct_s2_dx_cb = 16;
+
+// Whether conv2d_direct_s2_dx takes g at an ISA of `lanes` float lanes that has the kernel: each
+// phase of a dx row fits the OW lanes of its dy row.
+template <class T>
+inline bool direct_s2_dx_fits(const conv2d_geometry& g, index_t lanes) {
+    return direct_s2_fits<T>(g, lanes) && g.kh <= detail_s2_max_kh && (g.w + 1) / 2 <= g.ow();
+}
+
+// Scratch for the packed weights: (C + CB) * O*KH*KW values.
+inline index_t direct_s2_dx_packed_size(const conv2d_geometry& g) {
+    return (g.c + direct_s2_dx_cb) * g.o * g.kh * g.kw;
+}
+
+// wp := w in blocks of CB input channels, each (KH, KW, O, CB), zero past C.
+template <class T>
+inline void direct_s2_dx_pack(const conv2d_geometry& g, const T* w, T* wp) {
+    constexpr index_t cb = direct_s2_dx_cb;
+    const index_t kk = g.kh * g.kw;
+    for (index_t c0 = 0; c0 < g.c; c0 += cb)
+        for (index_t t = 0; t < kk; ++t)
+            for (index_t o = 0; o < g.o; ++o)
+                for (index_t c = 0; c < cb; ++c)
+                    wp[c0 * g.o * kk + (t * g.o + o) * cb + c] = c0 + c < g.c ? w[(o * g.c + c0 + c) * kk + t] : T(0);
+}
+
+namespace detail {
+// What a dx tile needs of each tap kx, the same for every tile: its phase e (e + P - kx D even), the
+// shift sh of dy's columns (j + sh), and the lanes r OW + j with j inside dx's phase (j < WE) and
+// j + sh inside dy's row.
+struct s2_dx_taps {
+    index_t count[2] = {0, 0}, kx[2][direct_s2_max_kw];
+    index_t shift[direct_s2_max_kw];
+    unsigned lanes[direct_s2_max_kw];
+};
+
+// One tile of dx: CB channels (the first `valid` stored) x RPV rows iy0, iy0 + 2, ... (`rows` of
+// them in dx) of one parity, both phases.
+template <class Arch, class T>
+inline void conv_direct_s2_dx_tile(const conv2d_geometry& g, index_t rpv, index_t rows, const s2_dx_taps& taps,
+                                   const T* dy, const T* wp, T* dx, index_t iy0, index_t valid) {
+#if defined(__AVX512F__)
+    using batch = xsimd::batch<T, Arch>;
+    constexpr index_t cb = direct_s2_dx_cb;
+    const index_t oh = g.oh(), ow = g.ow(), s = oh * ow;
+    // The windows rows ky that reach dx's row iy0 (one parity: the same for the tile's rows), the
+    // dy row oy0 each reads, and the lanes of the tile's rows whose dy row oy0 + r is inside dy.
+    index_t nky = 0, kys[detail_s2_max_kh], oy0s[detail_s2_max_kh];
+    unsigned row_lanes[detail_s2_max_kh];
+    for (index_t ky = 0; ky < g.kh; ++ky) {
+        const index_t t = iy0 + g.pad - ky * g.dilation;                             // 2 oy0
+        if (t % 2 != 0) continue;
+        unsigned m = 0;
+        for (index_t r = 0; r < rows; ++r)
+            if (t / 2 + r >= 0 && t / 2 + r < oh) m |= ((1u << ow) - 1u) << (r * ow);
+        if (m == 0) continue;
+        kys[nky] = ky, oy0s[nky] = t / 2, row_lanes[nky] = m;
+        ++nky;
+    }
+    const auto at = [](const T* p, std::ptrdiff_t d) {             // p + d without forming an out-of-range pointer
+        return reinterpret_cast<const T*>(reinterpret_cast<std::uintptr_t>(p) + std::uintptr_t(d * std::ptrdiff_t(sizeof(T))));
+    };
+    // One phase at a time, CB accumulators: for each window row and tap of the phase, the sum over
+    // o is a masked load of dy and CB independent FMAs (mask, offset fixed through the loop). With
+    // both phases' 2 x 8 accumulators live, each took one FMA per o: their 4-cycle latency, not
+    // the FMA ports, set the pace.
+    alignas(64) T even[cb * 16];                                   // phase 0's sums, until zipped
+    batch odd[cb];
+    auto phase = [&](auto e) {
+        constexpr index_t ph = decltype(e)::value;
+        batch acc[cb];
+#pragma GCC unroll 16
+        for (index_t c = 0; c < cb; ++c) acc[c] = batch(T(0));
+        for (index_t i = 0; i < nky; ++i)
+            for (index_t q = 0; q < taps.count[ph]; ++q) {
+                const index_t kx = taps.kx[ph][q];
+                const __mmask16 mask = __mmask16(taps.lanes[kx] & row_lanes[i]);
+                std::ptrdiff_t d = std::ptrdiff_t(oy0s[i] * ow + taps.shift[kx]);   // may be before dy: masked off
+                const T* wk = wp + (kys[i] * g.kw + kx) * g.o * cb;   // (o, c)
+                for (index_t o = 0; o < g.o; ++o, d += s, wk += cb) {
+                    const batch v = _mm512_maskz_loadu_ps(mask, at(dy, d));
+#pragma GCC unroll 16
+                    for (index_t c = 0; c < cb; ++c) acc[c] = xsimd::fma(batch(wk[c]), v, acc[c]);
+                }
+            }
+#pragma GCC unroll 16
+        for (index_t c = 0; c < cb; ++c) {
+            if constexpr (ph == 0) acc[c].store_aligned(even + c * 16);
+            else odd[c] = acc[c];
+        }
+    };
+    phase(std::integral_constant<index_t, 0>{});
+    phase(std::integral_constant<index_t, 1>{});
+    // Row r of the tile is zipped lanes [2 r OW, 2 r OW + W).
+#pragma GCC unroll 16
+    for (index_t c = 0; c < cb; ++c) {
+        if (c >= valid) break;
+        batch z0, z1;
+        zip<Arch>(batch::load_aligned(even + c * 16), odd[c], z0, z1);
+        T* out = dx + c * g.h * g.w + iy0 * g.w;
+        if (rpv == 1) {
+            store_pair<Arch>(z0, z1, out, g.w);
+        } else {
+            store_upto(z0, out, g.w);
+            if (rows > 1) {
+                const __m512i from = _mm512_add_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                                      _mm512_set1_epi32(int(2 * ow)));
+                store_upto(batch(_mm512_permutex2var_ps(z0, from, z1)), out + 2 * g.w, g.w);
+            }
+        }
+    }
+#else
+    (void)g, (void)rpv, (void)rows, (void)taps, (void)dy, (void)wp, (void)dx, (void)iy0, (void)valid;
+#endif
+}
+}  // namespace detail
+
+// dx = the adjoint of y = conv(x, w) (stride 2) for n samples side by side, dy (n, O, OH, OW) to
+// dx (n, C, H, W), overwritten; g with direct_s2_dx_fits(g, lanes of Arch); wp from
+// direct_s2_dx_pack.
+struct conv2d_direct_s2_dx {
+    template <class Arch, class T>
+    void operator()(Arch, const conv2d_geometry& g, index_t n, const T* dy, const T* wp, T* dx) const;
+};
+
+template <class Arch, class T>
+inline void conv2d_direct_s2_dx::operator()(Arch, const conv2d_geometry& g, index_t n, const T* dy, const T* wp,
+                                            T* dx) const {
+    using blk = direct_s2_blocking<T, Arch>;
+    if constexpr (!blk::available) {
+        (void)g, (void)n, (void)dy, (void)wp, (void)dx;            // not in the table: never called
+    } else {
+        constexpr index_t w = blk::w, cb = direct_s2_dx_cb;
+        const index_t ow = g.ow(), s = g.oh() * ow, rpv = 2 * ow <= w ? 2 : 1;
+        const index_t we[2] = {(g.w + 1) / 2, g.w / 2};                   // dx's even and odd columns
+        detail::s2_dx_taps taps;
+        for (index_t kx = 0; kx < g.kw; ++kx) {
+            const index_t u = g.pad - kx * g.dilation, e = u % 2 != 0 ? 1 : 0, sh = (e + u) / 2;
+            taps.kx[e][taps.count[e]++] = kx;
+            taps.shift[kx] = sh;
+            unsigned m = 0;
+            for (index_t lane = 0; lane < w; ++lane) {
+                const index_t r = lane / ow, j = lane % ow;
+                m |= r < rpv && j < we[e] && j + sh >= 0 && j + sh < ow ? 1u << lane : 0u;
+            }
+            taps.lanes[kx] = m;
+        }
+        for (index_t b = 0; b < n; ++b)
+            for (index_t c0 = 0; c0 < g.c; c0 += cb)
+                for (index_t parity = 0; parity < 2; ++parity)
+                    for (index_t iy0 = parity; iy0 < g.h; iy0 += 2 * rpv) {
+                        const index_t rows = std::min(rpv, (g.h - iy0 + 1) / 2);
+                        detail::conv_direct_s2_dx_tile<Arch>(g, rpv, rows, taps, dy + b * g.o * s,
+                                                             wp + c0 * g.o * g.kh * g.kw,
+                                                             dx + (b * g.c + c0) * g.h * g.w, iy0,
+                                                             std::min(cb, g.c - c0));
+                    }
+    }
+}
+
 }  // namespace typenet::kernels::cpu

@@ -117,6 +117,7 @@ struct kernel_table {
     void (*conv_direct)(const conv_direct_geometry& g, const T* x, const T* wt, const T* bias, T* y, T* xp) = nullptr;
     // conv_direct_s2.hpp (where direct.s2)
     void (*conv_direct_s2)(const conv2d_geometry& g, index_t n, const T* x, const T* wt, const T* bias, T* y, T* wp) = nullptr;
+    void (*conv_direct_s2_dx)(const conv2d_geometry& g, index_t n, const T* dy, const T* wp, T* dx) = nullptr;
     // optim.hpp
     void (*sgd)(index_t n, T lr, T momentum, T dampening, T weight_decay, bool nesterov, bool first, T* p, const T* grad,
                 T* buf) = nullptr;

@@ -51,7 +51,10 @@ const kernel_table<T>& make_kernel_table(isa id) {
         t.max_pool_2x2_backward = detail::entry<max_pool_2x2_backward_kernel, Arch>(t.max_pool_2x2_backward);
         t.conv_direct = detail::entry<conv2d_direct, Arch>(t.conv_direct);
         if constexpr (direct_s2_blocking<T, Arch>::available)
+        {
             t.conv_direct_s2 = detail::entry<conv2d_direct_s2, Arch>(t.conv_direct_s2);
+            t.conv_direct_s2_dx = detail::entry<conv2d_direct_s2_dx, Arch>(t.conv_direct_s2_dx);
+        }
         t.sgd = detail::entry<sgd_step, Arch>(t.sgd);
         t.adam = detail::entry<adam_step, Arch>(t.adam);
         t.rmsprop = detail::entry<rmsprop_step, Arch>(t.rmsprop);
