@@ -72,9 +72,9 @@ struct s2_rows {
 };
 
 // One tile: OB output channels (the first `valid` stored) x RB vectors of RPV output rows from oy0
-// (rows past OH are not stored). wp: the block's packed weights, (C, KH, KW, OB); y at (o0, 0, 0). The last channel's
-// rows are loaded masked (nothing past the image is read), the others whole (the lanes past a row
-// are never picked).
+// (rows past OH are not stored). wp: the block's packed weights, (C, KH, KW, OB); y at (o0, 0, 0).
+// Rows are loaded as whole vectors (the lanes past a row are never picked) where that stays inside
+// the sample, else masked: nothing past the sample is read.
 template <index_t OB, index_t RB, class Arch, class T>
 inline void conv_direct_s2_tile(const conv2d_geometry& g, index_t rpv, const pair_lanes<Arch>* pick,
                                 const s2_rows<T, RB>& rows, const T* wp, const T* bias, index_t valid, T* y,
@@ -116,8 +116,13 @@ inline void conv_direct_s2_tile(const conv2d_geometry& g, index_t rpv, const pai
             }
         }
     };
-    for (index_t ch = 0; ch + 1 < g.c; ++ch) reduce(ch, std::false_type{});
-    reduce(g.c - 1, std::true_type{});
+    // Whole-vector loads while the furthest one, from the last row of a channel, ends inside the
+    // sample: ch * HW + (H - 1) W + (2 or 1) w <= C HW. Then masked loads for the rest (the last
+    // channel, more where a channel holds fewer than 2 w values).
+    const index_t plane = g.h * g.w, reach = (g.h - 1) * g.w + (rpv == 1 ? 2 : 1) * xsimd::batch<T, Arch>::size;
+    const index_t whole = std::clamp<index_t>(g.c * plane >= reach ? (g.c * plane - reach) / plane + 1 : 0, 0, g.c);
+    for (index_t ch = 0; ch < whole; ++ch) reduce(ch, std::false_type{});
+    for (index_t ch = whole; ch < g.c; ++ch) reduce(ch, std::true_type{});
     for (index_t r = 0; r < RB; ++r) {
         const index_t oy = oy0 + r * rpv, n = std::min(rpv, oh - oy);
         if (n <= 0) break;
