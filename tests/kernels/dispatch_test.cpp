@@ -60,6 +60,22 @@ std::vector<k::isa> runnable() {
 template <class T> double tolerance(index_t terms) {
     return std::is_same_v<T, float> ? 2e-5 * std::sqrt(double(terms) + 1) : 1e-12 * double(terms + 1);
 }
+
+// A kernel's output against its reference: values left NaN (unwritten) in the first ref.size(),
+// values written past them (the guard), and the largest error relative to 1 + |ref|.
+struct written_check {
+    index_t unwritten = 0, spilled = 0;
+    double err = 0;
+};
+written_check check_written(const std::vector<float>& got, const std::vector<double>& ref) {
+    written_check r;
+    for (std::size_t j = 0; j < ref.size(); ++j) {
+        r.unwritten += std::isnan(got[j]);
+        r.err = std::max(r.err, std::abs(double(got[j]) - ref[j]) / (1 + std::abs(ref[j])));
+    }
+    for (std::size_t j = ref.size(); j < got.size(); ++j) r.spilled += !std::isnan(got[j]);
+    return r;
+}
 }  // namespace
 
 TEST_CASE("the process runs the best ISA the CPU has, capped by TYPENET_ISA") {
@@ -235,16 +251,10 @@ TEST_CASE("every ISA's stride-2 direct convolution matches plain loops, and writ
             std::vector<float> y(ref.size() + std::size_t(guard), std::numeric_limits<float>::quiet_NaN());
             std::vector<float> wp(std::size_t(k::direct_s2_packed_size(g)), std::numeric_limits<float>::quiet_NaN());
             t.conv_direct_s2(g, n, x.data(), w.data(), bias.data(), y.data(), wp.data());
-            double err = 0;
-            index_t unwritten = 0, spilled = 0;
-            for (std::size_t j = 0; j < ref.size(); ++j) {
-                unwritten += std::isnan(y[j]);
-                err = std::max(err, std::abs(double(y[j]) - ref[j]) / (1 + std::abs(ref[j])));
-            }
-            for (std::size_t j = ref.size(); j < y.size(); ++j) spilled += !std::isnan(y[j]);
-            CHECK(unwritten == 0);
-            CHECK(spilled == 0);
-            CHECK(err <= tolerance<float>(k));
+            const written_check c = check_written(y, ref);
+            CHECK(c.unwritten == 0);
+            CHECK(c.spilled == 0);
+            CHECK(c.err <= tolerance<float>(k));
         }
         // AVX-512 has the kernel, and each geometry here fits its 16 lanes.
         if (k::cpu_supports(k::isa::avx512)) CHECK(ran >= 1);
@@ -297,16 +307,10 @@ TEST_CASE("every ISA's stride-2 direct input gradient matches plain loops, and w
             std::vector<float> wp(std::size_t(k::direct_s2_dx_packed_size(g)), std::numeric_limits<float>::quiet_NaN());
             k::direct_s2_dx_pack(g, w.data(), wp.data());
             t.conv_direct_s2_dx(g, n, dy.data(), wp.data(), dx.data());
-            double err = 0;
-            index_t unwritten = 0, spilled = 0;
-            for (std::size_t j = 0; j < ref.size(); ++j) {
-                unwritten += std::isnan(dx[j]);
-                err = std::max(err, std::abs(double(dx[j]) - ref[j]) / (1 + std::abs(ref[j])));
-            }
-            for (std::size_t j = ref.size(); j < dx.size(); ++j) spilled += !std::isnan(dx[j]);
-            CHECK(unwritten == 0);
-            CHECK(spilled == 0);
-            CHECK(err <= tolerance<float>(g.o * g.kh * g.kw));
+            const written_check c = check_written(dx, ref);
+            CHECK(c.unwritten == 0);
+            CHECK(c.spilled == 0);
+            CHECK(c.err <= tolerance<float>(g.o * g.kh * g.kw));
         }
     }
     if (k::cpu_supports(k::isa::avx512)) CHECK(ran == 10);    // each fits AVX-512's kernel

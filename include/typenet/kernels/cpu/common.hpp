@@ -307,18 +307,22 @@ inline void add_row(const T* src, T* dst, index_t n) {
     if (i < n) store_first(load_first<Arch>(dst + i, n - i) + load_first<Arch>(src + i, n - i), dst + i, n - i);
 }
 
+// Arch is AVX2 or a later x86 ISA compiled into this translation unit.
+template <class Arch>
+inline constexpr bool avx2_or_later = false
+#if defined(__AVX2__)
+                                      || std::is_base_of_v<xsimd::avx2, Arch>
+#endif
+#if defined(__AVX512F__)
+                                      || std::is_base_of_v<xsimd::avx512f, Arch>
+#endif
+    ;
+
 // The float ISAs with a full-width even/odd shuffle: (a0, a1), 2w consecutive values, to their even
 // and odd elements (unzip), and back (zip). xsimd 8.1's zip_lo/zip_hi interleave within 128-bit
 // lanes only.
 template <class Arch, class T>
-inline constexpr bool has_unzip = std::is_same_v<T, float> && (std::is_base_of_v<xsimd::sse2, Arch>
-#if defined(__AVX2__)
-                                                               || std::is_base_of_v<xsimd::avx2, Arch>
-#endif
-#if defined(__AVX512F__)
-                                                               || std::is_base_of_v<xsimd::avx512f, Arch>
-#endif
-                                                               );
+inline constexpr bool has_unzip = std::is_same_v<T, float> && (std::is_base_of_v<xsimd::sse2, Arch> || avx2_or_later<Arch>);
 
 template <class Arch>
 inline void unzip(xsimd::batch<float, Arch> a0, xsimd::batch<float, Arch> a1, xsimd::batch<float, Arch>& even,
@@ -373,14 +377,7 @@ inline void zip(xsimd::batch<float, Arch> even, xsimd::batch<float, Arch> odd, x
 
 // The float ISAs with a full-width permute of lanes (AVX2, AVX-512).
 template <class Arch, class T>
-inline constexpr bool has_lane_permute = std::is_same_v<T, float> && (false
-#if defined(__AVX2__)
-                                                                      || std::is_base_of_v<xsimd::avx2, Arch>
-#endif
-#if defined(__AVX512F__)
-                                                                      || std::is_base_of_v<xsimd::avx512f, Arch>
-#endif
-                                                                      );
+inline constexpr bool has_lane_permute = std::is_same_v<T, float> && avx2_or_later<Arch>;
 
 // A fixed choice of lanes from a pair of vectors (a0, a1), 2w values: lane i of the result is value
 // index[i] of the pair, or zero where index[i] < 0. Built once, applied to many pairs: one
