@@ -61,8 +61,6 @@ inline xsimd::batch<T, Arch> load_strided_range(const T* p, index_t lo, index_t 
 }  // namespace detail
 
 namespace detail {
-constexpr index_t im2col_s2_max_kw = 16;
-
 // im2col at stride 2 where an output row fits one vector and an input row two (the ResNet's
 // 16x28x28 and 32x14x14 downsampling, 14 and 7 columns at AVX-512). Each input row is loaded once;
 // every row of columns it feeds (KW of them for each ky whose window reaches it) is then one
@@ -78,13 +76,8 @@ inline void im2col_stride2_rows(const conv2d_geometry& g, index_t oh, index_t ow
     using batch = xsimd::batch<T, Arch>;
     constexpr index_t w = batch::size;
     const index_t taps = g.kw;
-    pair_lanes<Arch> pick[im2col_s2_max_kw];
-    for (index_t kx = 0; kx < taps; ++kx) {
-        const valid_span v = valid_columns(Arch{}, ow, g.w, 2, g.pad, kx * g.dilation);
-        std::int32_t idx[w];
-        for (index_t i = 0; i < w; ++i) idx[i] = i >= v.lo && i < v.hi ? std::int32_t(2 * i + kx * g.dilation - g.pad) : -1;
-        pick[kx] = pair_lanes<Arch>(idx);
-    }
+    pair_lanes<Arch> pick[direct_s2_max_kw];
+    stride2_picks(g, ow, 1, pick);
     const bool spill_ok = w <= 2 * ow;                                     // a store's spill stays in the next row
     auto put_all = [&](T* row, index_t oy, auto&& value) {                 // row (ky, 0) at row, then + kx ld
         T* out = row + oy * ow;
@@ -94,7 +87,7 @@ inline void im2col_stride2_rows(const conv2d_geometry& g, index_t oh, index_t ow
             for (index_t kx = 0; kx < taps; ++kx) store_upto(batch(value(kx)), out + kx * ld, ow);
     };
     const auto zeros = [](index_t) { return batch(T(0)); };
-    valid_span inside[im2col_s2_max_kw];                                   // per ky: the rows oy in the image
+    valid_span inside[direct_s2_max_kh];                                   // per ky: the rows oy in the image
     for (index_t ky = 0; ky < g.kh; ++ky) inside[ky] = valid_columns(Arch{}, oh, g.h, 2, g.pad, ky * g.dilation);
     for (index_t ch = 0; ch < g.c; ++ch) {
         T* rows = col + ch * g.kh * taps * ld;                             // row (ky, kx) at + (ky KW + kx) ld
@@ -135,8 +128,8 @@ inline void im2col_kernel::operator()(Arch, const conv2d_geometry& g, index_t oh
     if constexpr (has_lane_permute<Arch, T>) {
         // (A 1x1 window reads each input row for one row of columns: nothing to share, and the
         // path below is faster there, 32x14x14 -> 7x7: 49 against 77 us a batch of 64.)
-        if (g.stride == 2 && ow <= w && g.w <= 2 * w && g.kh * g.kw > 1 && g.kw <= detail::im2col_s2_max_kw &&
-            g.kh <= detail::im2col_s2_max_kw) {
+        if (g.stride == 2 && ow <= w && g.w <= 2 * w && g.kh * g.kw > 1 && g.kw <= direct_s2_max_kw &&
+            g.kh <= direct_s2_max_kh) {
             detail::im2col_stride2_rows<Arch>(g, oh, ow, x, col, ld);
             return;
         }

@@ -39,7 +39,7 @@ struct direct_s2_blocking {
     static constexpr index_t ob = 16;
     static constexpr index_t rb = 1;
 };
-constexpr index_t direct_s2_max_kw = 16, detail_s2_max_kh = 16;
+constexpr index_t direct_s2_max_kw = 16, direct_s2_max_kh = 16;
 
 // Output rows per vector: two where two rows fit one vector and an input row fits one (a pair of
 // vectors then holds two input rows), else one (an input row in a pair of vectors). Over the Arch:
@@ -53,7 +53,7 @@ inline index_t direct_s2_rows_per_vector(Arch, const conv2d_geometry& g, index_t
 template <class T>
 inline bool direct_s2_fits(const conv2d_geometry& g, index_t lanes) {
     return std::is_same_v<T, float> && g.stride == 2 && g.groups == 1 && g.kw <= direct_s2_max_kw &&
-           g.kh <= detail_s2_max_kh && g.oh() > 0 &&
+           g.kh <= direct_s2_max_kh && g.oh() > 0 &&
            g.ow() > 0 && g.ow() <= lanes && g.w <= 2 * lanes;
 }
 
@@ -62,13 +62,30 @@ inline bool direct_s2_fits(const conv2d_geometry& g, index_t lanes) {
 inline index_t direct_s2_packed_size(const conv2d_geometry& g) { return (g.o + 16) * g.c * g.kh * g.kw; }
 
 namespace detail {
+// The tap picks of a stride-2 row: pick[kx] takes lane j of a vector (output row r = j / OW of its
+// RPV, column ox = j % OW) from input column 2 ox - P + kx D of that row's input, held in a pair
+// of vectors (value r W + column where two rows share the pair), zero where the column is outside
+// the image. Used by the forward kernel and by im2col at stride 2 (RPV 1).
+template <class Arch>
+inline void stride2_picks(const conv2d_geometry& g, index_t ow, index_t rpv, pair_lanes<Arch>* pick) {
+    constexpr index_t w = pair_lanes<Arch>::w;
+    for (index_t kx = 0; kx < g.kw; ++kx) {
+        std::int32_t idx[w];
+        for (index_t j = 0; j < w; ++j) {
+            const index_t r = j / ow, ox = j % ow, ix = 2 * ox - g.pad + kx * g.dilation;
+            idx[j] = r < rpv && ix >= 0 && ix < g.w ? std::int32_t((rpv == 1 ? 0 : r * w) + ix) : -1;
+        }
+        pick[kx] = pair_lanes<Arch>(idx);
+    }
+}
+
 // The input rows of one tile, for each (ky, vector r, row q of the vector's RPV): a pointer to the
 // row in channel 0 and the step to the next channel; rows outside the image (or past OH) read a
 // zero row with step 0. No test in the reduction.
 template <class T, index_t RB>
 struct s2_rows {
-    const T* at[detail_s2_max_kh][RB][2];
-    index_t step[detail_s2_max_kh][RB][2];
+    const T* at[direct_s2_max_kh][RB][2];
+    index_t step[direct_s2_max_kh][RB][2];
 };
 
 // One tile: OB output channels (the first `valid` stored) x RB vectors of RPV output rows from oy0
@@ -119,7 +136,7 @@ inline void conv_direct_s2_tile(const conv2d_geometry& g, index_t rpv, const pai
     // Whole-vector loads while the furthest one, from the last row of a channel, ends inside the
     // sample: ch * HW + (H - 1) W + (2 or 1) w <= C HW. Then masked loads for the rest (the last
     // channel, more where a channel holds fewer than 2 w values).
-    const index_t plane = g.h * g.w, reach = (g.h - 1) * g.w + (rpv == 1 ? 2 : 1) * xsimd::batch<T, Arch>::size;
+    const index_t plane = g.h * g.w, reach = (g.h - 1) * g.w + (rpv == 1 ? 2 : 1) * w;
     const index_t whole = std::clamp<index_t>(g.c * plane >= reach ? (g.c * plane - reach) / plane + 1 : 0, 0, g.c);
     for (index_t ch = 0; ch < whole; ++ch) reduce(ch, std::false_type{});
     for (index_t ch = whole; ch < g.c; ++ch) reduce(ch, std::true_type{});
@@ -160,19 +177,8 @@ inline void conv2d_direct_s2::operator()(Arch, const conv2d_geometry& g, index_t
         constexpr index_t w = blk::w, ob = blk::ob, rb = blk::rb;
         const index_t oh = g.oh(), ow = g.ow(), rpv = direct_s2_rows_per_vector(Arch{}, g, w), k = g.c * g.kh * g.kw;
         const index_t s = oh * ow, plane = g.h * g.w, tile_rows = rb * rpv;
-        // Lane j of a vector: output row j / OW of its RPV, column ox = j % OW; tap kx reads input
-        // column 2 ox - P + kx D of that row's input (value r W + column of the pair when two rows
-        // share it), zero where the column is outside the image.
         pair_lanes<Arch> pick[direct_s2_max_kw];
-        for (index_t kx = 0; kx < g.kw; ++kx) {
-            std::int32_t idx[w];
-            for (index_t j = 0; j < w; ++j) {
-                const index_t r = j / ow, ox = j % ow, ix = 2 * ox - g.pad + kx * g.dilation;
-                const index_t base = rpv == 1 ? 0 : r * w;
-                idx[j] = r < rpv && ix >= 0 && ix < g.w ? std::int32_t(base + ix) : -1;
-            }
-            pick[kx] = pair_lanes<Arch>(idx);
-        }
+        detail::stride2_picks(g, ow, rpv, pick);
         alignas(64) static constexpr T zero_row[2 * w] = {};
         // Weights packed once for all n samples: blocks of OB channels, then the rest in one block
         // of OB (more than OB / 2 left) or OB / 2, padded with zero weights; two instances per ISA.
@@ -236,7 +242,7 @@ constexpr index_t direct_s2_dx_cb = 16;
 // phase of a dx row fits the OW lanes of its dy row.
 template <class T>
 inline bool direct_s2_dx_fits(const conv2d_geometry& g, index_t lanes) {
-    return direct_s2_fits<T>(g, lanes) && g.kh <= detail_s2_max_kh && (g.w + 1) / 2 <= g.ow();
+    return direct_s2_fits<T>(g, lanes) && (g.w + 1) / 2 <= g.ow();
 }
 
 // Scratch for the packed weights: (C + CB) * O*KH*KW values.
@@ -273,12 +279,12 @@ inline void conv_direct_s2_dx_tile(const conv2d_geometry& g, index_t rpv, index_
                                    const T* dy, const T* wp, T* dx, index_t iy0, index_t valid) {
 #if defined(__AVX512F__)
     using batch = xsimd::batch<T, Arch>;
-    constexpr index_t cb = direct_s2_dx_cb;
+    constexpr index_t w = batch::size, cb = direct_s2_dx_cb;
     const index_t oh = g.oh(), ow = g.ow(), s = oh * ow;
     // The windows rows ky that reach dx's row iy0 (one parity: the same for the tile's rows), the
     // dy row oy0 each reads, and the lanes of the tile's rows whose dy row oy0 + r is inside dy.
-    index_t nky = 0, kys[detail_s2_max_kh], oy0s[detail_s2_max_kh];
-    unsigned row_lanes[detail_s2_max_kh];
+    index_t nky = 0, kys[direct_s2_max_kh], oy0s[direct_s2_max_kh];
+    unsigned row_lanes[direct_s2_max_kh];
     for (index_t ky = 0; ky < g.kh; ++ky) {
         const index_t t = iy0 + g.pad - ky * g.dilation;                             // 2 oy0
         if (t % 2 != 0) continue;
@@ -297,7 +303,7 @@ inline void conv_direct_s2_dx_tile(const conv2d_geometry& g, index_t rpv, index_
     // phases' 2 x 8 accumulators live (each then takes one FMA per o, at the FMA's latency):
     // conv_bench, the 16x28x28 layer's backward, 2,373-2,582 us against 2,322-2,402 this way (three
     // alternating runs); the 32x14x14 layer's the same either way.
-    alignas(64) T even[cb * 16];                                   // phase 0's sums, until zipped
+    alignas(64) T even[cb * w];                                    // phase 0's sums, until zipped
     batch odd[cb];
     auto phase = [&](auto e) {
         constexpr index_t ph = decltype(e)::value;
@@ -318,7 +324,7 @@ inline void conv_direct_s2_dx_tile(const conv2d_geometry& g, index_t rpv, index_
             }
 #pragma GCC unroll 16
         for (index_t c = 0; c < cb; ++c) {
-            if constexpr (ph == 0) acc[c].store_aligned(even + c * 16);
+            if constexpr (ph == 0) acc[c].store_aligned(even + c * w);
             else odd[c] = acc[c];
         }
     };
@@ -329,7 +335,7 @@ inline void conv_direct_s2_dx_tile(const conv2d_geometry& g, index_t rpv, index_
     for (index_t c = 0; c < cb; ++c) {
         if (c >= valid) break;
         batch z0, z1;
-        zip<Arch>(batch::load_aligned(even + c * 16), odd[c], z0, z1);
+        zip<Arch>(batch::load_aligned(even + c * w), odd[c], z0, z1);
         T* out = dx + c * g.h * g.w + iy0 * g.w;
         if (rpv == 1) {
             store_pair<Arch>(z0, z1, out, g.w);
@@ -364,7 +370,7 @@ inline void conv2d_direct_s2_dx::operator()(Arch, const conv2d_geometry& g, inde
         (void)g, (void)n, (void)dy, (void)wp, (void)dx;            // not in the table: never called
     } else {
         constexpr index_t w = blk::w, cb = direct_s2_dx_cb;
-        const index_t ow = g.ow(), s = g.oh() * ow, rpv = 2 * ow <= w ? 2 : 1;
+        const index_t ow = g.ow(), s = g.oh() * ow, rpv = direct_s2_rows_per_vector(Arch{}, g, w);   // g.w <= 2 OW
         const index_t we[2] = {(g.w + 1) / 2, g.w / 2};                   // dx's even and odd columns
         detail::s2_dx_taps taps;
         for (index_t kx = 0; kx < g.kw; ++kx) {
