@@ -190,18 +190,36 @@ TEST_CASE_TEMPLATE("every ISA's GEMM streams a large C written once and stores t
     }
 }
 
-TEST_CASE_TEMPLATE("every ISA's direct convolution matches plain loops", T, float, double) {
-    const k::conv_direct_geometry g{3, 13, 19, 5, 3, 3, 1};
-    const auto x = uniform<T>(std::size_t(g.c * g.h * g.w), 4);
-    const auto w = uniform<T>(std::size_t(g.o * g.c * g.kh * g.kw), 5), bias = uniform<T>(std::size_t(g.o), 6);
-    std::vector<T> ref(std::size_t(g.o * g.oh() * g.ow()));
-    k::conv2d_direct_forward_ref(g, x.data(), w.data(), bias.data(), ref.data());
-    for (k::isa i : runnable()) {
-        CAPTURE(k::isa_name(i));
-        const auto& t = table<T>(i);
-        std::vector<T> y(ref.size()), xp(std::size_t(g.padded_size(t.direct.w)));
-        t.conv_direct(g, x.data(), w.data(), bias.data(), y.data(), xp.data());
-        CHECK(max_rel_diff(y, ref) <= tolerance<T>(g.c * g.kh * g.kw));
+TEST_CASE_TEMPLATE("every ISA's direct convolution matches plain loops, and writes nothing else", T, float, double) {
+    // Channel blocks with and without a remainder at every ISA's block, the 3-wide window's own
+    // tiles (the ResNet's 16x28x28 layer), LeNet's 5x5 layers, rows narrower than a vector (7x7),
+    // a window wider than the image, one column. The scratch starts as NaN, y as NaN with guards.
+    // {C, H, W, O, KH, KW, pad}
+    const k::conv_direct_geometry geoms[] = {{3, 13, 19, 5, 3, 3, 1}, {16, 28, 28, 16, 3, 3, 1}, {1, 28, 28, 6, 5, 5, 2},
+                                             {6, 14, 14, 16, 5, 5, 0}, {5, 7, 7, 11, 3, 3, 1}, {2, 3, 4, 3, 5, 5, 2},
+                                             {4, 9, 1, 9, 1, 1, 0}};
+    const T nan = std::numeric_limits<T>::quiet_NaN();
+    for (const auto& g : geoms) {
+        CAPTURE(g.c);
+        CAPTURE(g.h);
+        CAPTURE(g.w);
+        CAPTURE(g.o);
+        CAPTURE(g.kw);
+        const auto x = uniform<T>(std::size_t(g.c * g.h * g.w), 4);
+        const auto w = uniform<T>(std::size_t(g.o * g.c * g.kh * g.kw), 5), bias = uniform<T>(std::size_t(g.o), 6);
+        const std::size_t n = std::size_t(g.o * g.oh() * g.ow());
+        std::vector<T> ref(n);
+        k::conv2d_direct_forward_ref(g, x.data(), w.data(), bias.data(), ref.data());
+        for (k::isa i : runnable()) {
+            CAPTURE(k::isa_name(i));
+            const auto& t = table<T>(i);
+            std::vector<T> y(n + 64, nan), xp(std::size_t(g.padded_size(t.direct.w)), nan);
+            t.conv_direct(g, x.data(), w.data(), bias.data(), y.data(), xp.data());
+            CHECK(std::none_of(y.begin(), y.begin() + std::ptrdiff_t(n), [](T v) { return std::isnan(v); }));
+            CHECK(std::all_of(y.begin() + std::ptrdiff_t(n), y.end(), [](T v) { return std::isnan(v); }));
+            y.resize(n);
+            CHECK(max_rel_diff(y, ref) <= tolerance<T>(g.c * g.kh * g.kw));
+        }
     }
 }
 

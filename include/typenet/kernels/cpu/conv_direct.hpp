@@ -1,14 +1,23 @@
-// kernels/cpu/conv_direct.hpp — 2-D convolution computed in place, without im2col: for stride 1,
-// dilation 1 and one group, each output row segment is a sum of shifted input rows times a weight,
-//   y[o, oy, ox:ox+w] += w[o, c, ky, kx] * xp[c, oy + ky, ox + kx : ox + kx + w]
-// over (c, ky, kx), with xp the zero-padded input. A tile of OB output channels x RB output rows x
-// one vector of columns stays in registers across the whole (c, ky, kx) reduction: RB loads and OB
-// broadcasts feed OB*RB FMAs. No unrolled copy of the input is written, which for few channels
-// (LeNet, a ResNet's stem) costs more than the arithmetic. Forward only: a training step keeps
-// im2col's columns for the weight gradient anyway (conv.hpp).
+// kernels/cpu/conv_direct.hpp — 2-D convolution computed in place, without im2col, for stride 1,
+// dilation 1 and one group. The padded sample is laid out with one gap of zeros between rows, which
+// is both a row's right padding and the next row's left padding, so that with a row stride of WP
+// every output is a sum of one flat input sequence shifted by a constant per tap:
+//   yq[o, q] += w[o, c, ky, kx] * xp[c, q + ky WP + kx],   q = oy WP + ox,
+// over (c, ky, kx). A vector of outputs is any 16 (AVX-512) consecutive q, across row ends: the
+// WP - OW positions past each row's end are computed and dropped when stored. A tile of OB output
+// channels x RB vectors stays in registers across the whole (c, ky, kx) reduction: RB loads and
+// OB broadcasts feed OB*RB FMAs. No unrolled copy of the input is written, which for few channels
+// (LeNet, a ResNet's stem) costs more than the arithmetic.
+//
+// Against one vector per output row (the layout before, xp rows of WP >= one vector + KW - 1
+// columns), the flat positions fill the lanes where a row is not a multiple of the vector: 28
+// columns took two vectors (87.5 %), and three rows per tile left 28 rows 93 % used; flat, the
+// ResNet's 16x28x28 layer computes 816 positions for its 784 outputs (96 %). One sample, batch 64,
+// one thread, AVX-512 (a side-by-side microbenchmark, medians of 15): 16x28x28 -> 16 k3 2.62 -> 1.85
+// ms (88 -> 125 GFLOP/s), LeNet's 6x14x14 -> 16 k5 425 -> 300 us, 32x14x14 -> 32 k3 2.38 -> 2.03 ms.
 //
 //   x (C, H, W)   w (O, C, KH, KW)   b (O)   y (O, OH, OW)    one sample
-//   xp (C, H + 2P, WP): the padded sample; WP covers every vector load of the last column tile
+//   xp (C, plane): the padded sample, rows of WP from the top padding on; see plane()
 #pragma once
 #include <algorithm>
 #include <type_traits>
@@ -19,6 +28,9 @@
 
 namespace typenet::kernels::cpu {
 
+// The most vectors a tile holds per output channel, at any ISA (direct_blocking::rb).
+inline constexpr index_t direct_max_rb = 4;
+
 struct conv_direct_geometry {
     index_t c, h, w;          // input channels, height, width
     index_t o, kh, kw;        // output channels, kernel height, width
@@ -26,42 +38,56 @@ struct conv_direct_geometry {
     constexpr index_t oh() const { return h + 2 * pad - kh + 1; }
     constexpr index_t ow() const { return w + 2 * pad - kw + 1; }
     constexpr index_t hp() const { return h + 2 * pad; }
-    // Column tiles are whole vectors of `lanes`; the last one reads up to kw - 1 columns past it.
-    constexpr index_t wp(index_t lanes) const {
-        return std::max(w + 2 * pad, (ow() + lanes - 1) / lanes * lanes + kw - 1);
+    // The padded layout's row stride: W values and a gap of at least `pad` zeros. An output row
+    // reads columns [0, W + 2 pad) from its row's start, the gap of the row after included.
+    constexpr index_t wp() const { return std::max(w + pad, ow()); }
+    // The flat positions q = oy * WP + ox up to the last output.
+    constexpr index_t positions() const { return (oh() - 1) * wp() + ow(); }
+    // One channel's plane in xp: the padded rows and the next row's leading gap, or what the last
+    // tile reads (direct_max_rb vectors from the last vector's start), whichever is more. A plane
+    // of a multiple of 4 KB (floats) is moved off it: the same column of 16 channels then falls in
+    // one L1 set, and a 16-channel layer's planes of 4,080 bytes ran 10 % slower than of 4,144.
+    constexpr index_t plane(index_t lanes) const {
+        const index_t vectors = (positions() + lanes - 1) / lanes + direct_max_rb - 1;
+        index_t n = std::max(vectors * lanes + (kh - 1) * wp() + kw - 1, hp() * wp() + pad);
+        n = (n + 15) / 16 * 16;
+        if (n % 1024 < 32 || n % 1024 > 1024 - 32) n += 32;
+        return n;
     }
-    constexpr index_t padded_size(index_t lanes) const { return c * hp() * wp(lanes); }
+    constexpr index_t padded_size(index_t lanes) const { return c * plane(lanes); }
 };
 
 template <class T, class Arch>
 struct direct_blocking {
     static constexpr index_t w = xsimd::batch<T, Arch>::size;
-    // OB x RB accumulators + RB input rows: 8 x 3 + 3 of AVX-512's 32 registers (against 4 x 4,
+    // OB x RB accumulators + RB input vectors: 8 x 3 + 3 of AVX-512's 32 registers (against 4 x 4,
     // conv_bench, one thread: LeNet's first layer 205 -> 160 us, ResNet 32x14x14 k3 2.37 -> 2.17
-    // ms forward, 4.56 -> 4.37 ms backward; the stem 266 -> 306 us); 2 x 4 + 4 of AVX2's 16.
+    // ms forward, 4.56 -> 4.37 ms backward; the stem 266 -> 306 us); 2 x 4 + 4 of AVX2's 16. With
+    // the flat layout, against 6 x 4 and 12 x 2 (the microbenchmark above): 16x28x28 k3 2.03 ms
+    // against 2.09 and 3.85, LeNet's 6x14x14 k5 300 us against 393 and 492.
     static constexpr index_t ob = std::is_base_of_v<xsimd::avx512f, Arch> ? 8 : 2;
     static constexpr index_t rb = std::is_base_of_v<xsimd::avx512f, Arch> ? 3 : 4;
+    static_assert(rb <= direct_max_rb);
 };
 
-// One tile: OB output channels x RB output rows (rows past `rows` repeat the last and are
-// dropped) x one vector of `cols` <= w columns. xp points at (0, oy0, ox0) of the padded sample,
-// wt at (o0, 0, 0, 0) of the weights, y at (o0, oy0, ox0).
-template <index_t OB, index_t RB>
+// One tile: OB output channels x RB vectors of flat positions from q0 (those at or past
+// positions() are computed and dropped). xq points at xp + q0, wt at (o0, 0, 0, 0) of the
+// weights, bias at o0, y at (o0, 0, 0). KW is the window's width, or 0 for g.kw at run time:
+// a fixed width of 3 unrolls the taps, 16x28x28 k3 1.97 -> 1.85 ms; 5 gained nothing.
+template <index_t OB, index_t RB, index_t KW>
 struct conv_direct_tile {
     template <class Arch, class T>
-    void operator()(Arch, const conv_direct_geometry& g, index_t wp, const T* xp, const T* wt, const T* bias, T* y,
-                    index_t rows, index_t cols) const;
+    void operator()(Arch, const conv_direct_geometry& g, index_t plane, const T* xq, const T* wt, const T* bias, T* y,
+                    index_t q0) const;
 };
 
-template <index_t OB, index_t RB>
+template <index_t OB, index_t RB, index_t KW>
 template <class Arch, class T>
-inline void conv_direct_tile<OB, RB>::operator()(Arch, const conv_direct_geometry& g, index_t wp, const T* xp,
-                                                 const T* wt, const T* bias, T* y, index_t rows, index_t cols) const {
+inline void conv_direct_tile<OB, RB, KW>::operator()(Arch, const conv_direct_geometry& g, index_t plane, const T* xq,
+                                                     const T* wt, const T* bias, T* y, index_t q0) const {
     using batch = xsimd::batch<T, Arch>;
-    const index_t plane = g.hp() * wp, ksize = g.c * g.kh * g.kw, s = g.oh() * g.ow();
-    index_t row_off[RB];
-#pragma GCC unroll 8
-    for (index_t r = 0; r < RB; ++r) row_off[r] = std::min(r, rows - 1) * wp;
+    constexpr index_t L = batch::size;
+    const index_t kw = KW ? KW : g.kw, wp = g.wp(), ksize = g.c * g.kh * kw;
     batch acc[OB][RB];
 #pragma GCC unroll 8
     for (index_t o = 0; o < OB; ++o)
@@ -69,12 +95,13 @@ inline void conv_direct_tile<OB, RB>::operator()(Arch, const conv_direct_geometr
         for (index_t r = 0; r < RB; ++r) acc[o][r] = batch(bias[o]);
     for (index_t ch = 0; ch < g.c; ++ch)
         for (index_t ky = 0; ky < g.kh; ++ky) {
-            const T* xrow = xp + ch * plane + ky * wp;           // (RB rows, w + KW - 1 columns)
-            const T* wk = wt + (ch * g.kh + ky) * g.kw;          // w[o0 + o, ch, ky, kx] = wk[o * ksize + kx]
-            for (index_t kx = 0; kx < g.kw; ++kx) {
+            const T* xrow = xq + ch * plane + ky * wp;          // RB vectors, then KW - 1 values
+            const T* wk = wt + (ch * g.kh + ky) * kw;            // w[o0 + o, ch, ky, kx] = wk[o * ksize + kx]
+#pragma GCC unroll 8
+            for (index_t kx = 0; kx < kw; ++kx) {
                 batch xv[RB];
 #pragma GCC unroll 8
-                for (index_t r = 0; r < RB; ++r) xv[r] = batch::load_unaligned(xrow + row_off[r] + kx);
+                for (index_t r = 0; r < RB; ++r) xv[r] = batch::load_unaligned(xrow + r * L + kx);
 #pragma GCC unroll 8
                 for (index_t o = 0; o < OB; ++o) {
                     const batch wv(wk[o * ksize + kx]);
@@ -83,12 +110,21 @@ inline void conv_direct_tile<OB, RB>::operator()(Arch, const conv_direct_geometr
                 }
             }
         }
-    const index_t ow = g.ow();
-    for (index_t o = 0; o < OB; ++o)
-        for (index_t r = 0; r < rows; ++r) {
-            T* out = y + o * s + r * ow;
-            store_upto(acc[o][r], out, cols);
+    // Vector r holds q in [a, a + L): per output row it meets, the lanes inside the row go to
+    // y[oy, q - oy WP], lane j at (y + a - oy (WP - OW)) + j.
+    const index_t ow = g.ow(), s = g.oh() * ow, nq = g.positions();
+    for (index_t r = 0; r < RB; ++r) {
+        const index_t a = q0 + r * L;
+        if (a >= nq) break;
+        const index_t b = std::min(a + L, nq);
+        for (index_t oy = a / wp; oy * wp < b; ++oy) {
+            const index_t lo = std::max(a, oy * wp) - a, hi = std::min(b, oy * wp + ow) - a;
+            if (lo >= hi) continue;                              // the vector starts in a row's gap
+            T* base = y + (a - oy * (wp - ow));
+#pragma GCC unroll 8
+            for (index_t o = 0; o < OB; ++o) store_range<Arch>(acc[o][r], base + o * s, lo, hi);
         }
+    }
 }
 
 template <class T, class Arch>
@@ -103,44 +139,43 @@ inline direct_sizes active_direct_sizes() {
 }
 
 namespace detail {
-// Copies one sample into its zero-padded layout xp (C, HP, WP). Rows are short (28 values for
-// LeNet): zeroing the whole buffer, or a memmove per row, cost 6.5 % and 11 % of a batch-1 LeNet
-// predict (callgrind, perf), so each row is written in vectors: zeros, then the row over them.
+// Copies one sample into its padded layout xp (C, plane). Rows are short (28 values for LeNet):
+// zeroing the whole buffer, or a memmove per row, cost 6.5 % and 11 % of a batch-1 LeNet predict
+// (callgrind, perf), so every value of a plane is written once, in vectors: the top rows, then
+// each row's values and the gap after them, then the rows below and the tail.
 template <class Arch, class T>
-inline void conv_direct_pad(Arch, const conv_direct_geometry& g, index_t wp, const T* x, T* xp) {
+inline void conv_direct_pad(Arch, const conv_direct_geometry& g, index_t plane, const T* x, T* xp) {
     using batch = xsimd::batch<T, Arch>;
-    constexpr index_t w = batch::size;
-    const index_t hp = g.hp(), p = g.pad;
+    constexpr index_t L = batch::size;
+    const index_t wp = g.wp(), p = g.pad, body = (g.h + p) * wp + p;
     auto zero = [](T* d, index_t n) {
         index_t i = 0;
-        for (; i + w <= n; i += w) batch(T(0)).store_unaligned(d + i);
+        for (; i + L <= n; i += L) batch(T(0)).store_unaligned(d + i);
         for (; i < n; ++i) d[i] = T(0);
     };
     for (index_t ch = 0; ch < g.c; ++ch) {
-        T* plane = xp + ch * hp * wp;
-        zero(plane, p * wp);                                              // rows above
-        zero(plane + (p + g.h) * wp, (hp - p - g.h) * wp);                // rows below
+        T* d = xp + ch * plane;
+        zero(d, p * wp + p);                                     // rows above, the first row's left gap
         for (index_t iy = 0; iy < g.h; ++iy) {
             const T* src = x + (ch * g.h + iy) * g.w;
-            T* dst = plane + (iy + p) * wp;
-            zero(dst, wp);
+            T* row = d + (iy + p) * wp + p;                      // W values, then WP - W zeros
             index_t ix = 0;
-            for (; ix + w <= g.w; ix += w) batch::load_unaligned(src + ix).store_unaligned(dst + p + ix);
-            for (; ix < g.w; ++ix) dst[p + ix] = src[ix];
+            for (; ix + L <= g.w; ix += L) batch::load_unaligned(src + ix).store_unaligned(row + ix);
+            for (; ix < wp; ix += L)
+                store_upto(load_first<Arch>(src + ix, std::clamp<index_t>(g.w - ix, 0, L - 1)), row + ix,
+                           std::min(L, wp - ix));
         }
+        zero(d + body, plane - body);                            // rows below, then what tiles read past them
     }
 }
 
-template <index_t OB, class Arch, class T>
-inline void conv_direct_channels(const conv_direct_geometry& g, index_t wp, const T* xp, const T* wt, const T* bias,
-                                 T* y) {
+template <index_t OB, index_t KW, class Arch, class T>
+inline void conv_direct_channels(const conv_direct_geometry& g, index_t plane, const T* xp, const T* wt,
+                                 const T* bias, T* y) {
     using blk = direct_blocking<T, Arch>;
-    constexpr index_t w = blk::w, rb = blk::rb;
-    const index_t oh = g.oh(), ow = g.ow();
-    for (index_t oy = 0; oy < oh; oy += rb)
-        for (index_t ox = 0; ox < ow; ox += w)
-            conv_direct_tile<OB, rb>{}(Arch{}, g, wp, xp + oy * wp + ox, wt, bias, y + oy * ow + ox,
-                                       std::min(rb, oh - oy), std::min(w, ow - ox));
+    constexpr index_t L = blk::w, rb = blk::rb;
+    const index_t n = g.positions();
+    for (index_t q = 0; q < n; q += rb * L) conv_direct_tile<OB, rb, KW>{}(Arch{}, g, plane, xp + q, wt, bias, y, q);
 }
 }  // namespace detail
 
@@ -154,20 +189,25 @@ template <class Arch, class T>
 inline void conv2d_direct::operator()(Arch, const conv_direct_geometry& g, const T* x, const T* wt, const T* bias, T* y,
                                       T* xp) const {
     using blk = direct_blocking<T, Arch>;
-    const index_t wp = g.wp(blk::w), ksize = g.c * g.kh * g.kw, s = g.oh() * g.ow();
-    detail::conv_direct_pad(Arch{}, g, wp, x, xp);
+    const index_t plane = g.plane(blk::w), ksize = g.c * g.kh * g.kw, s = g.oh() * g.ow();
+    detail::conv_direct_pad(Arch{}, g, plane, x, xp);
     index_t o = 0;
-    for (; o + blk::ob <= g.o; o += blk::ob)
-        detail::conv_direct_channels<blk::ob, Arch>(g, wp, xp, wt + o * ksize, bias + o, y + o * s);
+    for (; o + blk::ob <= g.o; o += blk::ob) {
+        if (g.kw == 3)
+            detail::conv_direct_channels<blk::ob, 3, Arch>(g, plane, xp, wt + o * ksize, bias + o, y + o * s);
+        else
+            detail::conv_direct_channels<blk::ob, 0, Arch>(g, plane, xp, wt + o * ksize, bias + o, y + o * s);
+    }
     static_assert(blk::ob <= 8);
+    const T* wo = wt + o * ksize;
     switch (g.o - o) {                                            // the channels left, in one block
-    case 7: detail::conv_direct_channels<7, Arch>(g, wp, xp, wt + o * ksize, bias + o, y + o * s); break;
-    case 6: detail::conv_direct_channels<6, Arch>(g, wp, xp, wt + o * ksize, bias + o, y + o * s); break;
-    case 5: detail::conv_direct_channels<5, Arch>(g, wp, xp, wt + o * ksize, bias + o, y + o * s); break;
-    case 4: detail::conv_direct_channels<4, Arch>(g, wp, xp, wt + o * ksize, bias + o, y + o * s); break;
-    case 3: detail::conv_direct_channels<3, Arch>(g, wp, xp, wt + o * ksize, bias + o, y + o * s); break;
-    case 2: detail::conv_direct_channels<2, Arch>(g, wp, xp, wt + o * ksize, bias + o, y + o * s); break;
-    case 1: detail::conv_direct_channels<1, Arch>(g, wp, xp, wt + o * ksize, bias + o, y + o * s); break;
+    case 7: detail::conv_direct_channels<7, 0, Arch>(g, plane, xp, wo, bias + o, y + o * s); break;
+    case 6: detail::conv_direct_channels<6, 0, Arch>(g, plane, xp, wo, bias + o, y + o * s); break;
+    case 5: detail::conv_direct_channels<5, 0, Arch>(g, plane, xp, wo, bias + o, y + o * s); break;
+    case 4: detail::conv_direct_channels<4, 0, Arch>(g, plane, xp, wo, bias + o, y + o * s); break;
+    case 3: detail::conv_direct_channels<3, 0, Arch>(g, plane, xp, wo, bias + o, y + o * s); break;
+    case 2: detail::conv_direct_channels<2, 0, Arch>(g, plane, xp, wo, bias + o, y + o * s); break;
+    case 1: detail::conv_direct_channels<1, 0, Arch>(g, plane, xp, wo, bias + o, y + o * s); break;
     default: break;
     }
 }
