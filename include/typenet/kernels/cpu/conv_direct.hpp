@@ -60,13 +60,14 @@ struct conv_direct_geometry {
 template <class T, class Arch>
 struct direct_blocking {
     static constexpr index_t w = xsimd::batch<T, Arch>::size;
-    // OB x RB accumulators + RB input vectors: 8 x 3 + 3 of AVX-512's 32 registers (against 4 x 4,
-    // conv_bench, one thread: LeNet's first layer 205 -> 160 us, ResNet 32x14x14 k3 2.37 -> 2.17
-    // ms forward, 4.56 -> 4.37 ms backward; the stem 266 -> 306 us); 2 x 4 + 4 of AVX2's 16. With
-    // the flat layout, against 6 x 4 and 12 x 2 (the microbenchmark above): 16x28x28 k3 2.03 ms
-    // against 2.09 and 3.85, LeNet's 6x14x14 k5 300 us against 393 and 492.
-    static constexpr index_t ob = std::is_base_of_v<xsimd::avx512f, Arch> ? 8 : 2;
-    static constexpr index_t rb = std::is_base_of_v<xsimd::avx512f, Arch> ? 3 : 4;
+    // OB x RB accumulators + RB input vectors: 8 x 3 + 3 of AVX-512's 32 registers, 4 x 3 + 3 of
+    // AVX2's 16. One sample, batch 64, one thread (a side-by-side microbenchmark, medians of 15),
+    // AVX-512 against 6 x 4 and 12 x 2: 16x28x28 k3 2.03 ms against 2.09 and 3.85, LeNet's 6x14x14
+    // k5 300 us against 393 and 492; AVX2 against 2 x 4, 3 x 3, 4 x 2 and 2 x 5: 16x28x28 k3 3.54
+    // ms against 5.51, 4.03, 3.95 and 3.87, 32x14x14 k3 3.37 against 5.16, 3.83, 3.98 and 4.08,
+    // LeNet's 6x14x14 k5 566 us against 782, 682, 632 and 674.
+    static constexpr index_t ob = std::is_base_of_v<xsimd::avx512f, Arch> ? 8 : 4;
+    static constexpr index_t rb = 3;
     static_assert(rb <= direct_max_rb);
 };
 
@@ -177,6 +178,16 @@ inline void conv_direct_channels(const conv_direct_geometry& g, index_t plane, c
     const index_t n = g.positions();
     for (index_t q = 0; q < n; q += rb * L) conv_direct_tile<OB, rb, KW>{}(Arch{}, g, plane, xp + q, wt, bias, y, q);
 }
+
+// The last n < OB + 1 output channels, in one block of n.
+template <index_t OB, class Arch, class T>
+inline void conv_direct_rest(index_t n, const conv_direct_geometry& g, index_t plane, const T* xp, const T* wt,
+                             const T* bias, T* y) {
+    if constexpr (OB >= 1) {
+        if (n == OB) conv_direct_channels<OB, 0, Arch>(g, plane, xp, wt, bias, y);
+        else conv_direct_rest<OB - 1, Arch>(n, g, plane, xp, wt, bias, y);
+    }
+}
 }  // namespace detail
 
 // y = conv(x, w) + b for one sample; xp is scratch of g.padded_size(direct_blocking<T, Arch>::w).
@@ -198,18 +209,7 @@ inline void conv2d_direct::operator()(Arch, const conv_direct_geometry& g, const
         else
             detail::conv_direct_channels<blk::ob, 0, Arch>(g, plane, xp, wt + o * ksize, bias + o, y + o * s);
     }
-    static_assert(blk::ob <= 8);
-    const T* wo = wt + o * ksize;
-    switch (g.o - o) {                                            // the channels left, in one block
-    case 7: detail::conv_direct_channels<7, 0, Arch>(g, plane, xp, wo, bias + o, y + o * s); break;
-    case 6: detail::conv_direct_channels<6, 0, Arch>(g, plane, xp, wo, bias + o, y + o * s); break;
-    case 5: detail::conv_direct_channels<5, 0, Arch>(g, plane, xp, wo, bias + o, y + o * s); break;
-    case 4: detail::conv_direct_channels<4, 0, Arch>(g, plane, xp, wo, bias + o, y + o * s); break;
-    case 3: detail::conv_direct_channels<3, 0, Arch>(g, plane, xp, wo, bias + o, y + o * s); break;
-    case 2: detail::conv_direct_channels<2, 0, Arch>(g, plane, xp, wo, bias + o, y + o * s); break;
-    case 1: detail::conv_direct_channels<1, 0, Arch>(g, plane, xp, wo, bias + o, y + o * s); break;
-    default: break;
-    }
+    if (o < g.o) detail::conv_direct_rest<blk::ob - 1, Arch>(g.o - o, g, plane, xp, wt + o * ksize, bias + o, y + o * s);
 }
 
 // y = conv(x, w) + b for one sample at the active ISA; xp: g.padded_size(active_direct_sizes<T>().w).
