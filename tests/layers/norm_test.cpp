@@ -249,6 +249,36 @@ TEST_CASE_TEMPLATE("batch_norm: evaluation after training normalises with the ru
     CHECK(max_infer_err < (sizeof(T) == 4 ? 1e-5 : 1e-12));
 }
 
+TEST_CASE("batch_norm: batch statistics stay accurate where mean^2 >> variance, rows of different means") {
+    // Values near 1e4 with a spread of about 0.03 (float's spacing there is 1/1024): the variance is
+    // 1e-12 of mean^2, so a sum of squares would lose it. Each sample's rows sit at their own offset,
+    // so the rows' (mean, M2) merge with different means. Momentum 1: the running statistics are
+    // this batch's (the variance unbiased), compared with double sums over the same float values.
+    using net_t = basic_network<float, input<3, 5, 7>, batch_norm<1.0>>;
+    net_t net;
+    constexpr index_t batch = 5, c = 3, s = 35;
+    std::vector<float> x(std::size_t(batch * c * s));
+    for (std::size_t i = 0; i < x.size(); ++i)
+        x[i] = float(1e4 + 0.01 * double((i / std::size_t(c * s)) % 5) + 0.02 * std::cos(double(i) * 1.3));
+    net.forward(batch, x.data(), mode::train);
+    const auto st = net.template layer_state<0>();
+    for (index_t ch = 0; ch < c; ++ch) {
+        double sum = 0, sq = 0;
+        for (index_t b = 0; b < batch; ++b)
+            for (index_t j = 0; j < s; ++j) sum += double(x[std::size_t((b * c + ch) * s + j)]);
+        const double mean = sum / double(batch * s);
+        for (index_t b = 0; b < batch; ++b)
+            for (index_t j = 0; j < s; ++j) {
+                const double d = double(x[std::size_t((b * c + ch) * s + j)]) - mean;
+                sq += d * d;
+            }
+        const double var = sq / double(batch * s - 1);
+        CAPTURE(ch);
+        CHECK(std::abs(double(st[std::size_t(ch)]) - mean) <= 1e-3);          // float's spacing at 1e4
+        CHECK(std::abs(double(st[std::size_t(c + ch)]) - var) <= 1e-4 * var);
+    }
+}
+
 TEST_CASE("batch_norm, layer_norm: backward matches finite differences") {
     SUBCASE("batch_norm on (3, 4, 5), training and evaluation") {
         basic_network<double, input<3, 4, 5>, batch_norm<>> net(seed{3});

@@ -36,7 +36,9 @@ struct batch_norm {
         // running mean (C), running variance (C), training batches seen (torch's num_batches_tracked;
         // counted exactly up to 2^24 in float)
         static constexpr std::size_t state_count = 2 * c + 1;
-        static constexpr std::size_t cache_per_sample = In::size; // xhat
+        // xhat, for the CUDA backend's kernels (cuda.hpp); the CPU's recompute it from x and leave
+        // this unused.
+        static constexpr std::size_t cache_per_sample = In::size;
         static constexpr std::size_t cache_fixed = 2 * c + 1;     // batch mean (C), invstd (C), training flag
         static std::string name() { return "batch_norm"; }
         static void tensors(tensor_list& t, const std::string& prefix, std::size_t p, std::size_t s) {
@@ -57,7 +59,6 @@ struct batch_norm {
             st[2 * c] = T(0);
         }
         template <class T> void forward(const fwd_args<T>& a) const {
-            T* xhat = a.cache;                                     // (B, In...)
             T* fixed = a.cache + a.batch * index_t(In::size);      // mean (C), invstd (C), flag
             const bool training = a.m == mode::train;
             if (a.m == mode::infer) {                              // no backward follows: y only
@@ -68,16 +69,16 @@ struct batch_norm {
             if (training) {
                 a.state[2 * c] += T(1);
                 kernels::cpu::batch_norm_forward_train(a.batch, index_t(c), index_t(s), T(Eps), T(Momentum), a.x, a.p,
-                                                       a.p + c, xhat, a.y, fixed, fixed + c, a.state, a.state + c);
+                                                       a.p + c, a.y, fixed, fixed + c, a.state, a.state + c);
             } else {
                 kernels::cpu::batch_norm_forward_eval(a.batch, index_t(c), index_t(s), T(Eps), a.x, a.p, a.p + c,
-                                                      a.state, a.state + c, xhat, a.y, fixed + c);
+                                                      a.state, a.state + c, a.y, fixed, fixed + c);
             }
             fixed[2 * c] = training ? T(1) : T(0);
         }
         template <class T> void backward(const bwd_args<T>& a) const {
             const T* fixed = a.cache + a.batch * index_t(In::size);
-            kernels::cpu::batch_norm_backward(a.batch, index_t(c), index_t(s), fixed[2 * c] != T(0), a.cache, a.p,
+            kernels::cpu::batch_norm_backward(a.batch, index_t(c), index_t(s), fixed[2 * c] != T(0), a.x, fixed, a.p,
                                               fixed + c, a.dy, a.dx, a.dp, a.dp + c);
         }
     };

@@ -143,15 +143,16 @@ struct kernel_table {
                           tanh_backward = nullptr, gelu_backward = nullptr;
     // norm.hpp: batch norm over channels [c0, c1) of (B, C, S)
     void (*batch_norm_train)(index_t b, index_t c, index_t s, index_t c0, index_t c1, T eps, T momentum, const T* x,
-                             const T* gamma, const T* beta, T* xhat, T* y, T* mean, T* invstd, T* running_mean,
+                             const T* gamma, const T* beta, T* y, T* mean, T* invstd, T* running_mean,
                              T* running_var) = nullptr;
     void (*batch_norm_eval)(index_t b, index_t c, index_t s, index_t c0, index_t c1, T eps, const T* x, const T* gamma,
-                            const T* beta, const T* running_mean, const T* running_var, T* xhat, T* y,
+                            const T* beta, const T* running_mean, const T* running_var, T* y, T* mean,
                             T* invstd) = nullptr;
     void (*batch_norm_infer)(index_t b, index_t c, index_t s, index_t c0, index_t c1, T eps, const T* x, const T* gamma,
                              const T* beta, const T* running_mean, const T* running_var, T* y) = nullptr;
-    void (*batch_norm_backward)(index_t b, index_t c, index_t s, index_t c0, index_t c1, bool training, const T* xhat,
-                                const T* gamma, const T* invstd, const T* dy, T* dx, T* dgamma, T* dbeta) = nullptr;
+    void (*batch_norm_backward)(index_t b, index_t c, index_t s, index_t c0, index_t c1, bool training, const T* x,
+                                const T* mean, const T* gamma, const T* invstd, const T* dy, T* dx, T* dgamma,
+                                T* dbeta) = nullptr;
     // norm.hpp: layer norm over rows
     void (*layer_norm_forward)(index_t r0, index_t r1, index_t n, T eps, const T* x, const T* gamma, const T* beta,
                                T* mean, T* y, T* invstd) = nullptr;
