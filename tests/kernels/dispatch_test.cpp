@@ -223,6 +223,58 @@ TEST_CASE_TEMPLATE("every ISA's direct convolution matches plain loops, and writ
     }
 }
 
+TEST_CASE_TEMPLATE("every ISA's direct weight gradient matches plain loops, summed over samples", T, float, double) {
+    // 3- and 5-wide windows: the ResNet's 16x28x28 layer, LeNet's c1 and c2, output channels past a
+    // whole block (11 and 9), rows narrower than a vector, one column, a window wider than the
+    // image. Two samples accumulate into the partial sums; the scratch starts as NaN.
+    // {C, H, W, O, KH, KW, pad}
+    const k::conv_direct_geometry geoms[] = {{16, 28, 28, 16, 3, 3, 1}, {1, 28, 28, 6, 5, 5, 2}, {6, 14, 14, 16, 5, 5, 0},
+                                             {3, 7, 9, 11, 3, 3, 1},    {4, 9, 1, 9, 3, 3, 1},    {2, 3, 4, 3, 5, 5, 2}};
+    const index_t n = 2;
+    for (const auto& g : geoms) {
+        CAPTURE(g.c);
+        CAPTURE(g.h);
+        CAPTURE(g.w);
+        CAPTURE(g.o);
+        CAPTURE(g.kw);
+        REQUIRE(k::direct_dw_fits(g));
+        const index_t oh = g.oh(), ow = g.ow(), kk = g.kh * g.kw, nw = g.o * g.c * kk;
+        const auto x = uniform<T>(std::size_t(n * g.c * g.h * g.w), 41);
+        const auto dy = uniform<T>(std::size_t(n * g.o * oh * ow), 42);
+        std::vector<double> ref(std::size_t(nw), 0.0);
+        for (index_t b = 0; b < n; ++b)
+            for (index_t o = 0; o < g.o; ++o)
+                for (index_t ch = 0; ch < g.c; ++ch)
+                    for (index_t ky = 0; ky < g.kh; ++ky)
+                        for (index_t kx = 0; kx < g.kw; ++kx)
+                            for (index_t oy = 0; oy < oh; ++oy)
+                                for (index_t ox = 0; ox < ow; ++ox) {
+                                    const index_t iy = oy + ky - g.pad, ix = ox + kx - g.pad;
+                                    if (iy < 0 || iy >= g.h || ix < 0 || ix >= g.w) continue;
+                                    ref[std::size_t((o * g.c + ch) * kk + ky * g.kw + kx)] +=
+                                        double(dy[std::size_t(((b * g.o + o) * oh + oy) * ow + ox)]) *
+                                        double(x[std::size_t(((b * g.c + ch) * g.h + iy) * g.w + ix)]);
+                                }
+        for (k::isa i : runnable()) {
+            CAPTURE(k::isa_name(i));
+            const auto& t = table<T>(i);
+            const index_t lanes = t.direct.w;
+            std::vector<T> dwv_buf(std::size_t(nw * lanes + 64), T(0));
+            std::vector<T> scratch_buf(std::size_t(k::direct_dw_scratch(g, lanes) + 64),
+                                       std::numeric_limits<T>::quiet_NaN());
+            T* dwv = k::align64(dwv_buf.data());
+            T* scratch = k::align64(scratch_buf.data());
+            for (index_t b = 0; b < n; ++b)
+                t.conv_direct_dw(g, x.data() + b * g.c * g.h * g.w, dy.data() + b * g.o * oh * ow, dwv, scratch);
+            std::vector<T> dw(std::size_t(nw), T(0));
+            k::direct_dw_fold(nw, lanes, dwv, dw.data());
+            std::vector<T> reft(ref.begin(), ref.end());
+            CHECK(std::none_of(dw.begin(), dw.end(), [](T v) { return std::isnan(v); }));
+            CHECK(max_rel_diff(dw, reft) <= tolerance<T>(n * oh * ow));
+        }
+    }
+}
+
 TEST_CASE("every ISA's stride-2 direct convolution matches plain loops, and writes nothing else") {
     // One row per vector (14 columns from 28, the ResNet's 16x28x28 layer) and two (7 from 14), at
     // odd and even padding, dilation 2, windows 1, 2, 5 and 16 wide, rows of one column, output

@@ -528,6 +528,18 @@ inline bool conv_dx_direct_wins(const conv2d_geometry& g) {
            2 * g.w >= d.w && 4 * g.h * g.w <= 5 * g.oh() * g.ow();
 }
 
+// dw of a stride-1 convolution by conv_direct.hpp's flat layout (conv2d_direct_dw), in place of
+// im2col and dy col^T, where the window is 3 or 5 wide and a sample has 400 outputs or more.
+// conv_bench, batch 64, one thread, backward, three alternating runs against im2col + GEMM (us):
+// ResNet 16x28x28 k3 4,029-4,400 against 4,837-5,269, LeNet c1 670-719 against 1,032-1,285, the
+// stem 646-691 against 627-706; with LeNet c2's 10x10 outputs (a tile's loop of 9 vectors) it
+// lost, 1,215-1,522 against 1,081-1,278.
+template <class T>
+inline bool conv_dw_direct_wins(const conv2d_geometry& g) {
+    const conv_direct_geometry d{g.c, g.h, g.w, g.o, g.kh, g.kw, g.pad};
+    return g.stride == 1 && g.dilation == 1 && g.groups == 1 && direct_dw_fits(d) && g.oh() * g.ow() >= 400;
+}
+
 // dx of a stride-2 convolution by conv_direct_s2.hpp's phase kernel, where the active ISA has it,
 // in place of dcol = w^T dy and col2im. conv_bench, batch 64, one thread, backward (dx, dw, db):
 // ResNet 16x28x28 -> 32 k3 s2 2,678-2,776 -> 2,322-2,402 us, 32x14x14 -> 64 k3 s2 2,365-2,494 ->
@@ -554,6 +566,7 @@ inline void conv2d_backward(const conv2d_geometry& g, index_t batch, const T* x,
     const index_t wsize = g.o * kg;
     const index_t nb = detail::conv_group_size<T>(g, batch), groups = (batch + nb - 1) / nb;
     const int threads = std::min<int>(int(groups), detail::conv_threads(batch, 4.0 * double(g.o * kg * s)));
+    const bool direct_dw = conv_dw_direct_wins<T>(g);
     const bool direct_dx = dx && conv_dx_direct_wins<T>(g);
     const bool direct_dx_s2 = dx && !direct_dx && conv_dx_direct_s2_wins<T>(g);
     static thread_local std::vector<T> dx_packed;                // w for conv_direct_s2_dx, packed once a call
@@ -576,29 +589,47 @@ inline void conv2d_backward(const conv2d_geometry& g, index_t batch, const T* x,
     // padded dy of the direct kernel. The columns (and then their gradient) are in conv_columns.
     const index_t n_dy = nb > 1 ? g.o * nb * s : 0;
     const index_t n_pad = direct_dx ? gx.padded_size(active_direct_sizes<T>().w) : 0;
+    const conv_direct_geometry gd{g.c, g.h, g.w, g.o, g.kh, g.kw, g.pad};
+    const index_t lanes = active_direct_sizes<T>().w;
+    // The direct dw's scratch and its partial sums (after db), each with room to align to 64 bytes.
+    const index_t n_dw = direct_dw ? direct_dw_scratch(gd, lanes) + 64 : 0;
+    const index_t n_dwv = direct_dw ? wsize * lanes + 64 : 0;
     // dw by its transpose where a group's output channels fill the GEMM's column panels: col_g is
     // then A, read in place, and only dy_g^T (O/G x n*S) is transposed into panels, where
     // dy_g col_g^T would transpose all of col_g (C*KH*KW x n*S), and the dot products of
     // gemm_abt stream col_g from L2 for every four rows of dy (ResNet 32x14x14 k3: 61 GFLOP/s).
     // The thread's accumulator then holds dw_g^T, transposed once at the end.
-    const bool transposed_dw = og >= active_gemm_sizes<T>().nr && kg >= og;   // and dy_g^T is the smaller to transpose
+    const bool transposed_dw = !direct_dw && og >= active_gemm_sizes<T>().nr && kg >= og;   // and dy_g^T the smaller
+    // The columns and dy's group side by side: for dw by a GEMM, or for dx by dcol and col2im.
+    const bool by_columns = !direct_dw || (dx && !direct_dx && !direct_dx_s2);
     detail::for_samples_accumulate<T>(
-        groups, threads, wsize + g.o, n_dy + n_pad,
-        [&](index_t gi, T* acc, T* work) {                       // acc: dw (O, K_g) or per group dw_g^T, db (O)
+        groups, threads, wsize + g.o + n_dwv, n_dy + n_pad + n_dw,
+        [&](index_t gi, T* acc, T* work) {   // acc: dw (O, K_g) or per group dw_g^T, db (O), the direct dw's sums
             const detail::conv_group grp = detail::conv_group_at(gi, nb, batch);
             const index_t ld = grp.n * s;
             T* my_dw = acc;
             T* my_db = acc + wsize;
-            T* cg = detail::conv_columns().get<T>(std::size_t(g.col_rows() * nb * s));   // (C*KH*KW, n*S)
-            detail::im2col_group(g, grp, x, cg);
+            T* cg = by_columns ? detail::conv_columns().get<T>(std::size_t(g.col_rows() * nb * s))   // (C*KH*KW, n*S)
+                               : nullptr;
+            if (direct_dw)                                       // no columns: dw from x's padded layout
+                for (index_t i = 0; i < grp.n; ++i) {
+                    const index_t b = grp.b0 + i;
+                    conv2d_direct_dw_add(gd, x + b * g.c * g.h * g.w, dy + b * g.o * s, align64(my_db + g.o),
+                                         align64(work + n_dy + n_pad));
+                }
+            else
+                detail::im2col_group(g, grp, x, cg);
             const T* dyg = dy + grp.b0 * g.o * s;                // (O, n*S)
-            if (grp.n > 1) {
+            if (grp.n > 1 && by_columns) {
                 for (index_t i = 0; i < grp.n; ++i)
                     for (index_t o = 0; o < g.o; ++o) std::copy_n(dyg + (i * g.o + o) * s, s, work + o * ld + i * s);
                 dyg = work;
             }
-            add_row_sums(g.o, ld, dyg, ld, my_db);
-            for (index_t gr = 0; gr < g.groups; ++gr) {          // dw_g (O/G, K_g) += dy_g (O/G, n*S) col_g^T
+            if (direct_dw && dyg != work)                        // dy's samples in place, one after another
+                for (index_t i = 0; i < grp.n; ++i) add_row_sums(g.o, s, dyg + i * g.o * s, s, my_db);
+            else
+                add_row_sums(g.o, ld, dyg, ld, my_db);
+            for (index_t gr = 0; gr < g.groups && !direct_dw; ++gr) {   // dw_g (O/G, K_g) += dy_g (O/G, n*S) col_g^T
                 if (transposed_dw) {                             // dw_g^T (K_g, O/G) += col_g dy_g^T
                     gemm_single_thread<T>(kg, og, ld, cg + gr * kg * ld, ld, 1, dyg + gr * og * ld, 1, ld, T(1),
                                           my_dw + gr * og * kg, og);
@@ -636,6 +667,7 @@ inline void conv2d_backward(const conv2d_geometry& g, index_t batch, const T* x,
             }
         },
         [&](const T* acc) {
+            if (direct_dw) direct_dw_fold(wsize, lanes, align64(acc + wsize + g.o), dw);
             if (transposed_dw)
                 for (index_t gr = 0; gr < g.groups; ++gr)
                     for (index_t o = 0; o < og; ++o)

@@ -115,6 +115,7 @@ struct kernel_table {
     void (*max_pool_2x2_backward)(index_t planes, index_t h, index_t w, const T* arg, const T* dy, T* dx) = nullptr;
     // conv_direct.hpp
     void (*conv_direct)(const conv_direct_geometry& g, const T* x, const T* wt, const T* bias, T* y, T* xp) = nullptr;
+    void (*conv_direct_dw)(const conv_direct_geometry& g, const T* x, const T* dy, T* dw, T* scratch) = nullptr;
     // conv_direct_s2.hpp (where direct.s2)
     void (*conv_direct_s2)(const conv2d_geometry& g, index_t n, const T* x, const T* wt, const T* bias, T* y, T* wp) = nullptr;
     void (*conv_direct_s2_dx)(const conv2d_geometry& g, index_t n, const T* dy, const T* wp, T* dx) = nullptr;

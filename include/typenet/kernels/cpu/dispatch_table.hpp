@@ -50,6 +50,7 @@ const kernel_table<T>& make_kernel_table(isa id) {
         t.max_pool_2x2_forward = detail::entry<max_pool_2x2_forward_kernel, Arch>(t.max_pool_2x2_forward);
         t.max_pool_2x2_backward = detail::entry<max_pool_2x2_backward_kernel, Arch>(t.max_pool_2x2_backward);
         t.conv_direct = detail::entry<conv2d_direct, Arch>(t.conv_direct);
+        t.conv_direct_dw = detail::entry<conv2d_direct_dw, Arch>(t.conv_direct_dw);
         if constexpr (direct_s2_blocking<T, Arch>::available)
         {
             t.conv_direct_s2 = detail::entry<conv2d_direct_s2, Arch>(t.conv_direct_s2);
