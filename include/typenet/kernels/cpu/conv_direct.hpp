@@ -7,7 +7,8 @@
 // WP - OW positions past each row's end are computed and dropped when stored. A tile of OB output
 // channels x RB vectors stays in registers across the whole (c, ky, kx) reduction: RB loads and
 // OB broadcasts feed OB*RB FMAs. No unrolled copy of the input is written, which for few channels
-// (LeNet, a ResNet's stem) costs more than the arithmetic.
+// (LeNet, a ResNet's stem) costs more than the arithmetic. conv.hpp runs dx as this convolution of
+// dy; the same layout gives dw (conv2d_direct_dw, below).
 //
 // Against one vector per output row (the layout before, xp rows of WP >= one vector + KW - 1
 // columns), the flat positions fill the lanes where a row is not a multiple of the vector: 28
