@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <limits>
 #include <numbers>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -67,6 +68,14 @@ struct written_check {
     index_t unwritten = 0, spilled = 0;
     double err = 0;
 };
+// A convolution's sizes for a failing check's message.
+template <class G>
+std::string describe(const G& g) {
+    return "C=" + std::to_string(g.c) + " H=" + std::to_string(g.h) + " W=" + std::to_string(g.w) +
+           " O=" + std::to_string(g.o) + " K=" + std::to_string(g.kh) + "x" + std::to_string(g.kw) +
+           " P=" + std::to_string(g.pad);
+}
+
 written_check check_written(const std::vector<float>& got, const std::vector<double>& ref) {
     written_check r;
     for (std::size_t j = 0; j < ref.size(); ++j) {
@@ -200,11 +209,8 @@ TEST_CASE_TEMPLATE("every ISA's direct convolution matches plain loops, and writ
                                              {4, 9, 1, 9, 1, 1, 0}};
     const T nan = std::numeric_limits<T>::quiet_NaN();
     for (const auto& g : geoms) {
-        CAPTURE(g.c);
-        CAPTURE(g.h);
-        CAPTURE(g.w);
-        CAPTURE(g.o);
-        CAPTURE(g.kw);
+        const std::string where = describe(g);
+        INFO(where);
         const auto x = uniform<T>(std::size_t(g.c * g.h * g.w), 4);
         const auto w = uniform<T>(std::size_t(g.o * g.c * g.kh * g.kw), 5), bias = uniform<T>(std::size_t(g.o), 6);
         const std::size_t n = std::size_t(g.o * g.oh() * g.ow());
@@ -232,11 +238,8 @@ TEST_CASE_TEMPLATE("every ISA's direct weight gradient matches plain loops, summ
                                              {3, 7, 9, 11, 3, 3, 1},    {4, 9, 1, 9, 3, 3, 1},    {2, 3, 4, 3, 5, 5, 2}};
     const index_t n = 2;
     for (const auto& g : geoms) {
-        CAPTURE(g.c);
-        CAPTURE(g.h);
-        CAPTURE(g.w);
-        CAPTURE(g.o);
-        CAPTURE(g.kw);
+        const std::string where = describe(g);
+        INFO(where);
         REQUIRE(k::direct_dw_fits(g));
         const index_t oh = g.oh(), ow = g.ow(), kk = g.kh * g.kw, nw = g.o * g.c * kk;
         const auto x = uniform<T>(std::size_t(n * g.c * g.h * g.w), 41);
@@ -287,11 +290,8 @@ TEST_CASE("every ISA's stride-2 direct convolution matches plain loops, and writ
                                         {2, 6, 30, 3, 3, 16, 2, 1, 1, 1},   {1, 1, 1, 2, 3, 3, 2, 1, 1, 1}};
     const index_t n = 3;
     for (const auto& g : geoms) {
-        CAPTURE(g.c);
-        CAPTURE(g.h);
-        CAPTURE(g.w);
-        CAPTURE(g.o);
-        CAPTURE(g.kw);
+        const std::string where = describe(g);
+        INFO(where);
         const index_t oh = g.oh(), ow = g.ow(), s = oh * ow, k = g.c * g.kh * g.kw;
         const auto x = uniform<float>(std::size_t(n * g.c * g.h * g.w), 31);
         const auto w = uniform<float>(std::size_t(g.o * k), 32), bias = uniform<float>(std::size_t(g.o), 33);
