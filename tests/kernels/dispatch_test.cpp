@@ -68,6 +68,24 @@ struct written_check {
     index_t unwritten = 0, spilled = 0;
     double err = 0;
 };
+// f(b, o, ch, ky, kx, oy, ox, iy, ix) for every product w[o, ch, ky, kx] x[b, ch, iy, ix] of n
+// samples' convolution g (one group) whose input position (iy, ix) is inside the image.
+template <class F>
+void for_each_product(const k::conv2d_geometry& g, index_t n, F f) {
+    const index_t oh = g.oh(), ow = g.ow();
+    for (index_t b = 0; b < n; ++b)
+        for (index_t o = 0; o < g.o; ++o)
+            for (index_t ch = 0; ch < g.c; ++ch)
+                for (index_t ky = 0; ky < g.kh; ++ky)
+                    for (index_t kx = 0; kx < g.kw; ++kx)
+                        for (index_t oy = 0; oy < oh; ++oy)
+                            for (index_t ox = 0; ox < ow; ++ox) {
+                                const index_t iy = oy * g.stride - g.pad + ky * g.dilation;
+                                const index_t ix = ox * g.stride - g.pad + kx * g.dilation;
+                                if (iy >= 0 && iy < g.h && ix >= 0 && ix < g.w) f(b, o, ch, ky, kx, oy, ox, iy, ix);
+                            }
+}
+
 // A convolution's sizes for a failing check's message.
 template <class G>
 std::string describe(const G& g) {
@@ -245,19 +263,13 @@ TEST_CASE_TEMPLATE("every ISA's direct weight gradient matches plain loops, summ
         const auto x = uniform<T>(std::size_t(n * g.c * g.h * g.w), 41);
         const auto dy = uniform<T>(std::size_t(n * g.o * oh * ow), 42);
         std::vector<double> ref(std::size_t(nw), 0.0);
-        for (index_t b = 0; b < n; ++b)
-            for (index_t o = 0; o < g.o; ++o)
-                for (index_t ch = 0; ch < g.c; ++ch)
-                    for (index_t ky = 0; ky < g.kh; ++ky)
-                        for (index_t kx = 0; kx < g.kw; ++kx)
-                            for (index_t oy = 0; oy < oh; ++oy)
-                                for (index_t ox = 0; ox < ow; ++ox) {
-                                    const index_t iy = oy + ky - g.pad, ix = ox + kx - g.pad;
-                                    if (iy < 0 || iy >= g.h || ix < 0 || ix >= g.w) continue;
-                                    ref[std::size_t((o * g.c + ch) * kk + ky * g.kw + kx)] +=
-                                        double(dy[std::size_t(((b * g.o + o) * oh + oy) * ow + ox)]) *
-                                        double(x[std::size_t(((b * g.c + ch) * g.h + iy) * g.w + ix)]);
-                                }
+        const k::conv2d_geometry g2{g.c, g.h, g.w, g.o, g.kh, g.kw, 1, g.pad, 1, 1};
+        for_each_product(g2, n, [&](index_t b, index_t o, index_t ch, index_t ky, index_t kx, index_t oy, index_t ox,
+                                    index_t iy, index_t ix) {
+            ref[std::size_t((o * g.c + ch) * kk + ky * g.kw + kx)] +=
+                double(dy[std::size_t(((b * g.o + o) * oh + oy) * ow + ox)]) *
+                double(x[std::size_t(((b * g.c + ch) * g.h + iy) * g.w + ix)]);
+        });
         for (k::isa i : runnable()) {
             CAPTURE(k::isa_name(i));
             const auto& t = table<T>(i);
@@ -354,19 +366,12 @@ TEST_CASE("every ISA's stride-2 direct input gradient matches plain loops, and w
         const auto dy = uniform<float>(std::size_t(n * g.o * s), 41);
         const auto w = uniform<float>(std::size_t(g.o * k), 42);
         std::vector<double> ref(std::size_t(n * g.c * g.h * g.w), 0.0);
-        for (index_t b = 0; b < n; ++b)
-            for (index_t o = 0; o < g.o; ++o)
-                for (index_t ch = 0; ch < g.c; ++ch)
-                    for (index_t ky = 0; ky < g.kh; ++ky)
-                        for (index_t kx = 0; kx < g.kw; ++kx)
-                            for (index_t oy = 0; oy < oh; ++oy)
-                                for (index_t ox = 0; ox < ow; ++ox) {
-                                    const index_t iy = 2 * oy - g.pad + ky * g.dilation, ix = 2 * ox - g.pad + kx * g.dilation;
-                                    if (iy < 0 || iy >= g.h || ix < 0 || ix >= g.w) continue;
-                                    ref[std::size_t(((b * g.c + ch) * g.h + iy) * g.w + ix)] +=
-                                        double(w[std::size_t(((o * g.c + ch) * g.kh + ky) * g.kw + kx)]) *
-                                        double(dy[std::size_t((b * g.o + o) * s + oy * ow + ox)]);
-                                }
+        for_each_product(g, n, [&](index_t b, index_t o, index_t ch, index_t ky, index_t kx, index_t oy, index_t ox,
+                                   index_t iy, index_t ix) {
+            ref[std::size_t(((b * g.c + ch) * g.h + iy) * g.w + ix)] +=
+                double(w[std::size_t(((o * g.c + ch) * g.kh + ky) * g.kw + kx)]) *
+                double(dy[std::size_t((b * g.o + o) * s + oy * ow + ox)]);
+        });
         for (k::isa i : runnable()) {
             CAPTURE(k::isa_name(i));
             const auto& t = table<float>(i);
