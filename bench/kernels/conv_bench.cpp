@@ -94,7 +94,7 @@ void bm_forward_one(benchmark::State& state, conv2d_geometry g) {
 }
 void bm_direct_one(benchmark::State& state, conv2d_geometry g) {
     conv_buffers m(g);
-    const typenet::kernels::cpu::conv_direct_geometry d{g.c, g.h, g.w, g.o, g.kh, g.kw, g.pad};
+    const typenet::kernels::cpu::conv_direct_geometry d = typenet::kernels::cpu::conv_direct_geometry_of(g);
     typenet::aligned_vector<float> xp(std::size_t(d.padded_size(typenet::kernels::cpu::active_direct_sizes<float>().w)));
     index_t i = 0;
     for (auto _ : state) {

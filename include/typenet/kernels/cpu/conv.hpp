@@ -448,6 +448,11 @@ template <class T>
 inline void conv2d_backward_winograd(const conv2d_geometry& g, index_t batch, const T* x, const T* w, const T* dy,
                                      T* dx, T* dw, T* db);
 
+// The direct kernel's geometry of a stride-1 convolution (its stride, dilation and groups aside).
+inline conv_direct_geometry conv_direct_geometry_of(const conv2d_geometry& g) {
+    return {g.c, g.h, g.w, g.o, g.kh, g.kw, g.pad};
+}
+
 // The direct kernel (conv_direct.hpp) applies at stride 1, dilation 1, one group, and wins over
 // im2col + GEMM where an output row fills at least half a vector (conv_bench, batch 1: LeNet's
 // layers 6.3 -> 4.2 and 15.4 -> 7.6 us, ResNet 32x14x14 59 -> 44 us; at 7x7 it loses).
@@ -498,7 +503,7 @@ inline void conv2d_forward(const conv2d_geometry& g, index_t batch, const T* x, 
         conv2d_forward_columns(g, batch, x, w, bias, y);
         return;
     }
-    const conv_direct_geometry d{g.c, g.h, g.w, g.o, g.kh, g.kw, g.pad};
+    const conv_direct_geometry d = conv_direct_geometry_of(g);
     const index_t s = g.oh() * g.ow();
     const int threads = detail::conv_threads(batch, 2.0 * double(g.o * g.col_rows() * s));
     parallel_for(threads, batch, [&](index_t b) {
@@ -536,8 +541,8 @@ inline bool conv_dx_direct_wins(const conv2d_geometry& g) {
 // lost, 1,215-1,522 against 1,081-1,278.
 template <class T>
 inline bool conv_dw_direct_wins(const conv2d_geometry& g) {
-    const conv_direct_geometry d{g.c, g.h, g.w, g.o, g.kh, g.kw, g.pad};
-    return g.stride == 1 && g.dilation == 1 && g.groups == 1 && direct_dw_fits(d) && g.oh() * g.ow() >= 400;
+    return g.stride == 1 && g.dilation == 1 && g.groups == 1 && direct_dw_fits(conv_direct_geometry_of(g)) &&
+           g.oh() * g.ow() >= 400;
 }
 
 // dx of a stride-2 convolution by conv_direct_s2.hpp's phase kernel, where the active ISA has it,
@@ -589,7 +594,7 @@ inline void conv2d_backward(const conv2d_geometry& g, index_t batch, const T* x,
     // padded dy of the direct kernel. The columns (and then their gradient) are in conv_columns.
     const index_t n_dy = nb > 1 ? g.o * nb * s : 0;
     const index_t n_pad = direct_dx ? gx.padded_size(active_direct_sizes<T>().w) : 0;
-    const conv_direct_geometry gd{g.c, g.h, g.w, g.o, g.kh, g.kw, g.pad};
+    const conv_direct_geometry gd = conv_direct_geometry_of(g);
     const index_t lanes = active_direct_sizes<T>().w;
     // The direct dw's scratch and its partial sums (after db), each with room to align to 64 bytes.
     const index_t n_dw = direct_dw ? direct_dw_scratch(gd, lanes) + 64 : 0;
@@ -625,10 +630,10 @@ inline void conv2d_backward(const conv2d_geometry& g, index_t batch, const T* x,
                     for (index_t o = 0; o < g.o; ++o) std::copy_n(dyg + (i * g.o + o) * s, s, work + o * ld + i * s);
                 dyg = work;
             }
-            if (direct_dw && dyg != work)                        // dy's samples in place, one after another
-                for (index_t i = 0; i < grp.n; ++i) add_row_sums(g.o, s, dyg + i * g.o * s, s, my_db);
-            else
+            if (dyg == work)                                     // the group side by side, (O, n*S)
                 add_row_sums(g.o, ld, dyg, ld, my_db);
+            else                                                 // in place: the samples' (O, S) one after another
+                for (index_t i = 0; i < grp.n; ++i) add_row_sums(g.o, s, dyg + i * g.o * s, s, my_db);
             for (index_t gr = 0; gr < g.groups && !direct_dw; ++gr) {   // dw_g (O/G, K_g) += dy_g (O/G, n*S) col_g^T
                 if (transposed_dw) {                             // dw_g^T (K_g, O/G) += col_g dy_g^T
                     gemm_single_thread<T>(kg, og, ld, cg + gr * kg * ld, ld, 1, dyg + gr * og * ld, 1, ld, T(1),

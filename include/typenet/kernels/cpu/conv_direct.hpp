@@ -51,10 +51,10 @@ struct conv_direct_geometry {
     constexpr index_t plane(index_t lanes) const {
         const index_t vectors = (positions() + lanes - 1) / lanes + direct_max_rb - 1;
         index_t n = std::max(vectors * lanes + (kh - 1) * wp() + kw - 1, hp() * wp() + pad);
-        n = (n + 15) / 16 * 16;
-        if (n % 1024 < 32 || n % 1024 > 1024 - 32) n += 32;
-        return n;
+        return off_4k((n + 15) / 16 * 16);
     }
+    // n values moved 32 on where they are within 32 of a multiple of 1024 (4 KB of floats).
+    static constexpr index_t off_4k(index_t n) { return n % 1024 < 32 || n % 1024 > 1024 - 32 ? n + 32 : n; }
     constexpr index_t padded_size(index_t lanes) const { return c * plane(lanes); }
 };
 
@@ -141,6 +141,17 @@ inline direct_sizes active_direct_sizes() {
 }
 
 namespace detail {
+// dst[0, n) = src[0, n) and dst[n, end) = 0 (n <= end), in vectors; nothing at or past src + n is read.
+template <class Arch, class T>
+inline void copy_then_zero(const T* src, index_t n, T* dst, index_t end) {
+    using batch = xsimd::batch<T, Arch>;
+    constexpr index_t L = batch::size;
+    index_t i = 0;
+    for (; i + L <= n; i += L) batch::load_unaligned(src + i).store_unaligned(dst + i);
+    for (; i < end; i += L)
+        store_upto(load_first<Arch>(src + i, std::clamp<index_t>(n - i, 0, L - 1)), dst + i, std::min(L, end - i));
+}
+
 // Copies one sample into its padded layout xp (C, plane). Rows are short (28 values for LeNet):
 // zeroing the whole buffer, or a memmove per row, cost 6.5 % and 11 % of a batch-1 LeNet predict
 // (callgrind, perf), so every value of a plane is written once, in vectors: the top rows, then
@@ -158,15 +169,8 @@ inline void conv_direct_pad(Arch, const conv_direct_geometry& g, index_t plane, 
     for (index_t ch = 0; ch < g.c; ++ch) {
         T* d = xp + ch * plane;
         zero(d, p * wp + p);                                     // rows above, the first row's left gap
-        for (index_t iy = 0; iy < g.h; ++iy) {
-            const T* src = x + (ch * g.h + iy) * g.w;
-            T* row = d + (iy + p) * wp + p;                      // W values, then WP - W zeros
-            index_t ix = 0;
-            for (; ix + L <= g.w; ix += L) batch::load_unaligned(src + ix).store_unaligned(row + ix);
-            for (; ix < wp; ix += L)
-                store_upto(load_first<Arch>(src + ix, std::clamp<index_t>(g.w - ix, 0, L - 1)), row + ix,
-                           std::min(L, wp - ix));
-        }
+        for (index_t iy = 0; iy < g.h; ++iy)                     // W values, then WP - W zeros
+            copy_then_zero<Arch>(x + (ch * g.h + iy) * g.w, g.w, d + (iy + p) * wp + p, wp);
         zero(d + body, plane - body);                            // rows below, then what tiles read past them
     }
 }
@@ -236,9 +240,7 @@ inline constexpr bool direct_dw_fits(const conv_direct_geometry& g) { return g.k
 
 // dyf's plane per output channel: whole vectors over the positions, off 4 KB multiples as plane().
 inline constexpr index_t direct_dw_dy_plane(const conv_direct_geometry& g, index_t lanes) {
-    index_t n = (g.positions() + lanes - 1) / lanes * lanes;
-    if (n % 1024 < 32 || n % 1024 > 1024 - 32) n += 32;
-    return n;
+    return conv_direct_geometry::off_4k((g.positions() + lanes - 1) / lanes * lanes);
 }
 // Scratch of one sample for conv2d_direct_dw: xp, then dyf.
 inline constexpr index_t direct_dw_scratch(const conv_direct_geometry& g, index_t lanes) {
@@ -313,19 +315,10 @@ inline void conv2d_direct_dw::operator()(Arch, const conv_direct_geometry& g, co
     T* xp = scratch;
     T* dyf = scratch + g.padded_size(L);
     detail::conv_direct_pad(Arch{}, g, plane, x, xp);
-    for (index_t o = 0; o < g.o; ++o) {                          // dy's rows at stride WP, zeros between
-        T* d = dyf + o * dplane;
-        for (index_t oy = 0; oy < oh; ++oy) {
-            const T* src = dy + (o * oh + oy) * ow;
-            T* row = d + oy * wp;
-            index_t ix = 0;
-            for (; ix + L <= ow; ix += L) batch::load_unaligned(src + ix).store_unaligned(row + ix);
-            const index_t end = oy + 1 < oh ? wp : dplane - oy * wp;   // the gap, or the tail after the last row
-            for (; ix < end; ix += L)
-                store_upto(load_first<Arch>(src + ix, std::clamp<index_t>(ow - ix, 0, L - 1)), row + ix,
-                           std::min(L, end - ix));
-        }
-    }
+    for (index_t o = 0; o < g.o; ++o)                            // dy's rows at stride WP, zeros between
+        for (index_t oy = 0; oy < oh; ++oy)                      // (after the last row: to the plane's end)
+            detail::copy_then_zero<Arch>(dy + (o * oh + oy) * ow, ow, dyf + o * dplane + oy * wp,
+                                         oy + 1 < oh ? wp : dplane - oy * wp);
     if (g.kw == 3) detail::conv_direct_dw_all<blk::ob3, 3, Arch>(g, plane, dplane, xp, dyf, dwv);
     else if (g.kw == 5) detail::conv_direct_dw_all<blk::ob5, 5, Arch>(g, plane, dplane, xp, dyf, dwv);
 }
